@@ -1,0 +1,86 @@
+import Synchronization
+
+/// A limit of `count` events per `window`, as the specs state them ("180 per 3 s").
+public struct RateLimit: Sendable, Equatable, Codable {
+    public var count: Int
+    public var windowMilliseconds: Int64
+
+    public init(count: Int, perMilliseconds window: Int64) {
+        self.count = max(count, 1)
+        self.windowMilliseconds = max(window, 1)
+    }
+
+    /// `count` per second.
+    public static func perSecond(_ count: Int) -> RateLimit { RateLimit(count: count, perMilliseconds: 1000) }
+}
+
+/// A token bucket: full at `count`, refilled continuously at `count / window`.
+/// Value type; wrap it in a lock where it is shared.
+public struct TokenBucket: Sendable {
+    public let limit: RateLimit
+    private var tokens: Double
+    private var updatedAt: Int64
+
+    public init(limit: RateLimit, now: Int64) {
+        self.limit = limit
+        self.tokens = Double(limit.count)
+        self.updatedAt = now
+    }
+
+    private mutating func refill(now: Int64) {
+        guard now > updatedAt else { return }
+        let rate = Double(limit.count) / Double(limit.windowMilliseconds)
+        tokens = min(Double(limit.count), tokens + Double(now - updatedAt) * rate)
+        updatedAt = now
+    }
+
+    /// Takes one token if there is one.
+    public mutating func tryTake(now: Int64) -> Bool {
+        refill(now: now)
+        guard tokens >= 1 else { return false }
+        tokens -= 1
+        return true
+    }
+
+    /// Milliseconds until one token is available (0 if one is available now).
+    public mutating func millisecondsUntilAvailable(now: Int64) -> Int64 {
+        refill(now: now)
+        if tokens >= 1 { return 0 }
+        let rate = Double(limit.count) / Double(limit.windowMilliseconds)
+        return Int64(((1 - tokens) / rate).rounded(.up))
+    }
+}
+
+/// Token buckets keyed by `Key`, safe to share between tasks; idle buckets are dropped once full again.
+public final class KeyedRateLimiter<Key: Hashable & Sendable>: Sendable {
+    private let buckets: Mutex<[Key: TokenBucket]>
+    private let clock: any RTMClock
+
+    public init(clock: any RTMClock) {
+        self.clock = clock
+        self.buckets = Mutex([:])
+    }
+
+    /// Takes one token for `key` under `limit`. On refusal returns the whole seconds (≥ 1) to wait.
+    public func acquire(_ key: Key, limit: RateLimit) -> RateDecision {
+        let now = clock.nowMilliseconds()
+        return buckets.withLock { buckets in
+            var bucket = buckets[key].flatMap { $0.limit == limit ? $0 : nil } ?? TokenBucket(limit: limit, now: now)
+            defer {
+                buckets[key] = bucket
+                if buckets.count > 100_000 { buckets.removeAll(keepingCapacity: true) } // bound memory under id floods
+            }
+            if bucket.tryTake(now: now) { return .allowed }
+            let wait = bucket.millisecondsUntilAvailable(now: now)
+            return .limited(retryAfterSeconds: max(1, Int((wait + 999) / 1000)))
+        }
+    }
+}
+
+/// The outcome of a rate-limit check.
+public enum RateDecision: Sendable, Equatable {
+    case allowed
+    case limited(retryAfterSeconds: Int)
+
+    public var isAllowed: Bool { self == .allowed }
+}

@@ -1,0 +1,199 @@
+import Logging
+import Metrics
+import NIOCore
+import Synchronization
+
+/// Routes messages between sessions of one node: who is logged in, who is in which channel,
+/// peer delivery with acknowledgement, and channel fan-out.
+///
+/// All state sits behind one lock and every operation is short and synchronous; sends to
+/// connections only enqueue. Every key includes the app id, so nothing crosses apps.
+/// Each outgoing event is encoded once and the same bytes are queued to every receiver.
+public final class Router: Sendable {
+    struct ChannelState {
+        var members: [UserID: RouterSession] = [:]
+        var lastCountSentAt: Int64 = .min
+        var countFlushScheduled = false
+    }
+
+    struct PendingAck {
+        var receiver: SessionKey
+        var acked = false
+        var waiter: CheckedContinuation<Bool, Never>?
+    }
+
+    struct State {
+        var sessions: [SessionKey: RouterSession] = [:]
+        var joined: [SessionKey: Set<ChannelName>] = [:]
+        var channels: [ChannelKey: ChannelState] = [:]
+        var pendingAcks: [String: PendingAck] = [:]
+    }
+
+    let state = Mutex(State())
+    public let clock: any RTMClock
+    public let encoder: any EventEncoder
+    public let limits: RouterLimits
+    let logger: Logger
+    let messageIDs: MessageIDGenerator
+    let metrics = RouterMetrics()
+
+    public init(clock: any RTMClock, encoder: any EventEncoder, limits: RouterLimits = RouterLimits(),
+                logger: Logger = Logger(label: "rtm.router")) {
+        self.clock = clock
+        self.encoder = encoder
+        self.limits = limits
+        self.logger = logger
+        self.messageIDs = MessageIDGenerator()
+    }
+
+    // MARK: Sessions
+
+    /// Registers a logged-in session. An older session of the same user in the same app is removed
+    /// first (its channels left, members told) and terminated with ``SessionTermination/remoteLogin``.
+    /// - Returns: the session that was replaced, if any.
+    @discardableResult
+    public func login(_ session: RouterSession) -> RouterSession? {
+        let (previous, departures) = state.withLock { state -> (RouterSession?, [Departure]) in
+            var departures: [Departure] = []
+            let previous = state.sessions[session.key]
+            if let previous { departures = removeSession(previous, from: &state) }
+            state.sessions[session.key] = session
+            state.joined[session.key] = []
+            return (previous, departures)
+        }
+        announce(departures)
+        previous?.sink.terminate(.remoteLogin)
+        return previous
+    }
+
+    /// Removes `session` if it is still the current one for its user: leaves its channels (members
+    /// see `member_left`). Used for logout and for a closed connection.
+    public func logout(_ session: RouterSession) {
+        let departures = state.withLock { state -> [Departure] in
+            guard state.sessions[session.key] === session else { return [] }
+            return removeSession(session, from: &state)
+        }
+        announce(departures)
+    }
+
+    /// Whether `session` is the current session of its user.
+    public func isCurrent(_ session: RouterSession) -> Bool {
+        state.withLock { $0.sessions[session.key] === session }
+    }
+
+    /// Whether `user` has a live session in `app`.
+    public func isOnline(_ user: UserID, in app: AppID) -> Bool {
+        state.withLock { $0.sessions[SessionKey(appID: app, userID: user)] != nil }
+    }
+
+    /// Number of logged-in sessions, all apps together.
+    public var sessionCount: Int { state.withLock { $0.sessions.count } }
+
+    /// Terminates every session (server shutdown).
+    public func terminateAll(_ reason: SessionTermination) {
+        let sessions = state.withLock { Array($0.sessions.values) }
+        for session in sessions { session.sink.terminate(reason) }
+    }
+
+    // MARK: Peer messages
+
+    /// Hands a peer message to the receiver's connection. With `wantAck`, an acknowledgement slot is
+    /// kept so ``awaitAck(messageID:timeout:)`` can wait for it (an ack that arrives first is kept).
+    public func sendPeer(_ message: PeerMessage, wantAck: Bool) -> PeerDispatch {
+        let messageID = messageIDs.next()
+        let now = clock.nowMilliseconds()
+        let receiverKey = SessionKey(appID: message.appID, userID: message.to)
+        let receiver = state.withLock { state -> RouterSession? in
+            guard let receiver = state.sessions[receiverKey] else { return nil }
+            if wantAck { state.pendingAcks[messageID] = PendingAck(receiver: receiverKey) }
+            return receiver
+        }
+        guard let receiver else { return .offline(messageID: messageID, serverTimestamp: now) }
+        let body = encoder.encodeBody(.peerMessage(messageID: messageID, from: message.from, content: message.content,
+                                                   serverTimestamp: now, offline: false))
+        guard receiver.sink.enqueueEvent(body) else {
+            if wantAck { _ = state.withLock { $0.pendingAcks.removeValue(forKey: messageID) } }
+            return .failed(messageID: messageID, serverTimestamp: now)
+        }
+        metrics.peerDelivered.increment()
+        return .handedOff(messageID: messageID, serverTimestamp: now)
+    }
+
+    /// Waits for the receiver's `ack` of `messageID`.
+    /// - Returns: `true` when acknowledged, `false` after `timeout` (or if no slot was kept).
+    public func awaitAck(messageID: String, timeout: Duration) async -> Bool {
+        let timer = Task { [clock] in
+            try await clock.sleep(for: timeout)
+            self.resolveAck(messageID, acked: false)
+        }
+        defer { timer.cancel() }
+        let acked = await withCheckedContinuation { (continuation: CheckedContinuation<Bool, Never>) in
+            let immediate = state.withLock { state -> Bool? in
+                guard var pending = state.pendingAcks[messageID] else { return false }
+                if pending.acked {
+                    state.pendingAcks.removeValue(forKey: messageID)
+                    return true
+                }
+                pending.waiter = continuation
+                state.pendingAcks[messageID] = pending
+                return nil
+            }
+            if let immediate { continuation.resume(returning: immediate) }
+        }
+        if acked { metrics.acks.increment() } else { metrics.ackTimeouts.increment() }
+        return acked
+    }
+
+    /// Records the receiving session's acknowledgement. Acks from anyone but the receiver are ignored.
+    public func ack(messageID: String, from session: RouterSession) {
+        let isReceiver = state.withLock { state -> Bool in
+            guard let pending = state.pendingAcks[messageID], pending.receiver == session.key,
+                  state.sessions[session.key] === session else { return false }
+            return true
+        }
+        if isReceiver { resolveAck(messageID, acked: true) }
+    }
+
+    private func resolveAck(_ messageID: String, acked: Bool) {
+        let waiter = state.withLock { state -> CheckedContinuation<Bool, Never>? in
+            guard var pending = state.pendingAcks[messageID] else { return nil }
+            if let waiter = pending.waiter {
+                state.pendingAcks.removeValue(forKey: messageID)
+                return waiter
+            }
+            if acked {
+                pending.acked = true
+                state.pendingAcks[messageID] = pending
+            }
+            return nil
+        }
+        waiter?.resume(returning: acked)
+    }
+
+    /// Drops an ack slot nobody will wait for (a REST call that did not ask for the ack).
+    public func forgetAck(messageID: String) {
+        _ = state.withLock { $0.pendingAcks.removeValue(forKey: messageID) }
+    }
+}
+
+/// Unique, hard-to-guess message ids for this process.
+final class MessageIDGenerator: Sendable {
+    private let counter = Atomic<UInt64>(0)
+    private let prefix: String
+
+    init() {
+        prefix = "m-" + String(UInt64.random(in: 0..<(1 << 40)), radix: 36) + "-"
+    }
+
+    func next() -> String {
+        let value = counter.wrappingAdd(1, ordering: .relaxed).newValue
+        return prefix + String(value, radix: 36)
+    }
+}
+
+struct RouterMetrics: Sendable {
+    let peerDelivered = Counter(label: "rtm_messages_delivered_total", dimensions: [("kind", "peer")])
+    let channelDelivered = Counter(label: "rtm_messages_delivered_total", dimensions: [("kind", "channel")])
+    let acks = Counter(label: "rtm_acks_total")
+    let ackTimeouts = Counter(label: "rtm_ack_timeouts_total")
+}

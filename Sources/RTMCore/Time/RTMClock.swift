@@ -1,0 +1,89 @@
+import Synchronization
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// The source of time for everything with a timeout, window or expiry.
+public protocol RTMClock: Sendable {
+    /// Wall-clock time in milliseconds since the Unix epoch.
+    func nowMilliseconds() -> Int64
+    /// Suspends for `duration` of this clock's time; throws on cancellation.
+    func sleep(for duration: Duration) async throws
+}
+
+extension RTMClock {
+    /// Wall-clock time in whole seconds since the Unix epoch.
+    public func nowSeconds() -> Int64 { nowMilliseconds() / 1000 }
+}
+
+/// The real clock.
+public struct SystemClock: RTMClock {
+    public init() {}
+    public func nowMilliseconds() -> Int64 {
+        var spec = timespec()
+        clock_gettime(CLOCK_REALTIME, &spec)
+        return Int64(spec.tv_sec) * 1000 + Int64(spec.tv_nsec) / 1_000_000
+    }
+    public func sleep(for duration: Duration) async throws {
+        try await Task.sleep(for: duration)
+    }
+}
+
+/// A clock that moves only when a test calls ``advance(by:)``; sleepers wake when their deadline passes.
+public final class ManualClock: RTMClock {
+    private struct Sleeper {
+        var deadline: Int64
+        var continuation: CheckedContinuation<Void, any Error>
+    }
+    private struct State {
+        var now: Int64
+        var sleepers: [Int: Sleeper] = [:]
+        var nextID = 0
+    }
+    private let state: Mutex<State>
+
+    /// Starts at `milliseconds` since the epoch.
+    public init(startingAt milliseconds: Int64 = 1_700_000_000_000) {
+        state = Mutex(State(now: milliseconds))
+    }
+
+    public func nowMilliseconds() -> Int64 { state.withLock { $0.now } }
+
+    /// The number of tasks currently sleeping on this clock.
+    public var sleeperCount: Int { state.withLock { $0.sleepers.count } }
+
+    public func sleep(for duration: Duration) async throws {
+        let milliseconds = duration.components.seconds * 1000 + duration.components.attoseconds / 1_000_000_000_000_000
+        let id = state.withLock { state -> Int in
+            state.nextID += 1
+            return state.nextID
+        }
+        try await withTaskCancellationHandler {
+            try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Void, any Error>) in
+                let resumeNow = state.withLock { state -> Bool in
+                    if milliseconds <= 0 { return true }
+                    state.sleepers[id] = Sleeper(deadline: state.now + milliseconds, continuation: continuation)
+                    return false
+                }
+                if resumeNow { continuation.resume() }
+            }
+        } onCancel: {
+            let sleeper = state.withLock { $0.sleepers.removeValue(forKey: id) }
+            sleeper?.continuation.resume(throwing: CancellationError())
+        }
+    }
+
+    /// Moves time forward and wakes every sleeper whose deadline is reached.
+    public func advance(by duration: Duration) {
+        let milliseconds = duration.components.seconds * 1000 + duration.components.attoseconds / 1_000_000_000_000_000
+        let due = state.withLock { state -> [Sleeper] in
+            state.now += milliseconds
+            let ready = state.sleepers.filter { $0.value.deadline <= state.now }
+            for key in ready.keys { state.sleepers.removeValue(forKey: key) }
+            return ready.values.sorted { $0.deadline < $1.deadline }
+        }
+        for sleeper in due { sleeper.continuation.resume() }
+    }
+}

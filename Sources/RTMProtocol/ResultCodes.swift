@@ -1,0 +1,90 @@
+/// Reply codes of the client protocol (`client-protocol.md` §2–§6). Raw values are Agora RTM 1.x's.
+
+/// `LOGIN_ERR_*`, also used for `resume`.
+public enum LoginErrorCode: Int, Sendable, Error {
+    case ok = 0, unknown = 1, rejected = 2, invalidArgument = 3, invalidAppID = 4, invalidToken = 5
+    case tokenExpired = 6, notAuthorized = 7, alreadyLoggedIn = 8, timeout = 9, tooOften = 10
+    case notInitialized = 101
+}
+
+/// `LOGOUT_ERR_*`.
+public enum LogoutErrorCode: Int, Sendable, Error {
+    case ok = 0, rejected = 1, notInitialized = 101, userNotLoggedIn = 102
+}
+
+/// `RENEW_TOKEN_ERR_*`.
+public enum RenewTokenErrorCode: Int, Sendable, Error {
+    case ok = 0, failure = 1, invalidArgument = 2, rejected = 3, tooOften = 4, tokenExpired = 5, invalidToken = 6
+    case notInitialized = 101, userNotLoggedIn = 102
+}
+
+/// `PEER_MESSAGE_ERR_*`. `ok` means the receiver acknowledged the message.
+public enum PeerMessageErrorCode: Int, Sendable, Error {
+    case ok = 0, failure = 1, sentTimeout = 2, peerUnreachable = 3, cachedByServer = 4, tooOften = 5
+    case invalidUserID = 6, invalidMessage = 7, incompatibleMessage = 8, notInitialized = 101, userNotLoggedIn = 102
+}
+
+/// `JOIN_CHANNEL_ERR_*`.
+public enum JoinChannelErrorCode: Int, Sendable, Error {
+    case ok = 0, failure = 1, rejected = 2, invalidArgument = 3, timeout = 4, exceedLimit = 5, alreadyJoined = 6
+    case tooOften = 7, joinSameChannelTooOften = 8, notInitialized = 101, userNotLoggedIn = 102
+}
+
+/// `LEAVE_CHANNEL_ERR_*`.
+public enum LeaveChannelErrorCode: Int, Sendable, Error {
+    case ok = 0, failure = 1, rejected = 2, notInChannel = 3, notInitialized = 101, userNotLoggedIn = 102
+}
+
+/// `CHANNEL_MESSAGE_ERR_*`. `ok` means the server accepted the message.
+public enum ChannelMessageErrorCode: Int, Sendable, Error {
+    case ok = 0, failure = 1, sentTimeout = 2, tooOften = 3, invalidMessage = 4, notInitialized = 101, userNotLoggedIn = 102
+}
+
+/// `GET_MEMBERS_ERR_*`.
+public enum GetMembersErrorCode: Int, Sendable, Error {
+    case ok = 0, failure = 1, rejected = 2, timeout = 3, tooOften = 4, notInChannel = 5, notInitialized = 101, userNotLoggedIn = 102
+}
+
+/// `GET_CHANNEL_MEMBER_COUNT_ERR_*`.
+public enum GetChannelMemberCountErrorCode: Int, Sendable, Error {
+    case ok = 0, failure = 1, invalidArgument = 2, tooOften = 3, timeout = 4, exceedLimit = 5
+    case notInitialized = 101, userNotLoggedIn = 102
+}
+
+/// `QUERY_PEERS_ONLINE_STATUS_ERR_*`.
+public enum QueryPeersOnlineStatusErrorCode: Int, Sendable, Error {
+    case ok = 0, failure = 1, invalidArgument = 2, rejected = 3, timeout = 4, tooOften = 5, notInitialized = 101, userNotLoggedIn = 102
+}
+
+/// `PEER_SUBSCRIPTION_STATUS_ERR_*`.
+public enum PeerSubscriptionStatusErrorCode: Int, Sendable, Error {
+    case ok = 0, failure = 1, invalidArgument = 2, rejected = 3, timeout = 4, tooOften = 5, overflow = 6
+    case notInitialized = 101, userNotLoggedIn = 102
+}
+
+/// `ATTRIBUTE_OPERATION_ERR_*`.
+public enum AttributeOperationErrorCode: Int, Sendable, Error {
+    case ok = 0, notReady = 1, failure = 2, invalidArgument = 3, sizeOverflow = 4, tooOften = 5, userNotFound = 6
+    case timeout = 7, notInitialized = 101, userNotLoggedIn = 102
+}
+
+/// `CONNECTION_STATE_*`.
+public enum ConnectionState: Int, Sendable {
+    case disconnected = 1, connecting = 2, connected = 3, reconnecting = 4, aborted = 5
+}
+
+/// `CONNECTION_CHANGE_REASON_*`.
+public enum ConnectionChangeReason: Int, Sendable {
+    case login = 1, loginSuccess = 2, loginFailure = 3, loginTimeout = 4, interrupted = 5, logout = 6
+    case bannedByServer = 7, remoteLogin = 8, tokenExpired = 9
+}
+
+/// WebSocket close codes the server uses beyond RFC 6455's.
+public enum RTMCloseCode {
+    /// The client's outbound queue overflowed.
+    public static let slowConsumer: UInt16 = 4005
+    /// The same user logged in elsewhere.
+    public static let remoteLogin: UInt16 = 4008
+    /// The token expired while connected.
+    public static let tokenExpired: UInt16 = 4009
+}
