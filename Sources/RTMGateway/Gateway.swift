@@ -1,0 +1,56 @@
+import AgoraToken
+import HummingbirdWebSocket
+import Logging
+import Metrics
+import NIOCore
+import NIOWebSocket
+import RTMCore
+
+/// The WebSocket side of the server: one ``GatewayConnection`` per socket at `GET /v1/ws`.
+public final class Gateway: Sendable {
+    public let router: Router
+    public let apps: AppDirectory
+    public let configuration: GatewayConfiguration
+    let logger: Logger
+    let metrics = GatewayMetrics()
+    let sessionIDs = SessionIDGenerator()
+
+    public init(router: Router, apps: AppDirectory, configuration: GatewayConfiguration = GatewayConfiguration(),
+                logger: Logger = Logger(label: "rtm.gateway")) {
+        self.router = router
+        self.apps = apps
+        self.configuration = configuration
+        self.logger = logger
+    }
+
+    var clock: any RTMClock { router.clock }
+
+    /// The path clients connect to.
+    public static let path = "/v1/ws"
+
+    /// Runs one upgraded socket until it closes. Errors stay inside the connection.
+    public func serve(inbound: WebSocketInboundStream, outbound: WebSocketOutboundWriter, channel: any Channel,
+                      logger: Logger) async {
+        let connection = GatewayConnection(gateway: self, outbound: outbound, channel: channel, logger: logger)
+        metrics.connections.increment()
+        metrics.openConnections.increment()
+        defer { metrics.openConnections.decrement() }
+        await connection.run(inbound: inbound)
+    }
+}
+
+struct GatewayMetrics: Sendable {
+    let connections = Counter(label: "rtm_ws_connections_total")
+    let openConnections = Meter(label: "rtm_ws_connections_open")
+    let loginsOK = Counter(label: "rtm_logins_total", dimensions: [("result", "ok")])
+    let loginsFailed = Counter(label: "rtm_logins_total", dimensions: [("result", "failed")])
+    let slowConsumers = Counter(label: "rtm_ws_slow_consumer_closes_total")
+    let protocolErrors = Counter(label: "rtm_ws_protocol_errors_total")
+}
+
+/// Opaque session ids: random, so one client cannot guess another's.
+struct SessionIDGenerator: Sendable {
+    func next() -> String {
+        "s-" + (0..<2).map { _ in String(UInt64.random(in: 0...UInt64.max), radix: 36) }.joined(separator: "")
+    }
+}

@@ -1,0 +1,40 @@
+import RTMCore
+
+/// Limits and timers of the WebSocket gateway (`client-protocol.md` §1, §2, §8).
+public struct GatewayConfiguration: Sendable {
+    /// Largest inbound message; larger frames are closed with 1009.
+    public var maximumFrameBytes = 64 * 1024
+    /// A socket that has not logged in by then is closed with 1008.
+    public var loginTimeout: Duration = .seconds(6)
+    /// How long `send_peer` waits for the receiver's ack before answering SENT_TIMEOUT.
+    public var peerAckTimeout: Duration = .seconds(10)
+    /// When `token_privilege_will_expire` is sent, before the token expires.
+    public var tokenWarningLead: Duration = .seconds(30)
+    /// The outbound queue bound: past either limit the socket is closed with 4005.
+    public var maximumQueuedFrames = 1000
+    public var maximumQueuedBytes = 4 * 1024 * 1024
+    /// Protocol errors tolerated within ``protocolErrorWindow`` before closing with 1008.
+    public var protocolErrorLimit = 3
+    public var protocolErrorWindow: Duration = .seconds(10)
+    /// Interval of WebSocket pings on an idle link.
+    public var pingInterval: Duration = .seconds(10)
+    /// Per-session limits.
+    public var limits = ClientLimits()
+
+    public init() {}
+}
+
+/// Per-session rate limits (`client-protocol.md` §8). Each is configurable.
+public struct ClientLimits: Sendable {
+    public var sends = RateLimit(count: 180, perMilliseconds: 3000)
+    public var logins = RateLimit(count: 2, perMilliseconds: 1000)
+    public var joins = RateLimit(count: 50, perMilliseconds: 3000)
+    public var sameChannelJoins = RateLimit(count: 2, perMilliseconds: 5000)
+    public var getMembers = RateLimit(count: 5, perMilliseconds: 2000)
+    public var memberCountQueries = RateLimit(count: 1, perMilliseconds: 1000)
+    public var presence = RateLimit(count: 10, perMilliseconds: 5000)
+    public var attributeWrites = RateLimit(count: 10, perMilliseconds: 5000)
+    public var attributeReads = RateLimit(count: 40, perMilliseconds: 5000)
+
+    public init() {}
+}

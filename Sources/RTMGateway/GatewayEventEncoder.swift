@@ -1,0 +1,35 @@
+import NIOCore
+import RTMCore
+import RTMProtocol
+
+/// Encodes router events with the client protocol's JSON codec (see `EventEncoder`).
+public struct GatewayEventEncoder: EventEncoder {
+    public init() {}
+
+    public func encodeBody(_ event: OutboundEvent) -> ByteBuffer {
+        ByteBuffer(bytes: Self.serverEvent(event).encodeBody())
+    }
+
+    static func payload(_ content: MessageContent) -> MessagePayload {
+        switch content {
+        case .text(let text): .text(text)
+        case .raw(let base64, let description): .raw(base64: base64, description: description)
+        }
+    }
+
+    static func serverEvent(_ event: OutboundEvent) -> ServerEvent {
+        switch event {
+        case .peerMessage(let messageID, let from, let content, let serverTimestamp, let offline):
+            .peerMessage(messageID: messageID, from: from.rawValue, payload: payload(content),
+                         serverTimestamp: serverTimestamp, offline: offline)
+        case .channelMessage(let channel, let from, let messageID, let content, let serverTimestamp):
+            .channelMessage(channel: channel.rawValue, from: from.rawValue, messageID: messageID,
+                            payload: payload(content), serverTimestamp: serverTimestamp)
+        case .memberJoined(let channel, let user): .memberJoined(channel: channel.rawValue, userID: user.rawValue)
+        case .memberLeft(let channel, let user): .memberLeft(channel: channel.rawValue, userID: user.rawValue)
+        case .memberCount(let channel, let count): .memberCount(channel: channel.rawValue, count: count)
+        case .connectionState(let state, let reason): .connectionState(state: state, reason: reason)
+        case .tokenPrivilegeWillExpire: .tokenPrivilegeWillExpire
+        }
+    }
+}

@@ -1,0 +1,110 @@
+import Foundation
+import HTTPTypes
+import Hummingbird
+import NIOCore
+import Logging
+import Metrics
+import RTMCore
+
+/// The Agora-compatible REST routes under `/dev/v2/project/<appid>` (`server-contract.md` §1).
+public struct RESTAPI: Sendable {
+    let router: RTMCore.Router
+    let apps: AppDirectory
+    let configuration: RESTConfiguration
+    let authenticator: RESTAuthenticator
+    let messagingLimiter: KeyedRateLimiter<AppID>
+    let requestIDs = RequestIDGenerator()
+    let logger: Logger
+
+    public init(router: RTMCore.Router, apps: AppDirectory, configuration: RESTConfiguration = RESTConfiguration(),
+                logger: Logger = Logger(label: "rtm.rest")) {
+        self.router = router
+        self.apps = apps
+        self.configuration = configuration
+        self.authenticator = RESTAuthenticator(apps: apps, clock: router.clock)
+        self.messagingLimiter = KeyedRateLimiter(clock: router.clock)
+        self.logger = logger
+    }
+
+    /// Adds the REST routes to `httpRouter`.
+    public func register<Context: RequestContext>(on httpRouter: Hummingbird.Router<Context>) {
+        let base = "/dev/v2/project/:appid/rtm/users/:user_id"
+        httpRouter.post("\(base)/peer_messages") { request, context in
+            await self.respond(route: "peer_messages", request: request, context: context) { requestID in
+                try await self.peerMessage(request: request, context: context, requestID: requestID)
+            }
+        }
+        httpRouter.post("\(base)/channel_messages") { request, context in
+            await self.respond(route: "channel_messages", request: request, context: context) { requestID in
+                try await self.channelMessage(request: request, context: context, requestID: requestID)
+            }
+        }
+    }
+
+    /// Runs a handler with a fresh request id; maps every error to the JSON error body and counts the result.
+    func respond(route: String, request: Request, context: some RequestContext,
+                 _ handler: (String) async throws -> Response) async -> Response {
+        let requestID = requestIDs.next()
+        let response: Response
+        do {
+            response = try await handler(requestID)
+        } catch let error as APIError {
+            response = RESTResponse.failure(error, requestID: requestID)
+        } catch is NIOTooManyBytesError {
+            response = RESTResponse.failure(.tooLarge, requestID: requestID)
+        } catch {
+            logger.error("request \(requestID) failed: \(error)")
+            response = RESTResponse.failure(.internalError, requestID: requestID)
+        }
+        Counter(label: "rtm_rest_requests_total", dimensions: [("route", route), ("status", String(response.status.code))]).increment()
+        if response.status == .tooManyRequests {
+            Counter(label: "rtm_rest_rate_limited_total", dimensions: [("route", route)]).increment()
+        }
+        logger.debug("request \(requestID) \(route) -> \(response.status.code)")
+        return response
+    }
+
+    /// Authenticates, applies the app's messaging rate limit, and reads the body (in that order).
+    func admit(request: Request, context: some RequestContext) async throws -> (AppRecord, RESTPrincipal, ByteBuffer) {
+        let appText = context.parameters.get("appid") ?? ""
+        let appRecord: AppRecord? = if let appID = AppID(appText) { await apps.app(appID) } else { nil }
+        let (app, principal) = try await authenticator.authenticate(request.headers, app: appRecord)
+        let limit = RateLimit.perSecond(app.messagingRateLimit ?? configuration.defaultMessagingRateLimit)
+        if case .limited(let seconds) = messagingLimiter.acquire(app.appID, limit: limit) {
+            throw APIError.tooManyRequests(retryAfter: seconds)
+        }
+        if let length = request.headers[.contentLength].flatMap(Int.init), length > configuration.maximumBodyBytes {
+            throw APIError.tooLarge
+        }
+        let body = try await request.body.collect(upTo: configuration.maximumBodyBytes)
+        return (app, principal, body)
+    }
+
+    /// The path's `user_id`, percent-decoded and validated; with token auth it must be the token's user.
+    func sender(context: some RequestContext, principal: RESTPrincipal) throws -> UserID {
+        let raw = context.parameters.get("user_id") ?? ""
+        guard let decoded = raw.removingPercentEncoding, let user = UserID(decoded) else {
+            throw APIError.invalidParameter("user_id must be 1-64 characters from the allowed set, without leading or trailing spaces.")
+        }
+        if case .user(let tokenUser) = principal, tokenUser != user { throw APIError.unauthorized }
+        return user
+    }
+
+    static func decode<Body: Decodable>(_ type: Body.Type, from buffer: ByteBuffer) throws -> Body {
+        do {
+            return try JSONDecoder().decode(Body.self, from: Data(buffer: buffer))
+        } catch DecodingError.typeMismatch(_, let context) {
+            let field = context.codingPath.first?.stringValue
+            throw APIError.invalidParameter(field.map { "\($0) has the wrong type." } ?? "The body must be a JSON object.")
+        } catch {
+            throw APIError.invalidParameter("The body must be a JSON object.")
+        }
+    }
+
+    static func content(_ payload: String?) throws -> MessageContent {
+        guard let payload, let content = MessageContent.validatedText(payload) else {
+            throw APIError.invalidParameter("payload must be a non-empty string of at most 32768 UTF-8 bytes.")
+        }
+        return content
+    }
+}

@@ -1,0 +1,13 @@
+import RTMCore
+
+/// Tunables of the REST API.
+public struct RESTConfiguration: Sendable {
+    /// How long `wait_for_ack=true` waits for the receiver's ack before answering 408.
+    public var ackTimeout: Duration = .seconds(10)
+    /// Peer + channel calls per second per app, unless the app sets its own.
+    public var defaultMessagingRateLimit = 500
+    /// Largest request body; larger ones get 413.
+    public var maximumBodyBytes = 64 * 1024
+
+    public init() {}
+}

@@ -1,0 +1,44 @@
+import Foundation
+import HTTPTypes
+import Hummingbird
+import NIOCore
+import RTMCore
+
+/// Builds the JSON responses of the REST API; every response carries `X-Request-ID`.
+enum RESTResponse {
+    static let requestIDHeader = HTTPField.Name("X-Request-ID")!
+
+    static func success(requestID: String, code: String) -> Response {
+        json(.ok, requestID: requestID, ["result": "success", "request_id": requestID, "code": code])
+    }
+
+    static func failure(_ error: APIError, requestID: String) -> Response {
+        var response = json(error.status, requestID: requestID,
+                            ["result": "failed", "request_id": requestID, "code": error.code, "message": error.message])
+        if let retryAfter = error.retryAfter { response.headers[.retryAfter] = String(max(1, retryAfter)) }
+        return response
+    }
+
+    static func json(_ status: HTTPResponse.Status, requestID: String, _ fields: [String: String]) -> Response {
+        let data = (try? JSONSerialization.data(withJSONObject: fields, options: [.sortedKeys])) ?? Data("{}".utf8)
+        var headers = HTTPFields()
+        headers[.contentType] = "application/json; charset=utf-8"
+        headers[requestIDHeader] = requestID
+        return Response(status: status, headers: headers, body: ResponseBody(byteBuffer: ByteBuffer(bytes: data)))
+    }
+}
+
+/// Unique request ids: a per-process random prefix and a counter.
+final class RequestIDGenerator: Sendable {
+    private let prefix = String(UInt64.random(in: 0..<(1 << 48)), radix: 16)
+    private let counter = AtomicCounter()
+
+    func next() -> String { "\(prefix)-\(counter.next())" }
+}
+
+import Synchronization
+
+final class AtomicCounter: Sendable {
+    private let value = Atomic<UInt64>(0)
+    func next() -> UInt64 { value.wrappingAdd(1, ordering: .relaxed).newValue }
+}
