@@ -1,0 +1,27 @@
+import Hummingbird
+import NIOCore
+import RTMStoreSQLite
+
+/// `GET /healthz`, `/readyz` and `/metrics` (no auth, outside `/dev/`).
+struct HealthRoutes: Sendable {
+    let store: SQLiteStore
+
+    func register<Context: RequestContext>(on router: Hummingbird.Router<Context>) {
+        router.get("/healthz") { _, _ in Self.text("ok\n") }
+        router.get("/readyz") { _, _ in
+            await store.isReachable() ? Self.text("ready\n") : Self.text("storage unreachable\n", status: .serviceUnavailable)
+        }
+        router.get("/metrics") { _, _ in
+            var headers = HTTPFields()
+            headers[.contentType] = "text/plain; version=0.0.4; charset=utf-8"
+            return Response(status: .ok, headers: headers,
+                            body: .init(byteBuffer: ByteBuffer(bytes: MetricsBootstrap.registry.emitToBuffer())))
+        }
+    }
+
+    static func text(_ body: String, status: HTTPResponse.Status = .ok) -> Response {
+        var headers = HTTPFields()
+        headers[.contentType] = "text/plain; charset=utf-8"
+        return Response(status: status, headers: headers, body: .init(byteBuffer: ByteBuffer(string: body)))
+    }
+}

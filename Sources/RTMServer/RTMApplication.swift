@@ -1,0 +1,129 @@
+import Foundation
+import Hummingbird
+import HummingbirdWebSocket
+import Logging
+import NIOCore
+import RTMCore
+import RTMGateway
+import RTMHTTPAPI
+import RTMStoreSQLite
+import ServiceLifecycle
+import Synchronization
+
+/// The composed server: stores, router, REST API and gateway behind one listener.
+/// The executable and the tests both build it with ``build(configuration:clock:logger:)``.
+public struct RTMApplication: Sendable {
+    public let configuration: ServerConfiguration
+    public let router: RTMCore.Router
+    public let apps: AppDirectory
+    public let store: SQLiteStore
+    public let gateway: Gateway
+    /// Credentials created by this start's first-run bootstrap, if any.
+    public let bootstrap: BootstrapCredentials?
+    /// Resolves to the bound port once the server listens.
+    public let boundPort: BoundPort
+    let logger: Logger
+    let clock: any RTMClock
+
+    /// Opens the store, applies configured apps, runs the first-run bootstrap and wires the parts.
+    public static func build(configuration: ServerConfiguration, clock: any RTMClock = SystemClock(),
+                             logger: Logger = Logger(label: "rtm")) async throws -> RTMApplication {
+        try ConfigurationLoader.validate(configuration)
+        _ = MetricsBootstrap.registry  // counters made before the bootstrap would never report
+        let store = try SQLiteStore(directory: URL(fileURLWithPath: configuration.dataDirectory, isDirectory: true))
+        let bootstrap = try await Bootstrap.prepare(registry: store, configuration: configuration)
+        let apps = AppDirectory(registry: store, clock: clock)
+        try await apps.reload()
+        let router = RTMCore.Router(clock: clock, encoder: GatewayEventEncoder(), logger: logger)
+        var gatewayConfiguration = GatewayConfiguration()
+        gatewayConfiguration.peerAckTimeout = configuration.ackTimeout
+        let gateway = Gateway(router: router, apps: apps, configuration: gatewayConfiguration, logger: logger)
+        return RTMApplication(configuration: configuration, router: router, apps: apps, store: store, gateway: gateway,
+                              bootstrap: bootstrap, boundPort: BoundPort(), logger: logger, clock: clock)
+    }
+
+    /// The Hummingbird application serving REST, health, metrics and `GET /v1/ws`.
+    public func makeHTTPApplication(onListening: @escaping @Sendable (String, Int) -> Void = { _, _ in })
+        -> some ApplicationProtocol
+    {
+        var restConfiguration = RESTConfiguration()
+        restConfiguration.ackTimeout = configuration.ackTimeout
+        let rest = RESTAPI(router: router, apps: apps, configuration: restConfiguration, logger: logger)
+        let httpRouter = Hummingbird.Router(context: BasicRequestContext.self)
+        rest.register(on: httpRouter)
+        HealthRoutes(store: store).register(on: httpRouter)
+
+        let gateway = self.gateway
+        let maximumFrame = gateway.configuration.maximumFrameBytes
+        let wsConfiguration = WebSocketServerConfiguration(maxFrameSize: maximumFrame,
+                                                           autoPing: .enabled(timePeriod: gateway.configuration.pingInterval),
+                                                           closeTimeout: .seconds(5))
+        let host = configuration.host
+        let boundPort = self.boundPort
+        return Application(
+            router: httpRouter,
+            server: .http1WebSocketUpgrade(configuration: .init(ws: wsConfiguration)) { request, channel, logger in
+                guard request.path?.split(separator: "?").first == Substring(Gateway.path) else { return .dontUpgrade }
+                return .upgrade([:]) { inbound, outbound, context in
+                    await gateway.serve(inbound: inbound, outbound: outbound, channel: channel, logger: context.logger)
+                }
+            },
+            configuration: .init(address: .hostname(host, port: configuration.port), serverName: nil),
+            onServerRunning: { channel in
+                let port = channel.localAddress?.port ?? 0
+                boundPort.set(port)
+                onListening(host, port)
+            },
+            logger: logger
+        )
+    }
+
+    /// Runs the server until SIGINT/SIGTERM, then shuts down gracefully: clients are told
+    /// (RECONNECTING / INTERRUPTED, close 1001) before the listener stops.
+    public func run(onListening: @escaping @Sendable (String, Int) -> Void) async throws {
+        let application = makeHTTPApplication(onListening: onListening)
+        let group = ServiceGroup(configuration: .init(
+            services: [.init(service: application), .init(service: SessionDrainService(router: router))],
+            gracefulShutdownSignals: [.sigterm, .sigint],
+            logger: logger))
+        try await group.run()
+    }
+}
+
+/// Holds the port the listener bound (useful with port 0).
+public final class BoundPort: Sendable {
+    private let state = Mutex<(Int?, [CheckedContinuation<Int, Never>])>((nil, []))
+
+    func set(_ port: Int) {
+        let waiters = state.withLock { state -> [CheckedContinuation<Int, Never>] in
+            state.0 = port
+            defer { state.1 = [] }
+            return state.1
+        }
+        for waiter in waiters { waiter.resume(returning: port) }
+    }
+
+    /// Waits until the server listens and returns its port.
+    public func value() async -> Int {
+        await withCheckedContinuation { continuation in
+            let port = state.withLock { state -> Int? in
+                if let port = state.0 { return port }
+                state.1.append(continuation)
+                return nil
+            }
+            if let port { continuation.resume(returning: port) }
+        }
+    }
+}
+
+/// On graceful shutdown, tells every client the server is going away and gives their queues a
+/// moment to flush before the listener stops (it is registered last, so it shuts down first).
+struct SessionDrainService: Service {
+    let router: RTMCore.Router
+
+    func run() async throws {
+        try? await gracefulShutdown()
+        router.terminateAll(.serverShutdown)
+        try? await Task.sleep(for: .milliseconds(300))
+    }
+}
