@@ -1,0 +1,64 @@
+import AgoraToken
+import ArgumentParser
+import Foundation
+import RTMCore
+import RTMServer
+import RTMStoreSQLite
+
+struct StoreOptions: ParsableArguments {
+    @Option(name: .customLong("data-dir"), help: "Data directory of the server (default ./rtm-data).") var dataDir = "./rtm-data"
+
+    func open() throws -> SQLiteStore {
+        try SQLiteStore(directory: URL(fileURLWithPath: dataDir, isDirectory: true))
+    }
+}
+
+struct AppCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "app", abstract: "Create or list apps.",
+                                                    subcommands: [Create.self, List.self])
+
+    struct Create: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Create an app; prints its App ID and App Certificate once.")
+        @OptionGroup var store: StoreOptions
+        @Flag(name: .customLong("no-certificate"), help: "An app whose clients log in without tokens.") var noCertificate = false
+
+        func run() async throws {
+            let appID = Bootstrap.randomHex(bytes: 16)
+            let certificate = noCertificate ? nil : Bootstrap.randomHex(bytes: 16)
+            try await store.open().upsertApp(AppRecord(appID: AppID(appID)!, certificate: certificate))
+            print("App ID:          \(appID)")
+            print("App Certificate: \(certificate ?? "(none: logins need no token)")")
+        }
+    }
+
+    struct List: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "List apps (certificates are not shown).")
+        @OptionGroup var store: StoreOptions
+
+        func run() async throws {
+            for app in try await store.open().allApps() {
+                print("\(app.appID.rawValue)  \(app.certificate == nil ? "no certificate" : "certificate set")")
+            }
+        }
+    }
+}
+
+struct CredentialCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "credential", abstract: "Manage REST customer credentials.",
+                                                    subcommands: [Create.self])
+
+    struct Create: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Create a customer id and secret; the secret is printed once and only its hash is stored.")
+        @OptionGroup var store: StoreOptions
+        @Option(name: .customLong("app"), help: "An app id the credential may use (repeatable; default all apps).") var apps: [String] = []
+
+        func run() async throws {
+            let customerID = Bootstrap.randomHex(bytes: 16)
+            let secret = Bootstrap.randomHex(bytes: 16)
+            try await store.open().upsertCredential(CustomerCredential(customerID: customerID, secretHash: Signing.sha256Hex(secret),
+                                                                       apps: apps.isEmpty ? ["*"] : apps))
+            print("Customer ID:     \(customerID)")
+            print("Customer Secret: \(secret)")
+        }
+    }
+}

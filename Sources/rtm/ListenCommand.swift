@@ -1,0 +1,76 @@
+import AgoraToken
+import ArgumentParser
+import Foundation
+import RTMClient
+import RTMProtocol
+
+struct ListenCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "listen",
+                                                    abstract: "Log in over the client protocol and print what arrives.")
+
+    @Option(help: "Gateway URL.") var url = "ws://127.0.0.1:8080/v1/ws"
+    @Option(name: .customLong("app-id")) var appID: String
+    @Option(name: .customLong("user-id")) var userID: String
+    @Option(help: "An RTM token for the user.") var token: String?
+    @Option(name: .customLong("app-certificate"), help: "Mint a 007 token locally with this certificate instead of --token.") var appCertificate: String?
+    @Option(help: "A channel to join (repeatable).") var channel: [String] = []
+    @Option(help: "Stop after this many messages (default: run until interrupted).") var count: Int?
+
+    func run() async throws {
+        let client = RTMClient(serverURL: url, appID: appID)
+        var token = self.token
+        if token == nil, let appCertificate {
+            token = RTMToken.build007(appID: appID, certificate: appCertificate, userID: userID, expireSeconds: 86_400,
+                                      issuedAt: UInt32(Date().timeIntervalSince1970))
+        }
+        do {
+            try await client.login(userID: userID, token: token)
+        } catch RTMClientError.login(let code) {
+            Self.say("login failed: LOGIN_ERR \(code.rawValue) (\(code))")
+            throw ExitCode(1)
+        }
+        Self.say("logged in as \(userID)")
+        for name in channel {
+            try await client.join(name)
+            Self.say("joined \(name)")
+        }
+        var received = 0
+        for await event in client.events {
+            Self.say(Self.describe(event))
+            if case .peerMessage = event { received += 1 }
+            if case .channelMessage = event { received += 1 }
+            if let count, received >= count { break }
+            if case .connectionState(let state, _) = event, state == ConnectionState.aborted.rawValue { throw ExitCode(1) }
+        }
+        try? await client.logout()
+    }
+
+    static func say(_ line: String) {
+        printLine(line)
+    }
+
+    static func describe(_ event: ServerEvent) -> String {
+        func body(_ payload: MessagePayload) -> String {
+            switch payload {
+            case .text(let text): "text=\(quoted(text))"
+            case .raw(let base64, let description): "raw=\(base64) description=\(quoted(description ?? ""))"
+            }
+        }
+        switch event {
+        case .peerMessage(let id, let from, let payload, _, let offline):
+            return "peer_message from=\(from) \(body(payload)) id=\(id)\(offline ? " offline" : "")"
+        case .channelMessage(let channel, let from, let id, let payload, _):
+            return "channel_message channel=\(channel) from=\(from) \(body(payload)) id=\(id)"
+        case .memberJoined(let channel, let user): return "member_joined channel=\(channel) user=\(user)"
+        case .memberLeft(let channel, let user): return "member_left channel=\(channel) user=\(user)"
+        case .memberCount(let channel, let count): return "member_count channel=\(channel) count=\(count)"
+        case .connectionState(let state, let reason): return "connection_state state=\(state) reason=\(reason)"
+        case .tokenPrivilegeWillExpire: return "token_privilege_will_expire"
+        case .protocolError(let reason): return "protocol_error \(reason)"
+        }
+    }
+
+    static func quoted(_ text: String) -> String {
+        "\"" + text.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "\"", with: "\\\"") + "\""
+    }
+}

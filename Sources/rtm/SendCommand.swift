@@ -1,0 +1,63 @@
+import ArgumentParser
+import Foundation
+import RTMClient
+
+struct RESTOptions: ParsableArguments {
+    @Option(help: "Server base URL.") var url = "http://127.0.0.1:8080"
+    @Option(name: .customLong("app-id")) var appID: String
+    @Option(name: .customLong("customer-id"), help: "Basic auth customer id.") var customerID: String?
+    @Option(name: .customLong("customer-secret"), help: "Basic auth customer secret.") var customerSecret: String?
+    @Option(help: "An RTM token for the sending user (instead of Basic auth).") var token: String?
+    @Option(help: "The sending user id.") var from: String
+
+    func client() throws -> RTMRestClient {
+        let credentials: RTMRestClient.Credentials
+        if let customerID, let customerSecret {
+            credentials = .basic(customerID: customerID, secret: customerSecret)
+        } else if let token {
+            credentials = .token(token: token, userID: from)
+        } else {
+            throw ValidationError("Give --customer-id and --customer-secret, or --token.")
+        }
+        return RTMRestClient(baseURL: url, appID: appID, credentials: credentials)
+    }
+
+    static func report(_ response: RTMRestClient.Response) throws {
+        print("HTTP \(response.status) \(response.code ?? "")")
+        if response.status != 200 { throw ExitCode(1) }
+    }
+}
+
+struct SendCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "send", abstract: "Send a message through the REST API.",
+                                                    subcommands: [Peer.self, Channel.self])
+
+    struct Peer: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "POST …/peer_messages")
+        @OptionGroup var rest: RESTOptions
+        @Option(help: "Receiving user id.") var to: String
+        @Option(help: "Message text.") var payload: String
+        @Flag(name: .customLong("wait-for-ack")) var waitForAck = false
+        @Flag(name: .customLong("offline")) var offline = false
+        @Flag(name: .customLong("history")) var history = false
+
+        func run() async throws {
+            try RESTOptions.report(try await rest.client().sendPeerMessage(
+                from: rest.from, to: to, payload: payload, waitForAck: waitForAck,
+                enableOfflineMessaging: offline, enableHistoricalMessaging: history))
+        }
+    }
+
+    struct Channel: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "POST …/channel_messages")
+        @OptionGroup var rest: RESTOptions
+        @Option(help: "Channel name.") var channel: String
+        @Option(help: "Message text.") var payload: String
+        @Flag(name: .customLong("history")) var history = false
+
+        func run() async throws {
+            try RESTOptions.report(try await rest.client().sendChannelMessage(
+                from: rest.from, channel: channel, payload: payload, enableHistoricalMessaging: history))
+        }
+    }
+}

@@ -1,0 +1,31 @@
+import AgoraToken
+import ArgumentParser
+import Foundation
+
+struct TokenCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "token", abstract: "Print an RTM token (Agora 006 or 007).")
+
+    @Option(name: .customLong("app-id")) var appID: String
+    @Option(name: .customLong("app-certificate")) var appCertificate: String
+    @Option(name: .customLong("user-id")) var userID: String
+    @Option(help: "Lifetime in seconds (007), or privilege lifetime from now (006; 0 = none).") var expire: UInt32 = 3600
+    @Option(help: "007 or 006.") var format: String = "007"
+
+    func validate() throws {
+        guard appID.utf8.count == 32, appCertificate.utf8.count == 32 else {
+            throw ValidationError("--app-id and --app-certificate must be 32 characters each.")
+        }
+        guard ["006", "007"].contains(format) else { throw ValidationError("--format must be 007 or 006.") }
+    }
+
+    func run() throws {
+        let now = UInt32(Date().timeIntervalSince1970)
+        switch format {
+        case "006":
+            print(RTMToken.build006(appID: appID, certificate: appCertificate, userID: userID,
+                                    privilegeExpiredTs: expire == 0 ? 0 : now + expire, builtAt: now))
+        default:
+            print(RTMToken.build007(appID: appID, certificate: appCertificate, userID: userID, expireSeconds: expire, issuedAt: now))
+        }
+    }
+}
