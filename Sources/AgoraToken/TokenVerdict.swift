@@ -19,4 +19,10 @@ public struct VerifiedToken: Sendable, Equatable {
     /// The earliest of the token's own expiry and its RTM login privilege expiry (Unix seconds);
     /// `nil` when neither sets a limit.
     public var expiresAt: Int64?
+
+    public init(version: String, userID: String, expiresAt: Int64?) {
+        self.version = version
+        self.userID = userID
+        self.expiresAt = expiresAt
+    }
 }

@@ -134,7 +134,8 @@ final class ClientConnection: Sendable {
 }
 
 extension WebSocketErrorCode {
-    static func code(_ code: WebSocketErrorCode) -> Int {
+    /// The numeric close code.
+    package static func code(_ code: WebSocketErrorCode) -> Int {
         switch code {
         case .normalClosure: 1000
         case .goingAway: 1001
