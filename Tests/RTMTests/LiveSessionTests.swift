@@ -1,0 +1,179 @@
+import AgoraToken
+import Foundation
+import RTMClient
+import RTMCore
+import RTMProtocol
+import Testing
+
+/// Login, kicks, limits, bad input and slow consumers on a real server.
+@Suite struct LiveSessionTests {
+    @Test func loginCodes() async throws {
+        try await TestServer.with { server in
+            let now = UInt32(Date().timeIntervalSince1970)
+            func code(_ app: String, _ user: String, _ token: String?) async throws -> Int? {
+                let socket = try await RawSocket.connect(server.wsURL)
+                defer { socket.close() }
+                return try await socket.login(app: app, user: user, token: token)
+            }
+            #expect(try await code("00000000000000000000000000000000", "u1", TestServer.token(for: "u1")) == 4)
+            #expect(try await code(TestServer.appID, "u1", nil) == 5)
+            #expect(try await code(TestServer.appID, "u1", TestServer.token(for: "someone-else")) == 5)
+            #expect(try await code(TestServer.appID, "u1", "007garbage") == 5)
+            let expired = RTMToken.build007(appID: TestServer.appID, certificate: TestServer.certificate, userID: "u1",
+                                            expireSeconds: 60, issuedAt: now - 3600)
+            #expect(try await code(TestServer.appID, "u1", expired) == 6)
+            let token006 = RTMToken.build006(appID: TestServer.appID, certificate: TestServer.certificate, userID: "u1",
+                                             privilegeExpiredTs: 0, builtAt: now)
+            #expect(try await code(TestServer.appID, "u1", token006) == 0)
+            #expect(try await code(TestServer.openAppID, "u2", nil) == 0)
+            #expect(try await code(TestServer.appID, " u1", TestServer.token(for: " u1")) == 3)
+            // Requests before login get 102; a second login on the same socket gets 8.
+            let socket = try await RawSocket.connect(server.wsURL)
+            try await socket.send(#"{"op":"join","id":7,"channel":"c"}"#)
+            guard case .reply(7, 102, _)? = await socket.nextFrame() else { Issue.record("expected 102"); return }
+            #expect(try await socket.login(app: TestServer.openAppID, user: "u3", token: nil) == 0)
+            #expect(try await socket.login(app: TestServer.openAppID, user: "u3", token: nil, id: 9) == 8)
+        }
+    }
+
+    @Test func remoteLoginKicksTheOlderSession() async throws {
+        try await TestServer.with { server in
+            let watcher = try await LiveMessagingTests.loggedInRaw(server, "watcher")
+            try await watcher.send(#"{"op":"join","id":2,"channel":"lobby"}"#)
+            let first = try await LiveMessagingTests.loggedInRaw(server, "bob")
+            try await first.send(#"{"op":"join","id":2,"channel":"lobby"}"#)
+            guard case .event(_, .memberJoined("lobby", "bob"))? = await watcher.frame(where: {
+                if case .event(_, .memberJoined) = $0 { true } else { false }
+            }) else { Issue.record("watcher did not see bob join"); return }
+
+            let second = try await RawSocket.connect(server.wsURL)
+            #expect(try await second.login(app: TestServer.appID, user: "bob", token: TestServer.token(for: "bob")) == 0)
+            let kicked = await first.frame(where: { if case .event(_, .connectionState) = $0 { true } else { false } })
+            guard case .event(_, .connectionState(5, 8))? = kicked else { Issue.record("no ABORTED/REMOTE_LOGIN"); return }
+            #expect(await first.closeCode() == 4008)
+            guard case .event(_, .memberLeft("lobby", "bob"))? = await watcher.frame(where: {
+                if case .event(_, .memberLeft) = $0 { true } else { false }
+            }) else { Issue.record("watcher did not see bob leave"); return }
+            // The new session works.
+            #expect(try await server.peer(from: "x", to: "bob", query: "?wait_for_ack=false").code == "message_sent")
+        }
+    }
+
+    @Test func joinLimitsAndChannelOps() async throws {
+        try await TestServer.with { server in
+            let client = RTMClient(serverURL: server.wsURL, appID: TestServer.openAppID)
+            try await client.login(userID: "joiner", token: nil)
+            for index in 0..<20 { try await client.join("c\(index)") }
+            await #expect(throws: RTMClientError.request(op: "join", code: 5)) { try await client.join("c20") }
+            await #expect(throws: RTMClientError.request(op: "join", code: 6)) { try await client.join("c0") }
+            await #expect(throws: RTMClientError.request(op: "join", code: 3)) { try await client.join("bad/name") }
+            try await client.leave("c0")
+            await #expect(throws: RTMClientError.request(op: "leave", code: 3)) { try await client.leave("c0") }
+            #expect(try await client.members(of: "c1") == ["joiner"])
+            await #expect(throws: RTMClientError.request(op: "get_members", code: 5)) { _ = try await client.members(of: "c0") }
+            #expect(try await client.memberCounts(of: ["c1", "nope"]) == ["c1": 1, "nope": 0])
+            // Same channel more than 2 times in 5 s: JOIN_SAME_CHANNEL_TOO_OFTEN.
+            try await client.join("c0")
+            try await client.leave("c0")
+            await #expect(throws: RTMClientError.request(op: "join", code: 8)) { try await client.join("c0") }
+        }
+    }
+
+    @Test func sendRateLimitPerSession() async throws {
+        try await TestServer.with { server in
+            let client = RTMClient(serverURL: server.wsURL, appID: TestServer.openAppID)
+            try await client.login(userID: "chatty", token: nil)
+            // A burst well over 180 sends (sent together, so the bucket barely refills).
+            let codes = try await withThrowingTaskGroup(of: PeerMessageErrorCode.self) { group in
+                for _ in 0..<400 { group.addTask { try await client.sendMessage("x", toPeer: "nobody").code } }
+                return try await group.reduce(into: [PeerMessageErrorCode]()) { $0.append($1) }
+            }
+            let unreachable = codes.filter { $0 == .peerUnreachable }.count
+            let tooOften = codes.filter { $0 == .tooOften }.count
+            #expect(unreachable >= 180)
+            #expect(tooOften > 0, "no TOO_OFTEN among \(codes.count) sends")
+            #expect(unreachable + tooOften == 400)
+        }
+    }
+
+    @Test func garbageFramesThenAHealthyClient() async throws {
+        try await TestServer.with { server in
+            let bad = try await RawSocket.connect(server.wsURL)
+            #expect(try await bad.login(app: TestServer.openAppID, user: "bad", token: nil) == 0)
+            try await bad.send(#"{"op":"join","id":"x","channel":5}"#)      // id unreadable: protocol_error
+            try await bad.send(#"{"op":"send_peer","id":3,"to":"a","text":7}"#) // op known, id readable: its code
+            guard case .event(_, .protocolError)? = await bad.nextFrame() else { Issue.record("expected protocol_error"); return }
+            guard case .reply(3, 7, _)? = await bad.nextFrame() else { Issue.record("expected INVALID_MESSAGE"); return }
+            try await bad.send("not json at all {")
+            try await bad.send(#"{"no":"op"}"#)
+            #expect(await bad.closeCode() == 1008)
+
+            let binary = try await RawSocket.connect(server.wsURL)
+            try await binary.sendBinary([0, 1, 2, 3])
+            #expect(await binary.closeCode() == 1003)
+
+            let huge = try await RawSocket.connect(server.wsURL)
+            try? await huge.send(String(repeating: "x", count: 70_000))
+            #expect(await huge.closeCode() == 1009)
+
+            let silent = try await RawSocket.connect(server.wsURL)  // never logs in
+            _ = silent
+
+            let healthy = RTMClient(serverURL: server.wsURL, appID: TestServer.openAppID)
+            try await healthy.login(userID: "healthy", token: nil)
+            #expect(try await server.post("rtm/users/x/peer_messages?wait_for_ack=true", app: TestServer.openAppID,
+                                          body: #"{"destination":"healthy","payload":"still here"}"#).code == "message_delivered")
+        }
+    }
+
+    @Test func slowConsumerIsClosedWithoutSlowingOthers() async throws {
+        try await TestServer.with { server in
+            let slow = try await RawSocket.connect(server.wsURL)
+            #expect(try await slow.login(app: TestServer.openAppID, user: "slow", token: nil) == 0)
+            try await slow.send(#"{"op":"join","id":2,"channel":"firehose"}"#)
+            _ = await slow.frame(where: { if case .reply = $0 { true } else { false } })
+            slow.pauseReading()
+            let fast = RTMClient(serverURL: server.wsURL, appID: TestServer.openAppID)
+            try await fast.login(userID: "fast", token: nil)
+            try await fast.join("firehose")
+            let payload = String(repeating: "p", count: 8_000)
+            let router = server.application.router
+            var sent = 0
+            // Bounded: stop once the server dropped the slow client (or after 3,000 messages).
+            while sent < 3_000 && router.isOnline(UserID("slow")!, in: AppID(TestServer.openAppID)!) {
+                _ = router.sendChannel(app: AppID(TestServer.openAppID)!, channel: ChannelName("firehose")!,
+                                       from: UserID("pump")!, content: .text(payload))
+                sent += 1
+                if sent % 100 == 0 { try await Task.sleep(for: .milliseconds(5)) }
+            }
+            #expect(!router.isOnline(UserID("slow")!, in: AppID(TestServer.openAppID)!))
+            // The fast client is still served.
+            #expect(try await server.post("rtm/users/x/peer_messages?wait_for_ack=true", app: TestServer.openAppID,
+                                          body: #"{"destination":"fast","payload":"ok"}"#).code == "message_delivered")
+            let (_, metrics) = try await server.get("/metrics")
+            #expect(metrics.contains("rtm_ws_slow_consumer_closes_total"))
+        }
+    }
+
+    @Test func tokenExpiryWarnsThenAborts() async throws {
+        let clock = ManualClock(startingAt: 1_800_000_000_000)
+        try await TestServer.with(TestServer.configuration(), clock: clock) { server in
+            let token = RTMToken.build007(appID: TestServer.appID, certificate: TestServer.certificate, userID: "short",
+                                          expireSeconds: 60, issuedAt: 1_800_000_000)
+            let socket = try await RawSocket.connect(server.wsURL)
+            #expect(try await socket.login(app: TestServer.appID, user: "short", token: token) == 0)
+            // The login timer and the token timer both sleep on the clock.
+            for _ in 0..<200 where clock.sleeperCount < 2 { try await Task.sleep(for: .milliseconds(10)) }
+            clock.advance(by: .seconds(31))
+            guard case .event(_, .tokenPrivilegeWillExpire)? = await socket.nextFrame() else {
+                Issue.record("no token_privilege_will_expire"); return
+            }
+            for _ in 0..<200 where clock.sleeperCount < 1 { try await Task.sleep(for: .milliseconds(10)) }
+            clock.advance(by: .seconds(30))
+            guard case .event(_, .connectionState(5, 9))? = await socket.nextFrame() else {
+                Issue.record("no ABORTED/TOKEN_EXPIRED"); return
+            }
+            #expect(await socket.closeCode() == 4009)
+        }
+    }
+}
