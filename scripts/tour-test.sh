@@ -1,0 +1,47 @@
+#!/usr/bin/env bash
+# Runs the README's five-minute tour as a newcomer would, with the built `rtm` binary:
+# first-run bootstrap, `rtm listen`, the printed curl line (message_delivered), a restart that
+# prints only the App ID, and a graceful SIGTERM. Everything stays on 127.0.0.1.
+set -u
+bin="${RTM_BIN:-.build/debug/rtm}"
+work=$(mktemp -d)
+passed=0; failed=0
+pids=()
+cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null; done; rm -rf "$work"; }
+trap cleanup EXIT
+check() { # name, condition-command...
+  local name=$1; shift
+  if "$@"; then echo "PASS $name"; passed=$((passed+1)); else echo "FAIL $name"; failed=$((failed+1)); fi
+}
+wait_for() { # file pattern seconds
+  for _ in $(seq 1 $(( $3 * 10 ))); do grep -q "$2" "$1" 2>/dev/null && return 0; sleep 0.1; done; return 1
+}
+command -v curl >/dev/null || { apt-get update -qq && apt-get install -y -qq curl >/dev/null; }
+
+"$bin" serve --port 0 --data-dir "$work/data" > "$work/serve1.log" 2>&1 & pids+=($!)
+check "server prints its listening line" wait_for "$work/serve1.log" "^listening on http://127.0.0.1:" 30
+port=$(sed -n 's|^listening on http://127.0.0.1:\([0-9]*\)$|\1|p' "$work/serve1.log")
+check "first run prints the app credentials once" grep -q "App Certificate:" "$work/serve1.log"
+check "first run prints a curl line" grep -q "^Send:     curl" "$work/serve1.log"
+
+listen=$(sed -n 's|^Receive:  swift run rtm \(listen .*\)$|\1|p' "$work/serve1.log")
+"$bin" $listen --count 1 > "$work/listen.log" 2>&1 & listen_pid=$!; pids+=($listen_pid)
+check "rtm listen logs in" wait_for "$work/listen.log" "logged in as userB" 20
+curl_line=$(sed -n 's|^Send:     \(curl .*\)$|\1|p' "$work/serve1.log")
+eval "$curl_line" > "$work/curl.out" 2>&1
+check "curl gets message_delivered" grep -q '"code":"message_delivered"' "$work/curl.out"
+check "rtm listen prints the message" wait_for "$work/listen.log" 'peer_message from=userA text="Hello"' 10
+for _ in $(seq 1 50); do kill -0 $listen_pid 2>/dev/null || break; sleep 0.1; done
+check "rtm listen exits after --count messages" bash -c "! kill -0 $listen_pid 2>/dev/null"
+
+kill -TERM "${pids[0]}"
+for _ in $(seq 1 100); do kill -0 "${pids[0]}" 2>/dev/null || break; sleep 0.1; done
+check "SIGTERM stops the server" bash -c "! kill -0 ${pids[0]} 2>/dev/null"
+
+"$bin" serve --port 0 --data-dir "$work/data" > "$work/serve2.log" 2>&1 & pids+=($!)
+check "second run listens" wait_for "$work/serve2.log" "^listening on" 30
+check "second run prints only the App ID" bash -c "grep -q '^App ID:' '$work/serve2.log' && ! grep -q 'Certificate\\|Secret' '$work/serve2.log'"
+kill -TERM "${pids[-1]}" 2>/dev/null
+
+echo "tour: $passed passed, $failed failed"
+[ "$failed" -eq 0 ]
