@@ -34,6 +34,15 @@ check "rtm listen prints the message" wait_for "$work/listen.log" 'peer_message 
 for _ in $(seq 1 50); do kill -0 $listen_pid 2>/dev/null || break; sleep 0.1; done
 check "rtm listen exits after --count messages" bash -c "! kill -0 $listen_pid 2>/dev/null"
 
+app_id=$(sed -n 's|^  App ID: *||p' "$work/serve1.log")
+certificate=$(sed -n 's|^  App Certificate: *||p' "$work/serve1.log")
+for format in 007 006; do
+  token=$("$bin" token --app-id "$app_id" --app-certificate "$certificate" --user-id userA --format $format)
+  curl -s -X POST "http://127.0.0.1:$port/dev/v2/project/$app_id/rtm/users/userA/peer_messages" \
+    -H "x-agora-token: $token" -H "x-agora-uid: userA" -d '{"destination":"nobody","payload":"hi"}' > "$work/token.out"
+  check "an rtm token ($format) authenticates a REST call" grep -q '"code":"message_offline"' "$work/token.out"
+done
+
 kill -TERM "${pids[0]}"
 for _ in $(seq 1 100); do kill -0 "${pids[0]}" 2>/dev/null || break; sleep 0.1; done
 check "SIGTERM stops the server" bash -c "! kill -0 ${pids[0]} 2>/dev/null"

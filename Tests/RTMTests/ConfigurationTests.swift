@@ -1,0 +1,56 @@
+import Foundation
+import RTMServer
+import Testing
+
+@Suite struct ConfigurationTests {
+    func write(_ text: String, ext: String) throws -> String {
+        let path = FileManager.default.temporaryDirectory.appendingPathComponent("rtm-config-\(UUID().uuidString).\(ext)").path
+        try text.write(toFile: path, atomically: true, encoding: .utf8)
+        return path
+    }
+
+    @Test func yamlFileThenEnvironmentOverrides() throws {
+        let path = try write("""
+            host: 0.0.0.0
+            port: 9000
+            data_dir: /tmp/x
+            apps:
+              - app_id: 12345678901234567890123456789012
+                app_certificate: 5CFd2fd1755d40ecb72977518be15d3b
+                messaging_rate_limit: 50
+            customers:
+              - id: c1
+                secret: s3cret-value
+                apps: ["*"]
+            """, ext: "yaml")
+        let configuration = try ConfigurationLoader.load(file: path, environment: ["RTM_PORT": "9100", "RTM_HOST": "127.0.0.2"])
+        #expect(configuration.port == 9100 && configuration.host == "127.0.0.2" && configuration.dataDirectory == "/tmp/x")
+        #expect(configuration.apps == [.init(appID: "12345678901234567890123456789012",
+                                             appCertificate: "5CFd2fd1755d40ecb72977518be15d3b", messagingRateLimit: 50)])
+        #expect(configuration.customers == [.init(id: "c1", secret: "s3cret-value", apps: ["*"])])
+    }
+
+    @Test func jsonFile() throws {
+        let path = try write(#"{"port": 7000, "apps": [{"app_id": "0123456789abcdef0123456789abcdef"}]}"#, ext: "json")
+        let configuration = try ConfigurationLoader.load(file: path, environment: [:])
+        #expect(configuration.port == 7000 && configuration.apps.first?.appCertificate == nil)
+    }
+
+    @Test func invalidValuesNameTheKey() throws {
+        let cases: [(String, String)] = [
+            ("port: lots", "port"),
+            ("colour: blue", "colour"),
+            ("apps:\n  - app_id: short", "apps[0].app_id"),
+            ("apps:\n  - app_id: 0123456789abcdef0123456789abcdef\n    app_certificate: abc", "apps[0].app_certificate"),
+            ("customers:\n  - id: x\n    secret: 1", "customers[0].secret"),
+        ]
+        for (text, key) in cases {
+            let path = try write(text, ext: "yaml")
+            #expect(throws: ConfigurationError.self) { try ConfigurationLoader.load(file: path, environment: [:]) }
+            do { _ = try ConfigurationLoader.load(file: path, environment: [:]) } catch let error as ConfigurationError {
+                #expect(error.key == key, "\(text)")
+            }
+        }
+        #expect(throws: ConfigurationError.self) { try ConfigurationLoader.load(file: nil, environment: ["RTM_PORT": "x"]) }
+    }
+}
