@@ -50,7 +50,12 @@ check "SIGTERM stops the server" bash -c "! kill -0 ${pids[0]} 2>/dev/null"
 "$bin" serve --port 0 --data-dir "$work/data" > "$work/serve2.log" 2>&1 & pids+=($!)
 check "second run listens" wait_for "$work/serve2.log" "^listening on" 30
 check "second run prints only the App ID" bash -c "grep -q '^App ID:' '$work/serve2.log' && ! grep -q 'Certificate\\|Secret' '$work/serve2.log'"
-kill -TERM "${pids[-1]}" 2>/dev/null
+port2=$(sed -n 's|^listening on http://127.0.0.1:\([0-9]*\)$|\1|p' "$work/serve2.log")
+"$bin" listen --url "ws://127.0.0.1:$port2/v1/ws" --app-id "$app_id" --app-certificate "$certificate" --user-id watcher \
+  > "$work/listen2.log" 2>&1 & pids+=($!)
+wait_for "$work/listen2.log" "logged in as watcher" 20
+kill -TERM "${pids[-2]}" 2>/dev/null
+check "shutdown tells clients RECONNECTING/INTERRUPTED" wait_for "$work/listen2.log" "connection_state state=4 reason=5" 10
 
 echo "tour: $passed passed, $failed failed"
 [ "$failed" -eq 0 ]

@@ -5,6 +5,7 @@ import Metrics
 import NIOCore
 import NIOWebSocket
 import RTMCore
+import Synchronization
 
 /// The WebSocket side of the server: one ``GatewayConnection`` per socket at `GET /v1/ws`.
 public final class Gateway: Sendable {
@@ -14,6 +15,8 @@ public final class Gateway: Sendable {
     let logger: Logger
     let metrics = GatewayMetrics()
     let sessionIDs = SessionIDGenerator()
+    /// Live sessions by id, for `resume`; a session leaves the table when it ends or expires.
+    let sessions = Mutex<[String: RouterSession]>([:])
 
     public init(router: Router, apps: AppDirectory, configuration: GatewayConfiguration = GatewayConfiguration(),
                 logger: Logger = Logger(label: "rtm.gateway")) {
@@ -24,6 +27,21 @@ public final class Gateway: Sendable {
     }
 
     var clock: any RTMClock { router.clock }
+
+    func register(_ session: RouterSession) {
+        sessions.withLock { $0[session.sessionID] = session }
+    }
+
+    func forget(sessionID: String) {
+        _ = sessions.withLock { $0.removeValue(forKey: sessionID) }
+    }
+
+    func lookup(sessionID: String) -> RouterSession? {
+        sessions.withLock { $0[sessionID] }
+    }
+
+    /// Sessions that can still be resumed (connected or within their grace period).
+    public var liveSessionCount: Int { sessions.withLock { $0.count } }
 
     /// The path clients connect to.
     public static let path = "/v1/ws"
@@ -46,6 +64,7 @@ struct GatewayMetrics: Sendable {
     let loginsFailed = Counter(label: "rtm_logins_total", dimensions: [("result", "failed")])
     let slowConsumers = Counter(label: "rtm_ws_slow_consumer_closes_total")
     let protocolErrors = Counter(label: "rtm_ws_protocol_errors_total")
+    let resumes = Counter(label: "rtm_resumes_total")
 }
 
 /// Opaque session ids: random, so one client cannot guess another's.

@@ -20,6 +20,13 @@ public struct GatewayConfiguration: Sendable {
     public var pingInterval: Duration = .seconds(10)
     /// Per-session limits.
     public var limits = ClientLimits()
+    /// Peer messages a session keeps for replay until the client acks them (oldest dropped past this).
+    public var maximumUnackedPeerMessages = 1000
+    /// Channel messages replayed per channel after a resume, and how far back they may be.
+    public var replayedChannelMessages = 32
+    public var channelReplayWindow: Duration = .seconds(30)
+    /// Maximum presence ids per query (`query_peers_online_status`).
+    public var maximumPresenceQueryIDs = 256
 
     public init() {}
 }

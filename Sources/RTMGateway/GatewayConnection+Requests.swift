@@ -1,4 +1,3 @@
-import AgoraToken
 import NIOCore
 import RTMCore
 import RTMProtocol
@@ -14,7 +13,10 @@ extension GatewayConnection {
                 protocolError(reason, loop: &loop)
             }
         case .request(_, .ack(let messageID)):
-            if let session { router.ack(messageID: messageID, from: session) }
+            if let routerSession {
+                session?.acknowledged(messageID)
+                router.ack(messageID: messageID, from: routerSession)
+            }
         case .request(let id?, let request):
             await dispatch(request, id: id, loop: &loop)
         case .request(nil, _):
@@ -26,8 +28,7 @@ extension GatewayConnection {
         gateway.metrics.protocolErrors.increment()
         sendEvent(.protocolError(reason: reason))
         let now = clock.nowMilliseconds()
-        let window = gateway.configuration.protocolErrorWindow
-        let windowMS = window.components.seconds * 1000 + window.components.attoseconds / 1_000_000_000_000_000
+        let windowMS = gateway.configuration.protocolErrorWindow.milliseconds
         loop.protocolErrorTimes = loop.protocolErrorTimes.filter { now - $0 < windowMS } + [now]
         if loop.protocolErrorTimes.count >= gateway.configuration.protocolErrorLimit {
             loop.isClosing = true
@@ -36,20 +37,16 @@ extension GatewayConnection {
     }
 
     private func dispatch(_ request: ClientRequest, id: Int64, loop: inout ReadLoop) async {
+        switch request {
+        case .login(let app, let user, let token):
+            return await login(appText: app, userText: user, token: token, id: id, loop: &loop)
+        case .resume(let sessionID, let token, let lastEventSeq):
+            return await resume(sessionID: sessionID, token: token, lastEventSeq: lastEventSeq, id: id, loop: &loop)
+        default:
+            break
+        }
+        guard let routerSession, router.isCurrent(routerSession) else { return reply(id, code: 102) }
         let now = clock.nowMilliseconds()
-        if case .login = request {
-            await login(request, id: id, loop: &loop)
-            return
-        }
-        if case .resume = request {
-            // Session resume arrives with reconnect support; until then every session is unknown.
-            reply(id, code: LoginErrorCode.rejected.rawValue)
-            return
-        }
-        guard let session, router.isCurrent(session) else {
-            reply(id, code: 102)
-            return
-        }
         switch request {
         case .logout:
             reply(id, code: LogoutErrorCode.ok.rawValue)
@@ -58,56 +55,24 @@ extension GatewayConnection {
             close(code: 1000, reason: "logout")
         case .renewToken(let token):
             guard loop.limits.allow(.logins, now: now) else { return reply(id, code: RenewTokenErrorCode.tooOften.rawValue) }
-            await renewToken(token, id: id, session: session)
+            await renewToken(token, id: id, routerSession: routerSession)
         case .sendPeer(let to, let payload, _, _):
             guard loop.limits.allow(.sends, now: now) else { return reply(id, code: PeerMessageErrorCode.tooOften.rawValue) }
-            sendPeer(to: to, payload: payload, id: id, session: session)
-        case .join(let name):
-            guard loop.limits.allow(.joins, now: now) else { return reply(id, code: JoinChannelErrorCode.tooOften.rawValue) }
-            guard let channel = ChannelName(name) else { return reply(id, code: JoinChannelErrorCode.invalidArgument.rawValue) }
-            guard loop.limits.allowJoin(of: name, now: now) else {
-                return reply(id, code: JoinChannelErrorCode.joinSameChannelTooOften.rawValue)
-            }
-            join(channel, id: id, session: session)
-        case .leave(let name):
-            guard let channel = ChannelName(name) else { return reply(id, code: LeaveChannelErrorCode.failure.rawValue) }
-            switch router.leave(session, channel: channel) {
-            case .left: reply(id, code: LeaveChannelErrorCode.ok.rawValue)
-            case .notInChannel: reply(id, code: LeaveChannelErrorCode.notInChannel.rawValue)
-            case .notLoggedIn: reply(id, code: LeaveChannelErrorCode.userNotLoggedIn.rawValue)
-            }
-        case .sendChannel(let name, let payload, _):
-            guard loop.limits.allow(.sends, now: now) else { return reply(id, code: ChannelMessageErrorCode.tooOften.rawValue) }
-            guard payload.isValid else { return reply(id, code: ChannelMessageErrorCode.invalidMessage.rawValue) }
-            guard let channel = ChannelName(name), router.isMember(session, of: channel) else {
-                return reply(id, code: ChannelMessageErrorCode.failure.rawValue)
-            }
-            let sent = router.sendChannel(app: session.appID, channel: channel, from: session.userID, content: Self.content(payload))
-            reply(id, code: ChannelMessageErrorCode.ok.rawValue) { reply in
-                reply.field("message_id", sent.messageID)
-                reply.field("server_ts", sent.serverTimestamp)
-            }
-        case .getMembers(let name):
-            guard loop.limits.allow(.getMembers, now: now) else { return reply(id, code: GetMembersErrorCode.tooOften.rawValue) }
-            guard let channel = ChannelName(name), let members = router.members(of: channel, for: session) else {
-                return reply(id, code: GetMembersErrorCode.notInChannel.rawValue)
-            }
-            reply(id, code: GetMembersErrorCode.ok.rawValue) { $0.field("members", strings: members.map(\.rawValue)) }
-        case .getChannelMemberCount(let names):
-            guard loop.limits.allow(.memberCountQueries, now: now) else {
-                return reply(id, code: GetChannelMemberCountErrorCode.tooOften.rawValue)
-            }
-            guard names.count <= 32 else { return reply(id, code: GetChannelMemberCountErrorCode.exceedLimit.rawValue) }
-            let channels = names.compactMap(ChannelName.init)
-            guard !names.isEmpty, channels.count == names.count else {
-                return reply(id, code: GetChannelMemberCountErrorCode.invalidArgument.rawValue)
-            }
-            let counts = router.memberCounts(of: channels, in: session.appID)
-            reply(id, code: GetChannelMemberCountErrorCode.ok.rawValue) { reply in
-                reply.field("counts", counts: channels.map { ($0.rawValue, counts[$0] ?? 0) })
-            }
-        case .notYetSupported(let op):
-            reply(id, code: Self.failureCode(op: op))
+            sendPeer(to: to, payload: payload, id: id, session: routerSession)
+        case .join, .leave, .sendChannel, .getMembers, .getChannelMemberCount:
+            channelOp(request, id: id, session: routerSession, now: now, loop: &loop)
+        case .queryPeersOnlineStatus, .subscribePeersOnlineStatus, .unsubscribePeersOnlineStatus:
+            guard loop.limits.allow(.presence, now: now) else { return reply(id, code: PeerSubscriptionStatusErrorCode.tooOften.rawValue) }
+            presenceOp(request, id: id, session: routerSession)
+        case .setLocalUserAttributes, .addOrUpdateLocalUserAttributes, .deleteLocalUserAttributesByKeys, .clearLocalUserAttributes,
+             .setChannelAttributes, .addOrUpdateChannelAttributes, .deleteChannelAttributesByKeys, .clearChannelAttributes:
+            guard loop.limits.allow(.attributeWrites, now: now) else { return reply(id, code: AttributeOperationErrorCode.tooOften.rawValue) }
+            attributeWrite(request, id: id, session: routerSession)
+        case .getUserAttributes, .getChannelAttributes:
+            guard loop.limits.allow(.attributeReads, now: now) else { return reply(id, code: AttributeOperationErrorCode.tooOften.rawValue) }
+            attributeRead(request, id: id, session: routerSession)
+        case .notYetSupported:
+            reply(id, code: 1)
         case .login, .resume, .ack:
             break
         }
@@ -138,21 +103,6 @@ extension GatewayConnection {
         reply.field("server_ts", dispatch.serverTimestamp)
     }
 
-    private func join(_ channel: ChannelName, id: Int64, session: RouterSession) {
-        let outcome = router.join(session, channel: channel) { outcome in
-            if case .joined(let count) = outcome {
-                reply(id, code: JoinChannelErrorCode.ok.rawValue)
-                sendEvent(.memberCount(channel: channel.rawValue, count: count))
-            }
-        }
-        switch outcome {
-        case .joined: break
-        case .alreadyJoined: reply(id, code: JoinChannelErrorCode.alreadyJoined.rawValue)
-        case .exceedLimit: reply(id, code: JoinChannelErrorCode.exceedLimit.rawValue)
-        case .notLoggedIn: reply(id, code: JoinChannelErrorCode.userNotLoggedIn.rawValue)
-        }
-    }
-
     static func content(_ payload: MessagePayload) -> MessageContent {
         switch payload {
         case .text(let text): .text(text)
@@ -174,10 +124,5 @@ extension GatewayConnection {
         case _ where op.contains("attributes"): AttributeOperationErrorCode.invalidArgument.rawValue
         default: 1
         }
-    }
-
-    /// The op's generic FAILURE value, for ops a later release implements.
-    static func failureCode(op: String) -> Int {
-        op.contains("attributes") ? AttributeOperationErrorCode.failure.rawValue : 1
     }
 }

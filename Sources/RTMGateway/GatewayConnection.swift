@@ -1,4 +1,3 @@
-import AgoraToken
 import HummingbirdWebSocket
 import Logging
 import NIOCore
@@ -9,12 +8,12 @@ import Synchronization
 
 /// One client socket: reads requests in order, answers each, and writes everything queued for it.
 ///
-/// The read loop owns the per-socket limits. Other tasks (router fan-out, ack waits, the token
-/// timer) only touch the socket through the ``OutboundQueue`` and the small locked `shared` state.
-final class GatewayConnection: SessionSink, Sendable {
+/// The read loop owns the per-socket limits. Events reach the socket through its
+/// ``GatewaySession`` (which numbers them and keeps replay buffers) and the ``OutboundQueue``.
+final class GatewayConnection: Sendable {
     struct Shared {
-        var session: RouterSession?
-        var tokenTimer: Task<Void, Never>?
+        var routerSession: RouterSession?
+        var session: GatewaySession?
         var finished = false
     }
 
@@ -24,6 +23,7 @@ final class GatewayConnection: SessionSink, Sendable {
     let logger: Logger
     let queue: OutboundQueue
     let shared = Mutex(Shared())
+    private let slowConsumerClosed = Atomic<Bool>(false)
 
     init(gateway: Gateway, outbound: WebSocketOutboundWriter, channel: any Channel, logger: Logger) {
         self.gateway = gateway
@@ -34,8 +34,10 @@ final class GatewayConnection: SessionSink, Sendable {
                                    maximumBytes: gateway.configuration.maximumQueuedBytes)
     }
 
-    var session: RouterSession? { shared.withLock { $0.session } }
-    var router: Router { gateway.router }
+    /// The router's view of the session on this socket, while it is live.
+    var routerSession: RouterSession? { shared.withLock { $0.routerSession } }
+    var session: GatewaySession? { shared.withLock { $0.session } }
+    var router: RTMCore.Router { gateway.router }
     var clock: any RTMClock { gateway.clock }
 
     // MARK: Life cycle
@@ -68,16 +70,33 @@ final class GatewayConnection: SessionSink, Sendable {
         await writer.value
     }
 
-    /// Leaves the router and stops timers; safe to call more than once.
+    /// The socket is gone: a live session waits for a resume for the grace period.
     private func finish() {
-        let (session, timer) = shared.withLock { shared -> (RouterSession?, Task<Void, Never>?) in
+        let (routerSession, session) = shared.withLock { shared -> (RouterSession?, GatewaySession?) in
             shared.finished = true
-            defer { shared.session = nil; shared.tokenTimer = nil }
-            return (shared.session, shared.tokenTimer)
+            defer { shared.routerSession = nil; shared.session = nil }
+            return (shared.routerSession, shared.session)
         }
-        timer?.cancel()
-        if let session { router.logout(session) }
+        if let routerSession, let session, session.detach(self) { router.detach(routerSession) }
         queue.shutdown()
+    }
+
+    /// Binds this socket to a session (login or resume); `false` if the socket already closed.
+    func bind(_ routerSession: RouterSession, _ session: GatewaySession) -> Bool {
+        shared.withLock { shared in
+            guard !shared.finished, shared.session == nil else { return false }
+            shared.routerSession = routerSession
+            shared.session = session
+            return true
+        }
+    }
+
+    /// Unbinds the session (after logout, or when another socket resumed it).
+    func unbind() {
+        shared.withLock { shared in
+            shared.routerSession = nil
+            shared.session = nil
+        }
     }
 
     private func writeLoop() async {
@@ -103,58 +122,19 @@ final class GatewayConnection: SessionSink, Sendable {
         queue.pushClose(code: code, reason: reason)
     }
 
-    // MARK: SessionSink
-
-    func enqueueEvent(_ body: ByteBuffer) -> Bool {
-        switch queue.pushEvent(body) {
-        case .queued: return true
-        case .closed: return false
-        case .overflowed:
-            closeSlowConsumer()
-            return false
-        }
-    }
-
-    func terminate(_ reason: SessionTermination) {
-        let event: ServerEvent
-        let code: UInt16
-        switch reason {
-        case .remoteLogin:
-            event = .connectionState(state: ConnectionState.aborted.rawValue, reason: ConnectionChangeReason.remoteLogin.rawValue)
-            code = RTMCloseCode.remoteLogin
-        case .tokenExpired:
-            event = .connectionState(state: ConnectionState.aborted.rawValue, reason: ConnectionChangeReason.tokenExpired.rawValue)
-            code = RTMCloseCode.tokenExpired
-        case .serverShutdown:
-            event = .connectionState(state: ConnectionState.reconnecting.rawValue, reason: ConnectionChangeReason.interrupted.rawValue)
-            code = 1001
-        }
-        let session = shared.withLock { shared -> RouterSession? in
-            defer { shared.session = nil }
-            return shared.session
-        }
-        if reason != .remoteLogin, let session { router.logout(session) }
-        _ = queue.pushEvent(ByteBuffer(bytes: event.encodeBody()))
-        close(code: code, reason: "\(reason)")
-    }
-
-    /// The client stopped reading and its queue overflowed: drop it from routing, try to say 4005,
-    /// and close the TCP connection shortly after whether or not that frame could be written.
-    private func closeSlowConsumer() {
+    /// The client stopped reading and its queue overflowed: the socket is dropped (its session stays
+    /// resumable), a 4005 close is attempted, and TCP is closed shortly after whatever happens.
+    func closeSlowConsumer() {
+        guard !slowConsumerClosed.exchange(true, ordering: .relaxed) else { return }
         gateway.metrics.slowConsumers.increment()
         logger.notice("closing slow consumer")
-        let session = shared.withLock { shared -> RouterSession? in
-            defer { shared.session = nil }
-            return shared.session
-        }
-        if let session { router.logout(session) }
         let outbound = outbound
         Task { try? await outbound.close(WebSocketErrorCode(codeNumber: Int(RTMCloseCode.slowConsumer)), reason: "slow consumer") }
         let channel = channel
         channel.eventLoop.scheduleTask(in: .seconds(2)) { channel.close(promise: nil) }
     }
 
-    // MARK: Replies
+    // MARK: Replies and events
 
     func reply(_ id: Int64, code: Int, _ fill: (inout ReplyBuilder) -> Void = { _ in }) {
         var builder = ReplyBuilder(id: id, code: code)
@@ -162,8 +142,13 @@ final class GatewayConnection: SessionSink, Sendable {
         if queue.pushFrame(ByteBuffer(bytes: builder.finish())) == .overflowed { closeSlowConsumer() }
     }
 
+    /// Sends an event: numbered by the session when logged in, without `seq` before that.
     func sendEvent(_ event: ServerEvent) {
-        if queue.pushEvent(ByteBuffer(bytes: event.encodeBody())) == .overflowed { closeSlowConsumer() }
+        if let session {
+            _ = session.enqueueEvent(ByteBuffer(bytes: event.encodeBody()), kind: .other)
+        } else if queue.pushFrame(ByteBuffer(bytes: event.encode(seq: nil))) == .overflowed {
+            closeSlowConsumer()
+        }
     }
 }
 

@@ -30,6 +30,15 @@ public struct GatewayEventEncoder: EventEncoder {
         case .memberCount(let channel, let count): .memberCount(channel: channel.rawValue, count: count)
         case .connectionState(let state, let reason): .connectionState(state: state, reason: reason)
         case .tokenPrivilegeWillExpire: .tokenPrivilegeWillExpire
+        case .peersOnlineStatus(let statuses):
+            .peersOnlineStatus(statuses: statuses.map { PeerStatus(userID: $0.0.rawValue, state: $0.1.rawValue) })
+        case .channelAttributesUpdated(let channel, let attributes):
+            .channelAttributesUpdated(channel: channel.rawValue, attributes: attributes.map(value))
         }
+    }
+
+    static func value(_ attribute: ChannelAttribute) -> ChannelAttributeValue {
+        ChannelAttributeValue(key: attribute.key, value: attribute.value, lastUpdateUserID: attribute.lastUpdateUserID.rawValue,
+                              lastUpdateTimestamp: attribute.lastUpdateTimestamp)
     }
 }

@@ -6,8 +6,6 @@ import Synchronization
 /// socket. Pushing never blocks; past `maximumFrames` or `maximumBytes` the queue overflows and
 /// refuses everything after (the connection is then closed as a slow consumer).
 ///
-/// Events get the session's `seq` here, under the same lock that orders them, so `seq` always
-/// matches the order frames reach the socket.
 final class OutboundQueue: Sendable {
     enum Item: Sendable {
         case frame(ByteBuffer)
@@ -24,7 +22,6 @@ final class OutboundQueue: Sendable {
     private struct State {
         var items = Deque<Item>()
         var bytes = 0
-        var seq: Int64 = 0
         var isClosed = false
         var waiter: CheckedContinuation<[Item]?, Never>?
     }
@@ -38,25 +35,21 @@ final class OutboundQueue: Sendable {
         self.maximumBytes = maximumBytes
     }
 
-    /// The `seq` of the last event queued.
-    var lastSeq: Int64 { state.withLock { $0.seq } }
-
-    /// Queues an event body, prefixed with `{"seq":N,`.
-    func pushEvent(_ body: ByteBuffer) -> PushResult {
-        push { seq in
-            var buffer = ByteBuffer()
-            buffer.reserveCapacity(body.readableBytes + 24)
-            buffer.writeString("{\"seq\":")
-            buffer.writeString(String(seq))
-            buffer.writeInteger(UInt8(ascii: ","))
-            buffer.writeImmutableBuffer(body)
-            return buffer
-        }
-    }
-
-    /// Queues a complete frame (a reply) with no `seq`.
+    /// Queues a complete frame.
     func pushFrame(_ frame: ByteBuffer) -> PushResult {
-        push(nil, frame)
+        let (result, wake) = state.withLock { state -> (PushResult, (CheckedContinuation<[Item]?, Never>, [Item])?) in
+            guard !state.isClosed else { return (.closed, nil) }
+            if state.items.count + 1 > maximumFrames || state.bytes + frame.readableBytes > maximumBytes {
+                state.isClosed = true
+                state.items.removeAll()
+                return (.overflowed, nil)
+            }
+            state.items.append(.frame(frame))
+            state.bytes += frame.readableBytes
+            return (.queued, takeAll(&state))
+        }
+        if let wake { wake.0.resume(returning: wake.1) }
+        return result
     }
 
     /// Queues a close after everything already queued, then refuses further pushes.
@@ -79,29 +72,6 @@ final class OutboundQueue: Sendable {
             return state.waiter
         }
         waiter?.resume(returning: nil)
-    }
-
-    private func push(_ makeEvent: ((Int64) -> ByteBuffer)?, _ frame: ByteBuffer? = nil) -> PushResult {
-        let (result, wake) = state.withLock { state -> (PushResult, (CheckedContinuation<[Item]?, Never>, [Item])?) in
-            guard !state.isClosed else { return (.closed, nil) }
-            let buffer: ByteBuffer
-            if let makeEvent {
-                state.seq += 1
-                buffer = makeEvent(state.seq)
-            } else {
-                buffer = frame!
-            }
-            if state.items.count + 1 > maximumFrames || state.bytes + buffer.readableBytes > maximumBytes {
-                state.isClosed = true
-                state.items.removeAll()
-                return (.overflowed, nil)
-            }
-            state.items.append(.frame(buffer))
-            state.bytes += buffer.readableBytes
-            return (.queued, takeAll(&state))
-        }
-        if let wake { wake.0.resume(returning: wake.1) }
-        return result
     }
 
     private func takeAll(_ state: inout State) -> (CheckedContinuation<[Item]?, Never>, [Item])? {

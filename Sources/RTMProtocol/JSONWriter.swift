@@ -69,6 +69,25 @@ public struct JSONWriter {
         bytes.append(UInt8(ascii: "}"))
     }
 
+    /// A field whose value is already-encoded JSON (an object or array built by another writer).
+    public mutating func field(_ name: String, rawJSON: [UInt8]) {
+        key(name)
+        bytes.append(contentsOf: rawJSON)
+    }
+
+    /// A field holding an array of objects, each written by `write`.
+    public mutating func field<Element>(_ name: String, objects: [Element], _ write: (inout JSONWriter, Element) -> Void) {
+        key(name)
+        bytes.append(UInt8(ascii: "["))
+        for (index, element) in objects.enumerated() {
+            if index > 0 { bytes.append(UInt8(ascii: ",")) }
+            var writer = JSONWriter()
+            write(&writer, element)
+            bytes.append(contentsOf: writer.finish())
+        }
+        bytes.append(UInt8(ascii: "]"))
+    }
+
     /// Appends `value` as a JSON string literal.
     public static func appendString(_ value: String, to bytes: inout [UInt8]) {
         bytes.append(UInt8(ascii: "\""))

@@ -58,6 +58,35 @@ public enum RequestParser {
             return .getMembers(channel: try fields.string("channel"))
         case "get_channel_member_count":
             return .getChannelMemberCount(channels: try fields.strings("channels"))
+        case "query_peers_online_status":
+            return .queryPeersOnlineStatus(userIDs: try fields.strings("user_ids"))
+        case "subscribe_peers_online_status":
+            return .subscribePeersOnlineStatus(userIDs: try fields.strings("user_ids"))
+        case "unsubscribe_peers_online_status":
+            return .unsubscribePeersOnlineStatus(userIDs: try fields.strings("user_ids"))
+        case "set_local_user_attributes":
+            return .setLocalUserAttributes(try fields.attributes())
+        case "add_or_update_local_user_attributes":
+            return .addOrUpdateLocalUserAttributes(try fields.attributes())
+        case "delete_local_user_attributes_by_keys":
+            return .deleteLocalUserAttributesByKeys(try fields.strings("keys"))
+        case "clear_local_user_attributes":
+            return .clearLocalUserAttributes
+        case "get_user_attributes":
+            return .getUserAttributes(userID: try fields.string("user_id"), keys: try fields.optionalStrings("keys"))
+        case "set_channel_attributes":
+            return .setChannelAttributes(channel: try fields.string("channel"), attributes: try fields.attributes(),
+                                         notify: try fields.optionalBool("notify") ?? false)
+        case "add_or_update_channel_attributes":
+            return .addOrUpdateChannelAttributes(channel: try fields.string("channel"), attributes: try fields.attributes(),
+                                                 notify: try fields.optionalBool("notify") ?? false)
+        case "delete_channel_attributes_by_keys":
+            return .deleteChannelAttributesByKeys(channel: try fields.string("channel"), keys: try fields.strings("keys"),
+                                                  notify: try fields.optionalBool("notify") ?? false)
+        case "clear_channel_attributes":
+            return .clearChannelAttributes(channel: try fields.string("channel"), notify: try fields.optionalBool("notify") ?? false)
+        case "get_channel_attributes":
+            return .getChannelAttributes(channel: try fields.string("channel"), keys: try fields.optionalStrings("keys"))
         default:
             return .notYetSupported(op: op)
         }
@@ -101,6 +130,24 @@ struct FieldReader {
         return try array.map { element in
             guard let text = element.stringValue else { throw FieldError(reason: "\(name) must be an array of strings") }
             return text
+        }
+    }
+
+    func optionalStrings(_ name: String) throws -> [String]? {
+        guard let value = object[name], value != .null else { return nil }
+        return try strings(name)
+    }
+
+    /// `attributes`: an array of `{"key": string, "value": string}` (at most 1,000 entries read).
+    func attributes() throws -> [AttributePair] {
+        guard let array = object["attributes"]?.arrayValue, array.count <= 1000 else {
+            throw FieldError(reason: "attributes must be an array of {key, value}")
+        }
+        return try array.map { element in
+            guard let entry = element.objectValue, let key = entry["key"]?.stringValue, let value = entry["value"]?.stringValue else {
+                throw FieldError(reason: "attributes must be an array of {key, value}")
+            }
+            return AttributePair(key: key, value: value)
         }
     }
 

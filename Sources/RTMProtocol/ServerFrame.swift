@@ -8,6 +8,10 @@ public enum ServerEvent: Sendable, Equatable {
     case connectionState(state: Int, reason: Int)
     case tokenPrivilegeWillExpire
     case protocolError(reason: String)
+    /// Presence of watched peers: 0 ONLINE, 1 UNREACHABLE, 2 OFFLINE (order kept on the wire).
+    case peersOnlineStatus(statuses: [PeerStatus])
+    /// The complete attribute set of a channel after a write with `notify`.
+    case channelAttributesUpdated(channel: String, attributes: [ChannelAttributeValue])
 
     /// Encodes the event as a complete object, with `seq` when given.
     public func encode(seq: Int64?) -> [UInt8] {
@@ -60,7 +64,26 @@ public enum ServerEvent: Sendable, Equatable {
         case .protocolError(let reason):
             writer.field("event", "protocol_error")
             writer.field("reason", reason)
+        case .peersOnlineStatus(let statuses):
+            writer.field("event", "peers_online_status")
+            writer.field("statuses", counts: statuses.map { ($0.userID, $0.state) })
+        case .channelAttributesUpdated(let channel, let attributes):
+            writer.field("event", "channel_attributes_updated")
+            writer.field("channel", channel)
+            ChannelAttributeValue.write(attributes, to: &writer)
         }
+    }
+}
+
+/// One user's presence in a `peers_online_status` event or a query reply.
+public struct PeerStatus: Sendable, Equatable {
+    public var userID: String
+    /// `PEER_ONLINE_STATE`: 0 ONLINE, 1 UNREACHABLE, 2 OFFLINE.
+    public var state: Int
+
+    public init(userID: String, state: Int) {
+        self.userID = userID
+        self.state = state
     }
 }
 
@@ -96,6 +119,13 @@ public enum ServerFrame: Sendable, Equatable {
             return .event(seq: seq, .connectionState(state: Int(int("state")), reason: Int(int("reason"))))
         case "token_privilege_will_expire": return .event(seq: seq, .tokenPrivilegeWillExpire)
         case "protocol_error": return .event(seq: seq, .protocolError(reason: text("reason")))
+        case "peers_online_status":
+            let statuses = (object["statuses"]?.objectValue ?? [:]).sorted { $0.key < $1.key }
+                .map { PeerStatus(userID: $0.key, state: Int($0.value.intValue ?? 2)) }
+            return .event(seq: seq, .peersOnlineStatus(statuses: statuses))
+        case "channel_attributes_updated":
+            return .event(seq: seq, .channelAttributesUpdated(channel: text("channel"),
+                                                              attributes: ChannelAttributeValue.read(object["attributes"])))
         default: return .unknownEvent(name: name, fields: object)
         }
     }
@@ -115,6 +145,12 @@ public struct ReplyBuilder {
     public mutating func field(_ name: String, strings: [String]) { writer.field(name, strings: strings) }
     public mutating func field(_ name: String, counts: [(String, Int)]) { writer.field(name, counts: counts) }
     public mutating func nullField(_ name: String) { writer.nullField(name) }
+    public mutating func field<Element>(_ name: String, objects: [Element], _ write: (inout JSONWriter, Element) -> Void) {
+        writer.field(name, objects: objects, write)
+    }
+    public mutating func channelAttributes(_ values: [ChannelAttributeValue]) {
+        ChannelAttributeValue.write(values, to: &writer)
+    }
 
     public mutating func finish() -> [UInt8] { writer.finish() }
 }

@@ -16,7 +16,7 @@ import Testing
     final class FakeSink: SessionSink {
         let received = Mutex<[ByteBuffer]>([])
         let terminations = Mutex<[SessionTermination]>([])
-        func enqueueEvent(_ body: ByteBuffer) -> Bool {
+        func enqueueEvent(_ body: ByteBuffer, kind: EventKind) -> Bool {
             received.withLock { $0.append(body) }
             return true
         }

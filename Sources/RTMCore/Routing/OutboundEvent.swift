@@ -9,6 +9,43 @@ public enum OutboundEvent: Sendable, Equatable {
     case memberCount(channel: ChannelName, count: Int)
     case connectionState(state: Int, reason: Int)
     case tokenPrivilegeWillExpire
+    /// Presence changes for subscribers: 0 ONLINE, 1 UNREACHABLE, 2 OFFLINE, in the given order.
+    case peersOnlineStatus([(UserID, PeerOnlineState)])
+    /// The channel's complete attribute set, after a write with `notify`.
+    case channelAttributesUpdated(channel: ChannelName, attributes: [ChannelAttribute])
+
+    public static func == (lhs: OutboundEvent, rhs: OutboundEvent) -> Bool {
+        switch (lhs, rhs) {
+        case let (.peersOnlineStatus(a), .peersOnlineStatus(b)):
+            return a.map(\.0) == b.map(\.0) && a.map(\.1) == b.map(\.1)
+        case let (.peerMessage(a1, a2, a3, a4, a5), .peerMessage(b1, b2, b3, b4, b5)):
+            return a1 == b1 && a2 == b2 && a3 == b3 && a4 == b4 && a5 == b5
+        case let (.channelMessage(a1, a2, a3, a4, a5), .channelMessage(b1, b2, b3, b4, b5)):
+            return a1 == b1 && a2 == b2 && a3 == b3 && a4 == b4 && a5 == b5
+        case let (.memberJoined(a1, a2), .memberJoined(b1, b2)), let (.memberLeft(a1, a2), .memberLeft(b1, b2)):
+            return a1 == b1 && a2 == b2
+        case let (.memberCount(a1, a2), .memberCount(b1, b2)): return a1 == b1 && a2 == b2
+        case let (.connectionState(a1, a2), .connectionState(b1, b2)): return a1 == b1 && a2 == b2
+        case (.tokenPrivilegeWillExpire, .tokenPrivilegeWillExpire): return true
+        case let (.channelAttributesUpdated(a1, a2), .channelAttributesUpdated(b1, b2)): return a1 == b1 && a2 == b2
+        default: return false
+        }
+    }
+}
+
+/// `PEER_ONLINE_STATE`.
+public enum PeerOnlineState: Int, Sendable, Equatable {
+    case online = 0, unreachable = 1, offline = 2
+}
+
+/// What kind of event a queued body is, so a session can keep what it must replay after a reconnect.
+public enum EventKind: Sendable, Equatable {
+    /// Kept until the client acks it.
+    case peerMessage(messageID: String)
+    /// Kept in a short per-channel ring (the last 32 from the last 30 s).
+    case channelMessage(ChannelName, serverTimestamp: Int64)
+    /// Not replayed.
+    case other
 }
 
 /// Turns events into wire bytes. The router calls it **once** per event and shares the result
@@ -31,11 +68,17 @@ public enum SessionTermination: Sendable, Equatable {
     case serverShutdown
 }
 
+extension SessionSink {
+    public func expired() {}
+}
+
 /// The transport side of one logged-in session (one WebSocket). Implementations must not block.
 public protocol SessionSink: AnyObject, Sendable {
     /// Queues an event body (see ``EventEncoder``), stamping it with the session's next `seq`.
-    /// - Returns: `false` if the connection is closed or was closed because its queue overflowed.
-    func enqueueEvent(_ body: ByteBuffer) -> Bool
+    /// - Returns: `false` if the session has ended or its connection refused the frame.
+    func enqueueEvent(_ body: ByteBuffer, kind: EventKind) -> Bool
+    /// The session stayed disconnected for the whole grace period and was removed from the router.
+    func expired()
     /// Ends the connection for `reason` after telling the client why.
     func terminate(_ reason: SessionTermination)
 }

@@ -26,6 +26,7 @@ extension Router {
             state.joined[session.key] = joined
             var channelState = state.channels[key] ?? ChannelState()
             let others = Array(channelState.members.values)
+            state.channelAttributes[key]?.generation &+= 1  // a pending drop of its attributes is void now
             channelState.members[session.userID] = session
             let count = channelState.members.count
             state.channels[key] = channelState
@@ -36,7 +37,7 @@ extension Router {
         if case .joined = outcome {
             if announce && !others.isEmpty {
                 let body = encoder.encodeBody(.memberJoined(channel: channel, user: session.userID))
-                for member in others { _ = member.sink.enqueueEvent(body) }
+                for member in others { _ = member.sink.enqueueEvent(body, kind: .other) }
             }
             scheduleMemberCount(key, skippingImmediate: session.userID)
         }
@@ -53,6 +54,11 @@ extension Router {
         }
         announce(departure.1.map { [$0] } ?? [])
         return departure.0
+    }
+
+    /// The channels `session` is in.
+    public func joinedChannels(of session: RouterSession) -> Set<ChannelName> {
+        state.withLock { $0.sessions[session.key] === session ? $0.joined[session.key] ?? [] : [] }
     }
 
     /// Whether `session` is currently in `channel`.
@@ -102,15 +108,22 @@ extension Router {
         let body = encoder.encodeBody(.channelMessage(channel: channel, from: from, messageID: messageID,
                                                       content: content, serverTimestamp: now))
         var accepted = 0
-        for receiver in receivers where receiver.sink.enqueueEvent(body) { accepted += 1 }
+        let kind = EventKind.channelMessage(channel, serverTimestamp: now)
+        for receiver in receivers where receiver.sink.enqueueEvent(body, kind: kind) { accepted += 1 }
         metrics.channelDelivered.increment(by: Int64(accepted))
         return (messageID, now, accepted)
     }
 
     // MARK: Internals (called with the lock held)
 
-    func removeSession(_ session: RouterSession, from state: inout State) -> [Departure] {
+    /// Removes a session and everything tied to it: channels, subscriptions, user attributes.
+    /// Watchers are told OFFLINE unless the session is being `replaced` by a newer login.
+    func removeSession(_ session: RouterSession, from state: inout State, replaced: Bool) -> [Departure] {
         state.sessions.removeValue(forKey: session.key)
+        state.detached.removeValue(forKey: session.key)
+        state.userAttributes.removeValue(forKey: session.key)
+        removeSubscriptions(of: session.key, from: &state)
+        if !replaced { notifyWatchers(of: session.key, .offline, in: &state) }
         let channels = state.joined.removeValue(forKey: session.key) ?? []
         var departures: [Departure] = []
         for channel in channels {
@@ -129,6 +142,7 @@ extension Router {
         } else {
             state.channels[key] = channelState
         }
+        if remaining.isEmpty { scheduleAttributeDrop(key, in: &state) }
         return Departure(channel: key, user: user, remaining: remaining,
                          announceMember: remaining.count + 1 <= limits.memberEventThreshold)
     }
@@ -138,7 +152,7 @@ extension Router {
         for departure in departures {
             if departure.announceMember && !departure.remaining.isEmpty {
                 let body = encoder.encodeBody(.memberLeft(channel: departure.channel.channel, user: departure.user))
-                for member in departure.remaining { _ = member.sink.enqueueEvent(body) }
+                for member in departure.remaining { _ = member.sink.enqueueEvent(body, kind: .other) }
             }
             if !departure.remaining.isEmpty { scheduleMemberCount(departure.channel) }
         }
@@ -183,6 +197,6 @@ extension Router {
         }
         guard !members.isEmpty else { return }
         let body = encoder.encodeBody(.memberCount(channel: key.channel, count: members.count))
-        for member in members where member.userID != skipped { _ = member.sink.enqueueEvent(body) }
+        for member in members where member.userID != skipped { _ = member.sink.enqueueEvent(body, kind: .other) }
     }
 }

@@ -22,26 +22,51 @@ public final class Router: Sendable {
         var waiter: CheckedContinuation<Bool, Never>?
     }
 
+    struct DetachState {
+        var since: Int64
+        var generation: UInt64
+        var unreachable = false
+    }
+
+    struct ChannelAttributeState {
+        var attributes: [String: ChannelAttribute] = [:]
+        /// Bumped whenever the channel gains a member or attributes, so a pending drop can tell it is stale.
+        var generation: UInt64 = 0
+    }
+
     struct State {
         var sessions: [SessionKey: RouterSession] = [:]
         var joined: [SessionKey: Set<ChannelName>] = [:]
         var channels: [ChannelKey: ChannelState] = [:]
         var pendingAcks: [String: PendingAck] = [:]
+        var detached: [SessionKey: DetachState] = [:]
+        var nextGeneration: UInt64 = 0
+        /// Subscriber → the users it watches.
+        var subscriptions: [SessionKey: Set<UserID>] = [:]
+        /// Watched user → its subscribers.
+        var watchers: [SessionKey: Set<SessionKey>] = [:]
+        var userAttributes: [SessionKey: [String: String]] = [:]
+        var channelAttributes: [ChannelKey: ChannelAttributeState] = [:]
     }
 
     let state = Mutex(State())
     public let clock: any RTMClock
     public let encoder: any EventEncoder
     public let limits: RouterLimits
+    public let graceLimits: SessionGraceLimits
+    public let attributeLimits: AttributeLimits
     let logger: Logger
     let messageIDs: MessageIDGenerator
     let metrics = RouterMetrics()
 
     public init(clock: any RTMClock, encoder: any EventEncoder, limits: RouterLimits = RouterLimits(),
+                graceLimits: SessionGraceLimits = SessionGraceLimits(), attributeLimits: AttributeLimits = AttributeLimits(),
                 logger: Logger = Logger(label: "rtm.router")) {
         self.clock = clock
         self.encoder = encoder
         self.limits = limits
+        self.graceLimits = graceLimits
+        self.attributeLimits = attributeLimits
         self.logger = logger
         self.messageIDs = MessageIDGenerator()
     }
@@ -56,9 +81,10 @@ public final class Router: Sendable {
         let (previous, departures) = state.withLock { state -> (RouterSession?, [Departure]) in
             var departures: [Departure] = []
             let previous = state.sessions[session.key]
-            if let previous { departures = removeSession(previous, from: &state) }
+            if let previous { departures = removeSession(previous, from: &state, replaced: true) }
             state.sessions[session.key] = session
             state.joined[session.key] = []
+            if previous == nil { notifyWatchers(of: session.key, .online, in: &state) }
             return (previous, departures)
         }
         announce(departures)
@@ -71,7 +97,7 @@ public final class Router: Sendable {
     public func logout(_ session: RouterSession) {
         let departures = state.withLock { state -> [Departure] in
             guard state.sessions[session.key] === session else { return [] }
-            return removeSession(session, from: &state)
+            return removeSession(session, from: &state, replaced: false)
         }
         announce(departures)
     }
@@ -111,7 +137,7 @@ public final class Router: Sendable {
         guard let receiver else { return .offline(messageID: messageID, serverTimestamp: now) }
         let body = encoder.encodeBody(.peerMessage(messageID: messageID, from: message.from, content: message.content,
                                                    serverTimestamp: now, offline: false))
-        guard receiver.sink.enqueueEvent(body) else {
+        guard receiver.sink.enqueueEvent(body, kind: .peerMessage(messageID: messageID)) else {
             if wantAck { _ = state.withLock { $0.pendingAcks.removeValue(forKey: messageID) } }
             return .failed(messageID: messageID, serverTimestamp: now)
         }

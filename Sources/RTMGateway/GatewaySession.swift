@@ -1,0 +1,217 @@
+import DequeModule
+import NIOCore
+import RTMCore
+import RTMProtocol
+import Synchronization
+
+/// A logged-in session as the gateway keeps it: it outlives any one socket for the grace period.
+///
+/// It numbers events (`seq`), keeps what a resumed client must be replayed (every peer message not
+/// yet acknowledged, and the last 32 channel messages per channel), and forwards frames to the
+/// socket currently attached, if any. It is the router's ``SessionSink`` for this session.
+final class GatewaySession: SessionSink, Sendable {
+    struct BufferedEvent {
+        var seq: Int64
+        var body: ByteBuffer
+        var messageID: String = ""
+        var timestamp: Int64 = 0
+    }
+
+    struct State {
+        var seq: Int64 = 0
+        var attached: GatewayConnection?
+        var routerSession: RouterSession?
+        var unackedPeerMessages = Deque<BufferedEvent>()
+        var channelMessages: [ChannelName: Deque<BufferedEvent>] = [:]
+        var tokenTimer: Task<Void, Never>?
+        var ended = false
+    }
+
+    let sessionID: String
+    let gateway: Gateway
+    let state = Mutex(State())
+
+    init(sessionID: String, gateway: Gateway) {
+        self.sessionID = sessionID
+        self.gateway = gateway
+    }
+
+    var routerSession: RouterSession? { state.withLock { $0.routerSession } }
+
+    static func frame(seq: Int64, body: ByteBuffer) -> ByteBuffer {
+        var buffer = ByteBuffer()
+        buffer.reserveCapacity(body.readableBytes + 24)
+        buffer.writeString("{\"seq\":")
+        buffer.writeString(String(seq))
+        buffer.writeInteger(UInt8(ascii: ","))
+        buffer.writeImmutableBuffer(body)
+        return buffer
+    }
+
+    // MARK: SessionSink
+
+    func enqueueEvent(_ body: ByteBuffer, kind: EventKind) -> Bool {
+        let limits = gateway.configuration
+        let (connection, frame) = state.withLock { state -> (GatewayConnection?, ByteBuffer?) in
+            guard !state.ended else { return (nil, nil) }
+            state.seq += 1
+            switch kind {
+            case .peerMessage(let messageID):
+                state.unackedPeerMessages.append(BufferedEvent(seq: state.seq, body: body, messageID: messageID))
+                if state.unackedPeerMessages.count > limits.maximumUnackedPeerMessages { state.unackedPeerMessages.removeFirst() }
+            case .channelMessage(let channel, let timestamp):
+                var ring = state.channelMessages[channel] ?? []
+                ring.append(BufferedEvent(seq: state.seq, body: body, timestamp: timestamp))
+                if ring.count > limits.replayedChannelMessages { ring.removeFirst() }
+                state.channelMessages[channel] = ring
+            case .other:
+                break
+            }
+            guard let connection = state.attached else { return (nil, nil) }
+            let frame = Self.frame(seq: state.seq, body: body)
+            // Pushed under the session lock so frames reach the socket in `seq` order.
+            return connection.queue.pushFrame(frame) == .overflowed ? (connection, nil) : (nil, frame)
+        }
+        if let connection, frame == nil { connection.closeSlowConsumer() }
+        return !state.withLock { $0.ended }
+    }
+
+    func terminate(_ reason: SessionTermination) {
+        let (event, code) = Self.termination(reason)
+        _ = enqueueEvent(ByteBuffer(bytes: event.encodeBody()), kind: .other)
+        let (connection, routerSession) = end()
+        if reason != .remoteLogin, let routerSession { gateway.router.logout(routerSession) }
+        connection?.close(code: code, reason: "\(reason)")
+    }
+
+    /// The event and close code that tell a client why its session ended.
+    static func termination(_ reason: SessionTermination) -> (ServerEvent, UInt16) {
+        switch reason {
+        case .remoteLogin:
+            (.connectionState(state: ConnectionState.aborted.rawValue, reason: ConnectionChangeReason.remoteLogin.rawValue),
+             RTMCloseCode.remoteLogin)
+        case .tokenExpired:
+            (.connectionState(state: ConnectionState.aborted.rawValue, reason: ConnectionChangeReason.tokenExpired.rawValue),
+             RTMCloseCode.tokenExpired)
+        case .serverShutdown:
+            (.connectionState(state: ConnectionState.reconnecting.rawValue, reason: ConnectionChangeReason.interrupted.rawValue), 1001)
+        }
+    }
+
+    func expired() {
+        _ = end()
+    }
+
+    // MARK: Life cycle
+
+    /// Starts the session on `connection` (a fresh login).
+    func start(routerSession: RouterSession, on connection: GatewayConnection) {
+        state.withLock { state in
+            state.routerSession = routerSession
+            state.attached = connection
+        }
+    }
+
+    /// Attaches a resuming socket: queues every buffered event after `lastSeq` (peer messages not yet
+    /// acknowledged; channel messages of joined channels from the replay window), then live events.
+    /// Peer messages at or before `lastSeq` reached the client, so they count as acknowledged.
+    func resume(on connection: GatewayConnection, after lastSeq: Int64, joined: Set<ChannelName>) -> GatewayConnection? {
+        let windowStart = gateway.clock.nowMilliseconds() - gateway.configuration.channelReplayWindow.milliseconds
+        let (previous, acknowledged) = state.withLock { state -> (GatewayConnection?, [String]) in
+            let previous = state.attached
+            let acknowledged = state.unackedPeerMessages.filter { $0.seq <= lastSeq }.map(\.messageID)
+            state.unackedPeerMessages.removeAll { $0.seq <= lastSeq }
+            var replay = Array(state.unackedPeerMessages)
+            for (channel, ring) in state.channelMessages where joined.contains(channel) {
+                replay += ring.filter { $0.seq > lastSeq && $0.timestamp >= windowStart }
+            }
+            state.channelMessages = state.channelMessages.filter { joined.contains($0.key) }
+            for event in replay.sorted(by: { $0.seq < $1.seq }) {
+                _ = connection.queue.pushFrame(Self.frame(seq: event.seq, body: event.body))
+            }
+            state.attached = connection
+            return (previous === connection ? nil : previous, acknowledged)
+        }
+        if let routerSession {
+            for messageID in acknowledged { gateway.router.ack(messageID: messageID, from: routerSession) }
+        }
+        return previous
+    }
+
+    /// The socket went away; returns whether it was the attached one (the session then waits for a resume).
+    func detach(_ connection: GatewayConnection) -> Bool {
+        state.withLock { state in
+            guard state.attached === connection, !state.ended else { return false }
+            state.attached = nil
+            return true
+        }
+    }
+
+    /// The client acknowledged a peer message; it will not be replayed.
+    func acknowledged(_ messageID: String) {
+        state.withLock { state in
+            if let index = state.unackedPeerMessages.firstIndex(where: { $0.messageID == messageID }) {
+                state.unackedPeerMessages.remove(at: index)
+            }
+        }
+    }
+
+    /// The session left `channel`: its channel messages are no longer replayed.
+    func left(_ channel: ChannelName) {
+        _ = state.withLock { $0.channelMessages.removeValue(forKey: channel) }
+    }
+
+    /// Ends the session for good (logout, kick, expiry, shutdown); returns what was attached.
+    @discardableResult
+    func end() -> (GatewayConnection?, RouterSession?) {
+        let (connection, routerSession, timer) = state.withLock { state -> (GatewayConnection?, RouterSession?, Task<Void, Never>?) in
+            state.ended = true
+            defer {
+                state.attached = nil
+                state.routerSession = nil
+                state.tokenTimer = nil
+                state.unackedPeerMessages.removeAll()
+                state.channelMessages.removeAll()
+            }
+            return (state.attached, state.routerSession, state.tokenTimer)
+        }
+        timer?.cancel()
+        gateway.forget(sessionID: sessionID)
+        return (connection, routerSession)
+    }
+
+    var isEnded: Bool { state.withLock { $0.ended } }
+
+    // MARK: Token expiry
+
+    /// Warns `tokenWarningLead` before `expiresAt` (Unix seconds) and ends the session once it has passed.
+    func scheduleTokenTimer(expiresAt: Int64?) {
+        let clock = gateway.clock
+        let lead = gateway.configuration.tokenWarningLead
+        let timer: Task<Void, Never>? = expiresAt.map { expiresAt in
+            Task {
+                let expiryMS = expiresAt * 1000
+                let untilWarning = expiryMS - lead.milliseconds - clock.nowMilliseconds()
+                if untilWarning > 0 {
+                    do { try await clock.sleep(for: .milliseconds(untilWarning)) } catch { return }
+                }
+                if clock.nowMilliseconds() < expiryMS {
+                    _ = self.enqueueEvent(ByteBuffer(bytes: ServerEvent.tokenPrivilegeWillExpire.encodeBody()), kind: .other)
+                }
+                // Expired iff now > expiry, in whole seconds.
+                let untilExpiry = expiryMS + 1000 - clock.nowMilliseconds()
+                if untilExpiry > 0 {
+                    do { try await clock.sleep(for: .milliseconds(untilExpiry)) } catch { return }
+                }
+                guard !Task.isCancelled else { return }
+                self.terminate(.tokenExpired)
+            }
+        }
+        let previous = state.withLock { state -> Task<Void, Never>? in
+            guard !state.ended else { return timer }
+            defer { state.tokenTimer = timer }
+            return state.tokenTimer
+        }
+        previous?.cancel()
+    }
+}
