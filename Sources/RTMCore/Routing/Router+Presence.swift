@@ -13,17 +13,18 @@ extension Router {
     /// The session's socket dropped without logout. The user stays ONLINE (UNREACHABLE to subscribers
     /// after 6 s); after the grace period it goes OFFLINE, leaves its channels and its sink is told `expired()`.
     public func detach(_ session: RouterSession) {
+        let since = clock.nowMilliseconds()
         let generation = state.withLock { state -> UInt64? in
             guard state.sessions[session.key] === session, state.detached[session.key] == nil else { return nil }
             state.nextGeneration &+= 1
-            state.detached[session.key] = DetachState(since: clock.nowMilliseconds(), generation: state.nextGeneration)
+            state.detached[session.key] = DetachState(since: since, generation: state.nextGeneration)
             return state.nextGeneration
         }
         guard let generation else { return }
         Task { [clock, graceLimits] in
-            do { try await clock.sleep(for: graceLimits.unreachableAfter) } catch { return }
+            do { try await clock.sleep(untilMilliseconds: since + graceLimits.unreachableAfter.milliseconds) } catch { return }
             self.markUnreachable(session, generation: generation)
-            do { try await clock.sleep(for: graceLimits.gracePeriod - graceLimits.unreachableAfter) } catch { return }
+            do { try await clock.sleep(untilMilliseconds: since + graceLimits.gracePeriod.milliseconds) } catch { return }
             self.expire(session, generation: generation)
         }
     }
@@ -61,6 +62,11 @@ extension Router {
     }
 
     // MARK: Queries and subscriptions
+
+    /// Whether `user` is in its grace period (socket gone, session resumable).
+    public func isDetached(_ user: UserID, in app: AppID) -> Bool {
+        state.withLock { $0.detached[SessionKey(appID: app, userID: user)] != nil }
+    }
 
     /// ONLINE or OFFLINE for each user, in order; a query never says UNREACHABLE.
     public func onlineStatus(of users: [UserID], in app: AppID) -> [PeerOnlineState] {

@@ -16,6 +16,13 @@ public protocol RTMClock: Sendable {
 extension RTMClock {
     /// Wall-clock time in whole seconds since the Unix epoch.
     public func nowSeconds() -> Int64 { nowMilliseconds() / 1000 }
+
+    /// Suspends until the wall clock reads `deadline` (ms since the epoch); returns at once if it has.
+    /// Deadlines fixed before a task starts do not drift with the task's start.
+    public func sleep(untilMilliseconds deadline: Int64) async throws {
+        let remaining = deadline - nowMilliseconds()
+        if remaining > 0 { try await sleep(for: .milliseconds(remaining)) }
+    }
 }
 
 /// The real clock.
