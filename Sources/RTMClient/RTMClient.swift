@@ -1,132 +1,135 @@
 import Foundation
-import HummingbirdWSClient
 import Logging
-import NIOCore
-import NIOWebSocket
 import RTMProtocol
 import Synchronization
 
-/// A client of the swift-rtm WebSocket protocol: log in, receive peer and channel messages as
-/// async sequences (each peer message is acknowledged automatically), send, join and leave.
+/// A client of swift-rtm with the semantics of Agora RTM 1.x: log in, send and receive peer
+/// messages with delivery acknowledgement, channels, presence and attributes, and automatic
+/// reconnection that loses nothing.
 ///
 /// ```swift
 /// let client = RTMClient(serverURL: "ws://127.0.0.1:8080/v1/ws", appID: appID)
 /// try await client.login(userID: "bob", token: token)
 /// for await message in client.peerMessages { print(message.from, message.text ?? "") }
 /// ```
+///
+/// Every failing call throws its op's error enum (``LoginErrorCode``, ``JoinChannelErrorCode``, …),
+/// whose raw values are Agora's numeric codes. Received peer messages are acknowledged automatically.
 public final class RTMClient: Sendable {
     public let serverURL: String
     public let appID: String
-    let logger: Logger
-    let connection: Mutex<ClientConnection?> = Mutex(nil)
-    let streams = ClientStreams()
+    let engine: ClientEngine
+    let outputs: ClientOutputs
+    private let channelObjects = Mutex<[String: RTMChannel]>([:])
 
     /// - Parameters:
     ///   - serverURL: the gateway URL, e.g. `ws://127.0.0.1:8080/v1/ws`.
     ///   - appID: the app to log in to.
-    public init(serverURL: String, appID: String, logger: Logger = Logger(label: "rtm.client")) {
+    public init(serverURL: String, appID: String, configuration: RTMClientConfiguration = RTMClientConfiguration(),
+                logger: Logger = Logger(label: "rtm.client")) {
         self.serverURL = serverURL
         self.appID = appID
-        self.logger = logger
+        self.outputs = ClientOutputs()
+        self.engine = ClientEngine(url: serverURL, appID: appID, configuration: configuration, logger: logger, outputs: outputs)
     }
 
-    /// Peer messages addressed to this user, in arrival order. Single consumer.
-    public var peerMessages: AsyncStream<ReceivedPeerMessage> { streams.peerMessages }
+    // MARK: Connection
 
-    /// Every event the server sends (channel messages, member events, connection state, …).
-    public var events: AsyncStream<ServerEvent> { streams.events }
+    /// Connection state changes (Agora's five states and nine reasons), in order. Single consumer.
+    public var connectionStates: AsyncStream<ConnectionStateChange> { outputs.states }
 
-    /// The WebSocket close code of the last connection, once it has closed.
-    public var lastCloseCode: UInt16? { streams.closeCode.withLock { $0 } }
+    /// The current connection state.
+    public var connectionState: ConnectionState { get async { await engine.state } }
 
-    /// Opens the socket and logs in.
-    /// - Throws: ``RTMClientError/login(_:)`` with the server's code, or ``RTMClientError/disconnected``.
+    /// Logs in; the state goes CONNECTING, then CONNECTED.
+    /// - Throws: ``LoginErrorCode`` (`.alreadyLoggedIn` unless DISCONNECTED; `.timeout` after 6 s).
     @discardableResult
-    public func login(userID: String, token: String?) async throws -> LoginInfo {
-        let connection = try await ClientConnection.open(url: serverURL, streams: streams, logger: logger)
-        self.connection.withLock { $0 = connection }
-        let reply = try await connection.request(.login(appID: appID, userID: userID, token: token))
-        guard reply.code == 0 else {
-            connection.close()
-            throw RTMClientError.login(LoginErrorCode(rawValue: reply.code) ?? .unknown)
+    public func login(userID: String, token: String?) async throws(LoginErrorCode) -> LoginInfo {
+        do {
+            return try await engine.login(userID: userID, token: token)
+        } catch let error as LoginErrorCode {
+            throw error
+        } catch {
+            throw .unknown
         }
-        return LoginInfo(sessionID: reply.fields["session_id"]?.stringValue ?? "",
-                         serverTimestamp: reply.fields["server_ts"]?.intValue ?? 0,
-                         tokenExpiresAt: reply.fields["token_expires_at"]?.intValue)
     }
 
-    /// Logs out and closes the socket.
-    public func logout() async throws {
-        guard let connection = connection.withLock({ $0 }) else { throw RTMClientError.notLoggedIn }
-        _ = try? await connection.request(.logout)
-        connection.close()
+    /// Logs out: channels are left, subscriptions and user attributes cleared, state DISCONNECTED (LOGOUT).
+    public func logout() async {
+        await engine.logout()
     }
 
-    /// Sends a text message to `peer` and waits for the outcome (receiver ack, offline, timeout…).
-    public func sendMessage(_ text: String, toPeer peer: String) async throws -> PeerSendResult {
-        let reply = try await request(.sendPeer(to: peer, payload: .text(text), offline: false, history: false))
-        return PeerSendResult(code: PeerMessageErrorCode(rawValue: reply.code) ?? .failure,
-                              messageID: reply.fields["message_id"]?.stringValue,
-                              serverTimestamp: reply.fields["server_ts"]?.intValue)
+    /// Replaces the token of the session (and of later reconnects).
+    /// - Throws: ``RenewTokenErrorCode``.
+    public func renewToken(_ token: String) async throws(RenewTokenErrorCode) {
+        let reply = try await call(.renewToken(token: token), notLoggedIn: RenewTokenErrorCode.userNotLoggedIn, interrupted: RenewTokenErrorCode.failure)
+        guard reply.code == 0 else { throw RenewTokenErrorCode(rawValue: reply.code) ?? .failure }
+        await engine.updateToken(token)
     }
 
-    /// Joins `channel`. - Throws: ``RTMClientError/request(op:code:)`` with a `JOIN_CHANNEL_ERR_*` code.
-    public func join(_ channel: String) async throws {
-        try await expectOK(.join(channel: channel))
+    /// Every event from the server, in order (for tools such as `rtm listen`).
+    public var events: AsyncStream<ServerEvent> { outputs.events }
+
+    /// Completes a step each time the client restored its session after a fresh login (re-joined
+    /// channels, re-pushed attributes, re-subscribed presence).
+    public var sessionRestorations: AsyncStream<Void> { outputs.restored }
+
+    // MARK: Peer messages
+
+    /// Peer messages addressed to this user, in arrival order (replays after a reconnect included).
+    public var peerMessages: AsyncStream<ReceivedPeerMessage> { outputs.peerMessages }
+
+    /// Sends `message` to `peer` and waits for the outcome: `.ok` once the receiver acknowledged it,
+    /// `.peerUnreachable` (offline), `.cachedByServer` (stored for later), `.sentTimeout` (no ack in 10 s
+    /// or the link dropped), `.tooOften`, `.invalidUserID`, `.invalidMessage`, `.userNotLoggedIn`.
+    public func sendMessage(_ message: RTMMessage, toPeer peer: String, options: SendMessageOptions = SendMessageOptions()) async
+        -> PeerSendResult
+    {
+        do {
+            let reply = try await engine.call(.sendPeer(to: peer, payload: message.payload, offline: options.enableOfflineMessaging,
+                                                        history: options.enableHistoricalMessaging))
+            return PeerSendResult(code: PeerMessageErrorCode(rawValue: reply.code) ?? .failure,
+                                  messageID: reply.fields["message_id"]?.stringValue,
+                                  serverTimestamp: reply.fields["server_ts"]?.intValue)
+        } catch .notLoggedIn {
+            return PeerSendResult(code: .userNotLoggedIn)
+        } catch {
+            return PeerSendResult(code: .sentTimeout)
+        }
     }
 
-    /// Leaves `channel`.
-    public func leave(_ channel: String) async throws {
-        try await expectOK(.leave(channel: channel))
+    // MARK: Channels
+
+    /// The channel object for `name` (the same instance each time).
+    public func channel(_ name: String) -> RTMChannel {
+        channelObjects.withLock { channels in
+            if let existing = channels[name] { return existing }
+            let channel = RTMChannel(name: name, client: self)
+            channels[name] = channel
+            return channel
+        }
     }
 
-    /// Sends a text message to a joined channel; returns once the server accepted it.
-    public func sendChannelMessage(_ text: String, to channel: String) async throws {
-        try await expectOK(.sendChannel(channel: channel, payload: .text(text), history: false))
-    }
-
-    /// Members of a joined channel (at most 512).
-    public func members(of channel: String) async throws -> [String] {
-        let reply = try await expectOK(.getMembers(channel: channel))
-        return reply.fields["members"]?.arrayValue?.compactMap(\.stringValue) ?? []
-    }
-
-    /// Member counts of up to 32 channels (membership not needed).
-    public func memberCounts(of channels: [String]) async throws -> [String: Int] {
-        let reply = try await expectOK(.getChannelMemberCount(channels: channels))
+    /// Member counts of up to 32 channels; membership is not needed.
+    /// - Throws: ``GetChannelMemberCountErrorCode``.
+    public func getChannelMemberCount(_ channels: [String]) async throws(GetChannelMemberCountErrorCode) -> [String: Int] {
+        let reply = try await call(.getChannelMemberCount(channels: channels), notLoggedIn: GetChannelMemberCountErrorCode.userNotLoggedIn, interrupted: GetChannelMemberCountErrorCode.timeout)
+        guard reply.code == 0 else { throw GetChannelMemberCountErrorCode(rawValue: reply.code) ?? .failure }
         var counts: [String: Int] = [:]
         for (key, value) in reply.fields["counts"]?.objectValue ?? [:] { counts[key] = Int(value.intValue ?? 0) }
         return counts
     }
 
-    /// Closes the socket without logging out.
-    public func disconnect() {
-        connection.withLock { $0 }?.close()
-    }
+    // MARK: Internals
 
-    @discardableResult
-    private func expectOK(_ request: ClientRequest) async throws -> ClientConnection.Reply {
-        let reply = try await self.request(request)
-        guard reply.code == 0 else { throw RTMClientError.request(op: request.op, code: reply.code) }
-        return reply
-    }
-
-    private func request(_ request: ClientRequest) async throws -> ClientConnection.Reply {
-        guard let connection = connection.withLock({ $0 }) else { throw RTMClientError.notLoggedIn }
-        return try await connection.request(request)
-    }
-}
-
-/// The client's output streams, which outlive any one socket.
-final class ClientStreams: Sendable {
-    let peerMessages: AsyncStream<ReceivedPeerMessage>
-    let peerContinuation: AsyncStream<ReceivedPeerMessage>.Continuation
-    let events: AsyncStream<ServerEvent>
-    let eventContinuation: AsyncStream<ServerEvent>.Continuation
-    let closeCode = Mutex<UInt16?>(nil)
-
-    init() {
-        (peerMessages, peerContinuation) = AsyncStream.makeStream(bufferingPolicy: .bufferingNewest(100_000))
-        (events, eventContinuation) = AsyncStream.makeStream(bufferingPolicy: .bufferingNewest(100_000))
+    /// Sends `request`; maps "not logged in" and "link down" to the op's codes.
+    func call<Code: Error>(_ request: ClientRequest, notLoggedIn: Code, interrupted: Code) async throws(Code) -> ClientConnection.Reply {
+        do {
+            return try await engine.call(request)
+        } catch .notLoggedIn {
+            throw notLoggedIn
+        } catch {
+            throw interrupted
+        }
     }
 }

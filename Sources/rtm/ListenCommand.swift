@@ -14,6 +14,7 @@ struct ListenCommand: AsyncParsableCommand {
     @Option(help: "An RTM token for the user.") var token: String?
     @Option(name: .customLong("app-certificate"), help: "Mint a 007 token locally with this certificate instead of --token.") var appCertificate: String?
     @Option(help: "A channel to join (repeatable).") var channel: [String] = []
+    @Option(help: "A user whose presence to watch (repeatable).") var watch: [String] = []
     @Option(help: "Stop after this many messages (default: run until interrupted).") var count: Int?
 
     func run() async throws {
@@ -23,26 +24,45 @@ struct ListenCommand: AsyncParsableCommand {
             token = RTMToken.build007(appID: appID, certificate: appCertificate, userID: userID, expireSeconds: 86_400,
                                       issuedAt: UInt32(Date().timeIntervalSince1970))
         }
+        let states = Task {
+            for await change in client.connectionStates {
+                Self.say("connection_state state=\(change.state.rawValue) reason=\(change.reason.rawValue) (\(change.state), \(change.reason))")
+                if change.state == .aborted { Foundation.exit(1) }  // kicked or token expired: no reconnect
+            }
+        }
+        defer { states.cancel() }
         do {
             try await client.login(userID: userID, token: token)
-        } catch RTMClientError.login(let code) {
-            Self.say("login failed: LOGIN_ERR \(code.rawValue) (\(code))")
+        } catch {
+            Self.say("login failed: LOGIN_ERR \(error.rawValue) (\(error))")
             throw ExitCode(1)
         }
         Self.say("logged in as \(userID)")
         for name in channel {
-            try await client.join(name)
-            Self.say("joined \(name)")
+            do {
+                try await client.channel(name).join()
+                Self.say("joined \(name)")
+            } catch {
+                Self.say("join \(name) failed: JOIN_CHANNEL_ERR \(error.rawValue) (\(error))")
+            }
+        }
+        if !watch.isEmpty {
+            do {
+                try await client.subscribePeersOnlineStatus(watch)
+                Self.say("watching \(watch.joined(separator: ", "))")
+            } catch {
+                Self.say("subscribe failed: PEER_SUBSCRIPTION_STATUS_ERR \(error.rawValue)")
+            }
         }
         var received = 0
         for await event in client.events {
+            if case .connectionState = event { continue }  // printed from connectionStates
             Self.say(Self.describe(event))
             if case .peerMessage = event { received += 1 }
             if case .channelMessage = event { received += 1 }
             if let count, received >= count { break }
-            if case .connectionState(let state, _) = event, state == ConnectionState.aborted.rawValue { throw ExitCode(1) }
         }
-        try? await client.logout()
+        await client.logout()
     }
 
     static func say(_ line: String) {
@@ -67,6 +87,10 @@ struct ListenCommand: AsyncParsableCommand {
         case .connectionState(let state, let reason): return "connection_state state=\(state) reason=\(reason)"
         case .tokenPrivilegeWillExpire: return "token_privilege_will_expire"
         case .protocolError(let reason): return "protocol_error \(reason)"
+        case .peersOnlineStatus(let statuses):
+            return "peers_online_status " + statuses.map { "\($0.userID)=\($0.state)" }.joined(separator: " ")
+        case .channelAttributesUpdated(let channel, let attributes):
+            return "channel_attributes_updated channel=\(channel) " + attributes.map { "\($0.key)=\(quoted($0.value))" }.joined(separator: " ")
         }
     }
 

@@ -47,16 +47,16 @@ import Testing
         try await TestServer.with { server in
             let alice = try await Self.client(server, "alice")
             let bob = try await Self.client(server, "bob")
-            let acked = try await alice.sendMessage("hi bob", toPeer: "bob")
+            let acked = await alice.sendMessage("hi bob", toPeer: "bob")
             #expect(acked.code == .ok)
             #expect(acked.messageID != nil)
             var inbox = bob.peerMessages.makeAsyncIterator()
             #expect(await inbox.next()?.text == "hi bob")
-            #expect(try await alice.sendMessage("anyone?", toPeer: "carol").code == .peerUnreachable)
-            #expect(try await alice.sendMessage("", toPeer: "bob").code == .invalidMessage)
-            #expect(try await alice.sendMessage("x", toPeer: " bad").code == .invalidUserID)
+            #expect(await alice.sendMessage("anyone?", toPeer: "carol").code == .peerUnreachable)
+            #expect(await alice.sendMessage("", toPeer: "bob").code == .invalidMessage)
+            #expect(await alice.sendMessage("x", toPeer: " bad").code == .invalidUserID)
             // Order is kept from one sender to one receiver.
-            for index in 0..<20 { _ = try await alice.sendMessage("n\(index)", toPeer: "bob") }
+            for index in 0..<20 { _ = await alice.sendMessage(.text("n\(index)"), toPeer: "bob") }
             var texts: [String] = []
             for _ in 0..<20 { texts.append(await inbox.next()?.text ?? "") }
             #expect(texts == (0..<20).map { "n\($0)" })
@@ -67,7 +67,7 @@ import Testing
         try await TestServer.with { server in
             let alice = try await Self.client(server, "alice")
             _ = try await Self.loggedInRaw(server, "mute")
-            #expect(try await alice.sendMessage("hello?", toPeer: "mute").code == .sentTimeout)
+            #expect(await alice.sendMessage("hello?", toPeer: "mute").code == .sentTimeout)
         }
     }
 
@@ -141,7 +141,7 @@ import Testing
                 for index in 0..<200 {
                     group.addTask {
                         let client = try await Self.client(server, "crowd\(index)")
-                        try await client.join("stadium")
+                        try await client.channel("stadium").join()
                         return client
                     }
                 }
@@ -160,7 +160,7 @@ import Testing
                 return await group.reduce(0) { $0 + ($1 ? 1 : 0) }
             }
             #expect(received == 200)
-            for client in clients { client.disconnect() }
+            for client in clients { await client.logout() }
         }
     }
 }

@@ -64,19 +64,20 @@ import Testing
             let client = RTMClient(serverURL: server.wsURL, appID: TestServer.openAppID)
             try await client.login(userID: "joiner", token: nil)
             // Same channel more than 2 times in 5 s: JOIN_SAME_CHANNEL_TOO_OFTEN.
-            try await client.join("c0")
-            try await client.leave("c0")
-            try await client.join("c0")
-            try await client.leave("c0")
-            await #expect(throws: RTMClientError.request(op: "join", code: 8)) { try await client.join("c0") }
-            for index in 1...20 { try await client.join("c\(index)") }
-            await #expect(throws: RTMClientError.request(op: "join", code: 5)) { try await client.join("c21") }
-            await #expect(throws: RTMClientError.request(op: "join", code: 6)) { try await client.join("c1") }
-            await #expect(throws: RTMClientError.request(op: "join", code: 3)) { try await client.join("bad/name") }
-            await #expect(throws: RTMClientError.request(op: "leave", code: 3)) { try await client.leave("c0") }
-            #expect(try await client.members(of: "c1") == ["joiner"])
-            await #expect(throws: RTMClientError.request(op: "get_members", code: 5)) { _ = try await client.members(of: "c0") }
-            #expect(try await client.memberCounts(of: ["c1", "nope"]) == ["c1": 1, "nope": 0])
+            let c0 = client.channel("c0")
+            try await c0.join()
+            try await c0.leave()
+            try await c0.join()
+            try await c0.leave()
+            await #expect(throws: JoinChannelErrorCode.joinSameChannelTooOften) { try await c0.join() }
+            for index in 1...20 { try await client.channel("c\(index)").join() }
+            await #expect(throws: JoinChannelErrorCode.exceedLimit) { try await client.channel("c21").join() }
+            await #expect(throws: JoinChannelErrorCode.alreadyJoined) { try await client.channel("c1").join() }
+            await #expect(throws: JoinChannelErrorCode.invalidArgument) { try await client.channel("bad/name").join() }
+            await #expect(throws: LeaveChannelErrorCode.notInChannel) { try await c0.leave() }
+            #expect(try await client.channel("c1").members() == ["joiner"])
+            await #expect(throws: GetMembersErrorCode.notInChannel) { _ = try await c0.members() }
+            #expect(try await client.getChannelMemberCount(["c1", "nope"]) == ["c1": 1, "nope": 0])
         }
     }
 
@@ -86,7 +87,7 @@ import Testing
             try await client.login(userID: "chatty", token: nil)
             // A burst well over 180 sends (sent together, so the bucket barely refills).
             let codes = try await withThrowingTaskGroup(of: PeerMessageErrorCode.self) { group in
-                for _ in 0..<400 { group.addTask { try await client.sendMessage("x", toPeer: "nobody").code } }
+                for _ in 0..<400 { group.addTask { await client.sendMessage("x", toPeer: "nobody").code } }
                 return try await group.reduce(into: [PeerMessageErrorCode]()) { $0.append($1) }
             }
             let unreachable = codes.filter { $0 == .peerUnreachable }.count
@@ -136,7 +137,7 @@ import Testing
             slow.pauseReading()
             let fast = RTMClient(serverURL: server.wsURL, appID: TestServer.openAppID)
             try await fast.login(userID: "fast", token: nil)
-            try await fast.join("firehose")
+            try await fast.channel("firehose").join()
             let payload = String(repeating: "p", count: 8_000)
             let router = server.application.router
             func slowCloses() async throws -> Int {

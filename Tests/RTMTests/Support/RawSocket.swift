@@ -52,7 +52,7 @@ final class RawSocket: Sendable {
         }
         socket.task.withLock { $0 = task }
         var iterator = opened.makeAsyncIterator()
-        guard await iterator.next() == true else { throw RTMClientError.disconnected }
+        guard await iterator.next() == true else { throw RTMTestError.unexpected("could not connect to \(url)") }
         return socket
     }
 
