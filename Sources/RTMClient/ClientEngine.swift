@@ -182,8 +182,8 @@ actor ClientEngine {
         } else if isResume {
             feed(.resumeRejected)
         } else {
-            feed(.loginFailed(LoginErrorCode(rawValue: reply.code) ?? .unknown))
             lastLoginReply = reply
+            feed(.loginFailed(LoginErrorCode(rawValue: reply.code) ?? .unknown))
         }
     }
 

@@ -40,6 +40,16 @@ public final class Gateway: Sendable {
         sessions.withLock { $0[sessionID] }
     }
 
+    /// Closes `user`'s socket at the TCP level, with no WebSocket close, as a network failure would.
+    /// The session stays resumable for the grace period. For operations and tests.
+    @discardableResult
+    public func dropSocket(of user: UserID, in app: AppID) -> Bool {
+        let session = sessions.withLock { $0.values.first { $0.userID == user && $0.appID == app } }
+        guard let connection = (session?.sink as? GatewaySession)?.state.withLock({ $0.attached }) else { return false }
+        connection.channel.close(promise: nil)
+        return true
+    }
+
     /// Sessions that can still be resumed (connected or within their grace period).
     public var liveSessionCount: Int { sessions.withLock { $0.count } }
 
