@@ -3,7 +3,7 @@ import Foundation
 import RTMClient
 
 struct RESTOptions: ParsableArguments {
-    @Option(help: "Server base URL.") var url = "http://127.0.0.1:8080"
+    @Option(help: "Server base URL; repeat it to fail over to the next one.") var url: [String] = ["http://127.0.0.1:8080"]
     @Option(name: .customLong("app-id")) var appID: String
     @Option(name: .customLong("customer-id"), help: "Basic auth customer id.") var customerID: String?
     @Option(name: .customLong("customer-secret"), help: "Basic auth customer secret.") var customerSecret: String?
@@ -19,12 +19,20 @@ struct RESTOptions: ParsableArguments {
         } else {
             throw ValidationError("Give --customer-id and --customer-secret, or --token.")
         }
-        return RTMRestClient(baseURL: url, appID: appID, credentials: credentials)
+        return RTMRestClient(baseURLs: url, appID: appID, credentials: credentials, onAttempt: { printLine("POST via \($0)") })
     }
 
-    static func report(_ response: RTMRestClient.Response) throws {
-        print("HTTP \(response.status) \(response.code ?? "")")
-        if response.status != 200 { throw ExitCode(1) }
+    /// Prints the outcome (`message_sent`, `message_delivered`, `message_offline`) or the failure.
+    static func report(_ call: () async throws(RTMRestClient.Failure) -> RTMRestClient.Outcome) async throws {
+        do {
+            printLine(try await call().rawValue)
+        } catch {
+            switch error {
+            case .rejected(let status, let code, let message): printLine("failed: HTTP \(status) \(code) \(message)")
+            case .unreachable(let attempts): printLine("failed: no server reachable after \(attempts) attempts")
+            }
+            throw ExitCode(1)
+        }
     }
 }
 
@@ -42,9 +50,11 @@ struct SendCommand: AsyncParsableCommand {
         @Flag(name: .customLong("history")) var history = false
 
         func run() async throws {
-            try RESTOptions.report(try await rest.client().sendPeerMessage(
-                from: rest.from, to: to, payload: payload, waitForAck: waitForAck,
-                enableOfflineMessaging: offline, enableHistoricalMessaging: history))
+            let client = try rest.client()
+            try await RESTOptions.report { () async throws(RTMRestClient.Failure) -> RTMRestClient.Outcome in
+                try await client.sendPeerMessage(from: rest.from, to: to, payload: payload, waitForAck: waitForAck,
+                                                 enableOfflineMessaging: offline, enableHistoricalMessaging: history)
+            }
         }
     }
 
@@ -56,8 +66,10 @@ struct SendCommand: AsyncParsableCommand {
         @Flag(name: .customLong("history")) var history = false
 
         func run() async throws {
-            try RESTOptions.report(try await rest.client().sendChannelMessage(
-                from: rest.from, channel: channel, payload: payload, enableHistoricalMessaging: history))
+            let client = try rest.client()
+            try await RESTOptions.report { () async throws(RTMRestClient.Failure) -> RTMRestClient.Outcome in
+                try await client.sendChannelMessage(from: rest.from, channel: channel, payload: payload, enableHistoricalMessaging: history)
+            }
         }
     }
 }
