@@ -7,3 +7,4 @@ cd "$(dirname "$0")/.."
 swift build
 swift test 2>&1 | tee .build/test-output.log
 bash scripts/tour-test.sh
+bash scripts/docs.sh

@@ -3,34 +3,34 @@ import RTMProtocol
 extension RTMClient {
     // MARK: User attributes (the local user's own; cleared at logout)
 
-    /// Replaces all of the local user's attributes. - Throws: ``AttributeOperationErrorCode``.
+    /// Replaces all of the local user's attributes. - Throws: `AttributeOperationErrorCode`.
     public func setLocalUserAttributes(_ attributes: [RTMAttribute]) async throws(AttributeOperationErrorCode) {
         try await writeUser(.setLocalUserAttributes(attributes)) { local in
             local = Dictionary(attributes.map { ($0.key, $0.value) }, uniquingKeysWith: { _, last in last })
         }
     }
 
-    /// Adds or updates some of the local user's attributes. - Throws: ``AttributeOperationErrorCode``.
+    /// Adds or updates some of the local user's attributes. - Throws: `AttributeOperationErrorCode`.
     public func addOrUpdateLocalUserAttributes(_ attributes: [RTMAttribute]) async throws(AttributeOperationErrorCode) {
         try await writeUser(.addOrUpdateLocalUserAttributes(attributes)) { local in
             for attribute in attributes { local[attribute.key] = attribute.value }
         }
     }
 
-    /// Deletes the local user's attributes with these keys. - Throws: ``AttributeOperationErrorCode``.
+    /// Deletes the local user's attributes with these keys. - Throws: `AttributeOperationErrorCode`.
     public func deleteLocalUserAttributes(byKeys keys: [String]) async throws(AttributeOperationErrorCode) {
         try await writeUser(.deleteLocalUserAttributesByKeys(keys)) { local in
             for key in keys { local.removeValue(forKey: key) }
         }
     }
 
-    /// Deletes all of the local user's attributes. - Throws: ``AttributeOperationErrorCode``.
+    /// Deletes all of the local user's attributes. - Throws: `AttributeOperationErrorCode`.
     public func clearLocalUserAttributes() async throws(AttributeOperationErrorCode) {
         try await writeUser(.clearLocalUserAttributes) { $0 = [:] }
     }
 
     /// A logged-in user's attributes (all, or only `keys`), sorted by key.
-    /// - Throws: ``AttributeOperationErrorCode`` (`.userNotFound` when the user is offline).
+    /// - Throws: `AttributeOperationErrorCode` (`.userNotFound` when the user is offline).
     public func getUserAttributes(_ userID: String, keys: [String]? = nil) async throws(AttributeOperationErrorCode) -> [RTMAttribute] {
         let reply = try await call(.getUserAttributes(userID: userID, keys: keys), notLoggedIn: AttributeOperationErrorCode.userNotLoggedIn, interrupted: AttributeOperationErrorCode.timeout)
         guard reply.code == 0 else { throw AttributeOperationErrorCode(rawValue: reply.code) ?? .failure }
@@ -52,34 +52,34 @@ extension RTMClient {
     // MARK: Channel attributes (membership not needed)
 
     /// Replaces a channel's attributes; with `notify`, members get the complete set.
-    /// - Throws: ``AttributeOperationErrorCode``.
+    /// - Throws: `AttributeOperationErrorCode`.
     public func setChannelAttributes(_ channel: String, _ attributes: [RTMAttribute], notify: Bool = false)
         async throws(AttributeOperationErrorCode)
     {
         try await writeChannel(.setChannelAttributes(channel: channel, attributes: attributes, notify: notify))
     }
 
-    /// Adds or updates some of a channel's attributes. - Throws: ``AttributeOperationErrorCode``.
+    /// Adds or updates some of a channel's attributes. - Throws: `AttributeOperationErrorCode`.
     public func addOrUpdateChannelAttributes(_ channel: String, _ attributes: [RTMAttribute], notify: Bool = false)
         async throws(AttributeOperationErrorCode)
     {
         try await writeChannel(.addOrUpdateChannelAttributes(channel: channel, attributes: attributes, notify: notify))
     }
 
-    /// Deletes some of a channel's attributes. - Throws: ``AttributeOperationErrorCode``.
+    /// Deletes some of a channel's attributes. - Throws: `AttributeOperationErrorCode`.
     public func deleteChannelAttributes(_ channel: String, byKeys keys: [String], notify: Bool = false)
         async throws(AttributeOperationErrorCode)
     {
         try await writeChannel(.deleteChannelAttributesByKeys(channel: channel, keys: keys, notify: notify))
     }
 
-    /// Deletes all of a channel's attributes. - Throws: ``AttributeOperationErrorCode``.
+    /// Deletes all of a channel's attributes. - Throws: `AttributeOperationErrorCode`.
     public func clearChannelAttributes(_ channel: String, notify: Bool = false) async throws(AttributeOperationErrorCode) {
         try await writeChannel(.clearChannelAttributes(channel: channel, notify: notify))
     }
 
     /// A channel's attributes (all, or only `keys`), sorted by key, with who last wrote each and when.
-    /// - Throws: ``AttributeOperationErrorCode``.
+    /// - Throws: `AttributeOperationErrorCode`.
     public func getChannelAttributes(_ channel: String, keys: [String]? = nil) async throws(AttributeOperationErrorCode)
         -> [ChannelAttributeValue]
     {

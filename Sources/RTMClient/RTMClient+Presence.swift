@@ -6,7 +6,7 @@ extension RTMClient {
     public var peersOnlineStatusChanges: AsyncStream<[String: PeerOnlineState]> { outputs.presence }
 
     /// ONLINE or OFFLINE for up to 256 users (a query never answers UNREACHABLE).
-    /// - Throws: ``QueryPeersOnlineStatusErrorCode``.
+    /// - Throws: `QueryPeersOnlineStatusErrorCode`.
     public func queryPeersOnlineStatus(_ userIDs: [String]) async throws(QueryPeersOnlineStatusErrorCode) -> [String: PeerOnlineState] {
         let reply = try await call(.queryPeersOnlineStatus(userIDs: userIDs), notLoggedIn: QueryPeersOnlineStatusErrorCode.userNotLoggedIn, interrupted: QueryPeersOnlineStatusErrorCode.timeout)
         guard reply.code == 0 else { throw QueryPeersOnlineStatusErrorCode(rawValue: reply.code) ?? .failure }
@@ -17,14 +17,14 @@ extension RTMClient {
         return statuses
     }
 
-    /// Watches up to 512 peers in total. - Throws: ``PeerSubscriptionStatusErrorCode`` (`.overflow` past 512).
+    /// Watches up to 512 peers in total. - Throws: `PeerSubscriptionStatusErrorCode` (`.overflow` past 512).
     public func subscribePeersOnlineStatus(_ userIDs: [String]) async throws(PeerSubscriptionStatusErrorCode) {
         let reply = try await call(.subscribePeersOnlineStatus(userIDs: userIDs), notLoggedIn: PeerSubscriptionStatusErrorCode.userNotLoggedIn, interrupted: PeerSubscriptionStatusErrorCode.timeout)
         guard reply.code == 0 else { throw PeerSubscriptionStatusErrorCode(rawValue: reply.code) ?? .failure }
         await engine.didSubscribe(userIDs)
     }
 
-    /// Stops watching peers. - Throws: ``PeerSubscriptionStatusErrorCode``.
+    /// Stops watching peers. - Throws: `PeerSubscriptionStatusErrorCode`.
     public func unsubscribePeersOnlineStatus(_ userIDs: [String]) async throws(PeerSubscriptionStatusErrorCode) {
         let reply = try await call(.unsubscribePeersOnlineStatus(userIDs: userIDs), notLoggedIn: PeerSubscriptionStatusErrorCode.userNotLoggedIn, interrupted: PeerSubscriptionStatusErrorCode.timeout)
         guard reply.code == 0 else { throw PeerSubscriptionStatusErrorCode(rawValue: reply.code) ?? .failure }

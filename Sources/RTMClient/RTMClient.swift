@@ -13,7 +13,7 @@ import Synchronization
 /// for await message in client.peerMessages { print(message.from, message.text ?? "") }
 /// ```
 ///
-/// Every failing call throws its op's error enum (``LoginErrorCode``, ``JoinChannelErrorCode``, …),
+/// Every failing call throws its op's error enum (`LoginErrorCode`, `JoinChannelErrorCode`, …),
 /// whose raw values are Agora's numeric codes. Received peer messages are acknowledged automatically.
 public final class RTMClient: Sendable {
     public let serverURL: String
@@ -25,6 +25,8 @@ public final class RTMClient: Sendable {
     /// - Parameters:
     ///   - serverURL: the gateway URL, e.g. `ws://127.0.0.1:8080/v1/ws`.
     ///   - appID: the app to log in to.
+    ///   - configuration: connection timings and the sleeper behind its timers.
+    ///   - logger: where the client logs.
     public init(serverURL: String, appID: String, configuration: RTMClientConfiguration = RTMClientConfiguration(),
                 logger: Logger = Logger(label: "rtm.client")) {
         self.serverURL = serverURL
@@ -42,7 +44,7 @@ public final class RTMClient: Sendable {
     public var connectionState: ConnectionState { get async { await engine.state } }
 
     /// Logs in; the state goes CONNECTING, then CONNECTED.
-    /// - Throws: ``LoginErrorCode`` (`.alreadyLoggedIn` unless DISCONNECTED; `.timeout` after 6 s).
+    /// - Throws: `LoginErrorCode` (`.alreadyLoggedIn` unless DISCONNECTED; `.timeout` after 6 s).
     @discardableResult
     public func login(userID: String, token: String?) async throws(LoginErrorCode) -> LoginInfo {
         do {
@@ -60,7 +62,7 @@ public final class RTMClient: Sendable {
     }
 
     /// Replaces the token of the session (and of later reconnects).
-    /// - Throws: ``RenewTokenErrorCode``.
+    /// - Throws: `RenewTokenErrorCode`.
     public func renewToken(_ token: String) async throws(RenewTokenErrorCode) {
         let reply = try await call(.renewToken(token: token), notLoggedIn: RenewTokenErrorCode.userNotLoggedIn, interrupted: RenewTokenErrorCode.failure)
         guard reply.code == 0 else { throw RenewTokenErrorCode(rawValue: reply.code) ?? .failure }
@@ -111,7 +113,7 @@ public final class RTMClient: Sendable {
     }
 
     /// Member counts of up to 32 channels; membership is not needed.
-    /// - Throws: ``GetChannelMemberCountErrorCode``.
+    /// - Throws: `GetChannelMemberCountErrorCode`.
     public func getChannelMemberCount(_ channels: [String]) async throws(GetChannelMemberCountErrorCode) -> [String: Int] {
         let reply = try await call(.getChannelMemberCount(channels: channels), notLoggedIn: GetChannelMemberCountErrorCode.userNotLoggedIn, interrupted: GetChannelMemberCountErrorCode.timeout)
         guard reply.code == 0 else { throw GetChannelMemberCountErrorCode(rawValue: reply.code) ?? .failure }

@@ -55,7 +55,14 @@ public struct RTMRestClient: Sendable {
     /// Called before each attempt with its base URL (for logs and tests).
     let onAttempt: @Sendable (String) -> Void
 
-    /// - Parameter baseURLs: server roots in order of preference, e.g. `["http://a:8080", "http://b:8080"]`.
+    /// - Parameters:
+    ///   - baseURLs: server roots in order of preference, e.g. `["http://a:8080", "http://b:8080"]`.
+    ///   - appID: the app the calls are for.
+    ///   - credentials: Basic or token authentication.
+    ///   - retryPolicy: waits and attempts per URL.
+    ///   - sleeper: how waits happen (inject one to drive retries in tests).
+    ///   - httpClient: the HTTP client; the default fails fast on refused connections.
+    ///   - onAttempt: called with the base URL before each attempt.
     public init(baseURLs: [String], appID: String, credentials: Credentials, retryPolicy: RetryPolicy = RetryPolicy(),
                 sleeper: any RTMSleeper = TaskSleeper(), httpClient: HTTPClient = RTMRestClient.failFastHTTPClient,
                 onAttempt: @escaping @Sendable (String) -> Void = { _ in }) {
