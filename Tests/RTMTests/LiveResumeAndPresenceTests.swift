@@ -196,3 +196,30 @@ import Testing
 enum RTMTestError: Error {
     case unexpected(String)
 }
+
+/// Every per-client limit of `client-protocol.md` §8 answers its TOO_OFTEN code.
+@Suite struct PerClientLimitTests {
+    @Test func eachLimitAnswersItsTooOftenCode() async throws {
+        try await TestServer.with { server in
+            let (socket, _) = try await LiveResumeAndPresenceTests.login(server, "limited")
+            var id: Int64 = 10
+            func codes(_ count: Int, _ make: (Int64) -> String) async throws -> [Int] {
+                var result: [Int] = []
+                for _ in 0..<count {
+                    id += 1
+                    result.append(try await LiveResumeAndPresenceTests.request(socket, make(id), id: id)?.0 ?? -1)
+                }
+                return result
+            }
+            #expect(try await codes(11) { #"{"op":"query_peers_online_status","id":\#($0),"user_ids":["a"]}"# }.last == 5)
+            #expect(try await codes(11) { #"{"op":"clear_local_user_attributes","id":\#($0)}"# }.last == 5)
+            #expect(try await codes(41) { #"{"op":"get_channel_attributes","id":\#($0),"channel":"c"}"# }.last == 5)
+            #expect(try await codes(2) { #"{"op":"get_channel_member_count","id":\#($0),"channels":["c"]}"# }.last == 3)
+            let many = (0..<33).map { "\"c\($0)\"" }.joined(separator: ",")
+            try await Task.sleep(for: .milliseconds(1100))
+            #expect(try await codes(1) { #"{"op":"get_channel_member_count","id":\#($0),"channels":[\#(many)]}"# } == [5])
+            #expect(try await codes(1) { #"{"op":"join","id":\#($0),"channel":"c"}"# } == [0])
+            #expect(try await codes(6) { #"{"op":"get_members","id":\#($0),"channel":"c"}"# }.last == 4)
+        }
+    }
+}
