@@ -152,7 +152,7 @@ import Testing
             let received = await withTaskGroup(of: Bool.self) { group in
                 for client in clients {
                     group.addTask {
-                        await firstEvent(of: client) { event in
+                        await first(client.events, within: .seconds(20)) { event in
                             if case .channelMessage(_, "announcer", _, .text("goal"), _) = event { true } else { false }
                         } != nil
                     }
@@ -162,23 +162,5 @@ import Testing
             #expect(received == 200)
             for client in clients { await client.logout() }
         }
-    }
-}
-
-/// The first event of `client` that matches, or `nil` if none came within `limit`.
-func firstEvent(of client: RTMClient, within limit: Duration = .seconds(20),
-                where matches: @escaping @Sendable (ServerEvent) -> Bool) async -> ServerEvent? {
-    await withTaskGroup(of: ServerEvent?.self) { group in
-        group.addTask {
-            for await event in client.events where matches(event) { return event }
-            return nil
-        }
-        group.addTask {
-            try? await Task.sleep(for: limit)
-            return nil
-        }
-        let first = await group.next() ?? nil
-        group.cancelAll()
-        return first
     }
 }
