@@ -27,6 +27,7 @@ let package = Package(
         .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
         .package(url: "https://github.com/swift-server/async-http-client.git", from: "1.37.0"),
         .package(url: "https://github.com/groue/GRDB.swift.git", from: "7.10.0"),
+        .package(url: "https://github.com/vapor/postgres-nio.git", from: "1.33.2"),
         .package(url: "https://github.com/jpsim/Yams.git", from: "6.2.2"),
         .package(url: "https://github.com/swiftlang/swift-docc-plugin.git", from: "1.5.0"),
     ],
@@ -59,6 +60,15 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
         .target(
+            name: "RTMStorePostgres",
+            dependencies: [
+                "RTMCore",
+                .product(name: "PostgresNIO", package: "postgres-nio"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .target(
             name: "RTMHTTPAPI",
             dependencies: [
                 "RTMCore", "AgoraToken",
@@ -80,7 +90,7 @@ let package = Package(
         .target(
             name: "RTMServer",
             dependencies: [
-                "RTMCore", "RTMProtocol", "AgoraToken", "RTMStoreSQLite", "RTMHTTPAPI", "RTMGateway",
+                "RTMCore", "RTMProtocol", "AgoraToken", "RTMStoreSQLite", "RTMStorePostgres", "RTMHTTPAPI", "RTMGateway",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdWebSocket", package: "hummingbird-websocket"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -110,7 +120,7 @@ let package = Package(
         .testTarget(
             name: "RTMTests",
             dependencies: [
-                "AgoraToken", "RTMCore", "RTMProtocol", "RTMStoreSQLite", "RTMHTTPAPI",
+                "AgoraToken", "RTMCore", "RTMProtocol", "RTMStoreSQLite", "RTMStorePostgres", "RTMHTTPAPI",
                 "RTMGateway", "RTMServer", "RTMClient",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "HummingbirdWSClient", package: "hummingbird-websocket"),

@@ -5,6 +5,9 @@ import RTMCore
 /// The embedded store: one SQLite file (WAL mode) in the data directory, with versioned
 /// migrations applied when it opens. All SQL uses bound parameters.
 public final class SQLiteStore: Sendable {
+    /// This store as every seam the server needs.
+    public var bundle: StoreBundle { StoreBundle(apps: self, offline: self, history: self, events: self) }
+
     let pool: DatabasePool
 
     /// Opens (creating if needed) `rtm.sqlite` in `directory` and migrates it to the current schema.
@@ -38,6 +41,45 @@ public final class SQLiteStore: Sendable {
                     apps TEXT NOT NULL,
                     created_at INTEGER NOT NULL
                 );
+                """)
+        }
+        migrator.registerMigration("v2-offline-history-events") { db in
+            try db.execute(sql: """
+                CREATE TABLE offline_message (
+                    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+                    app_id TEXT NOT NULL,
+                    receiver TEXT NOT NULL,
+                    message_id TEXT NOT NULL,
+                    sender TEXT NOT NULL,
+                    kind INTEGER NOT NULL,          -- 0 text, 1 raw
+                    body TEXT NOT NULL,
+                    description TEXT,
+                    server_ts INTEGER NOT NULL
+                );
+                CREATE INDEX offline_message_receiver ON offline_message (app_id, receiver, seq);
+                CREATE INDEX offline_message_time ON offline_message (server_ts);
+                CREATE TABLE history_message (
+                    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+                    app_id TEXT NOT NULL,
+                    source TEXT NOT NULL,
+                    destination TEXT NOT NULL,
+                    message_type TEXT NOT NULL,
+                    payload TEXT NOT NULL,
+                    ts INTEGER NOT NULL
+                );
+                CREATE INDEX history_source ON history_message (app_id, source, ts);
+                CREATE INDEX history_destination ON history_message (app_id, destination, ts);
+                CREATE INDEX history_time ON history_message (app_id, ts);
+                CREATE TABLE event_log (
+                    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+                    app_id TEXT NOT NULL,
+                    feed TEXT NOT NULL,
+                    user_id TEXT NOT NULL,
+                    kind TEXT NOT NULL,
+                    channel TEXT,
+                    ts INTEGER NOT NULL
+                );
+                CREATE INDEX event_log_feed ON event_log (app_id, feed, seq);
                 """)
         }
         return migrator

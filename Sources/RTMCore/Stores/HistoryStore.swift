@@ -1,0 +1,84 @@
+/// A message kept for the history API (`agora-rtm-rest.md` §7).
+public struct HistoryRecord: Sendable, Equatable {
+    public enum Kind: String, Sendable {
+        case peerMessage = "peer_message"
+        case channelMessage = "channel_message"
+    }
+
+    public var appID: AppID
+    /// The sending user.
+    public var source: String
+    /// The receiving user (peer) or channel.
+    public var destination: String
+    public var kind: Kind
+    public var payload: String
+    /// Server receipt time, ms since the epoch.
+    public var timestamp: Int64
+
+    public init(appID: AppID, source: String, destination: String, kind: Kind, payload: String, timestamp: Int64) {
+        self.appID = appID
+        self.source = source
+        self.destination = destination
+        self.kind = kind
+        self.payload = payload
+        self.timestamp = timestamp
+    }
+}
+
+/// Which history records a query or count matches: `source` is the sender, `destination` the
+/// receiving user or channel (matched exactly); at least one of them is given. Times are inclusive.
+public struct HistoryFilter: Sendable, Equatable {
+    public var source: String?
+    public var destination: String?
+    public var start: Int64
+    public var end: Int64
+
+    public init(source: String?, destination: String?, start: Int64, end: Int64) {
+        self.source = source
+        self.destination = destination
+        self.start = start
+        self.end = end
+    }
+
+    /// Whether `record` matches.
+    public func matches(_ record: HistoryRecord) -> Bool {
+        (source == nil || record.source == source) && (destination == nil || record.destination == destination)
+            && record.timestamp >= start && record.timestamp <= end
+    }
+}
+
+/// Message history.
+public protocol HistoryStore: Sendable {
+    func append(_ record: HistoryRecord) async throws
+    /// Matching records of `app`, by time (`ascending` or not), then skipping `offset`, at most `limit`.
+    func query(_ filter: HistoryFilter, in app: AppID, ascending: Bool, offset: Int, limit: Int) async throws -> [HistoryRecord]
+    func count(_ filter: HistoryFilter, in app: AppID) async throws -> Int
+    /// Removes `app`'s records older than `cutoff`; returns how many.
+    @discardableResult
+    func deleteRecords(of app: AppID, before cutoff: Int64) async throws -> Int
+}
+
+/// A ``HistoryStore`` in memory.
+public actor InMemoryHistoryStore: HistoryStore {
+    private var records: [AppID: [HistoryRecord]] = [:]
+
+    public init() {}
+
+    public func append(_ record: HistoryRecord) { records[record.appID, default: []].append(record) }
+
+    public func query(_ filter: HistoryFilter, in app: AppID, ascending: Bool, offset: Int, limit: Int) -> [HistoryRecord] {
+        let matching = (records[app] ?? []).enumerated().filter { filter.matches($0.element) }
+            .sorted { ($0.element.timestamp, $0.offset) < ($1.element.timestamp, $1.offset) }.map(\.element)
+        return Array((ascending ? matching : matching.reversed()).dropFirst(offset).prefix(limit))
+    }
+
+    public func count(_ filter: HistoryFilter, in app: AppID) -> Int {
+        (records[app] ?? []).filter { filter.matches($0) }.count
+    }
+
+    public func deleteRecords(of app: AppID, before cutoff: Int64) -> Int {
+        let before = records[app]?.count ?? 0
+        records[app]?.removeAll { $0.timestamp < cutoff }
+        return before - (records[app]?.count ?? 0)
+    }
+}

@@ -1,0 +1,142 @@
+import PostgresNIO
+import RTMCore
+
+extension PostgresStore: OfflineMessageStore {
+    public func store(_ message: StoredPeerMessage, limit: Int) async throws {
+        let (kind, body, description): (Int, String, String?) = switch message.content {
+        case .text(let text): (0, text, nil)
+        case .raw(let base64, let description): (1, base64, description)
+        }
+        let app = message.appID.rawValue, receiver = message.to.rawValue
+        try await client.withTransaction(logger: logger) { connection in
+            try await connection.query("""
+                INSERT INTO offline_message (app_id, receiver, message_id, sender, kind, body, description, server_ts)
+                VALUES (\(app), \(receiver), \(message.messageID), \(message.from.rawValue), \(kind), \(body), \(description),
+                        \(message.serverTimestamp))
+                """, logger: logger).drain()
+            try await connection.query("""
+                DELETE FROM offline_message WHERE app_id = \(app) AND receiver = \(receiver) AND seq NOT IN (
+                    SELECT seq FROM offline_message WHERE app_id = \(app) AND receiver = \(receiver) ORDER BY seq DESC LIMIT \(limit))
+                """, logger: logger).drain()
+        }
+    }
+
+    public func pending(for receiver: UserID, in app: AppID, notBefore: Int64) async throws -> [StoredPeerMessage] {
+        let rows = try await client.query("""
+            SELECT message_id, sender, kind, body, description, server_ts FROM offline_message
+            WHERE app_id = \(app.rawValue) AND receiver = \(receiver.rawValue) AND server_ts >= \(notBefore) ORDER BY seq
+            """, logger: logger)
+        var messages: [StoredPeerMessage] = []
+        for try await (id, sender, kind, body, description, timestamp) in rows.decode((String, String, Int, String, String?, Int64).self) {
+            guard let from = UserID(sender) else { continue }
+            let content: MessageContent = kind == 1 ? .raw(base64: body, description: description) : .text(body)
+            messages.append(StoredPeerMessage(messageID: id, appID: app, from: from, to: receiver, content: content,
+                                              serverTimestamp: timestamp))
+        }
+        return messages
+    }
+
+    public func delete(messageID: String, for receiver: UserID, in app: AppID) async throws {
+        try await client.query("""
+            DELETE FROM offline_message WHERE app_id = \(app.rawValue) AND receiver = \(receiver.rawValue) AND message_id = \(messageID)
+            """, logger: logger).drain()
+    }
+
+    public func deleteReceived(before cutoff: Int64) async throws -> Int {
+        try await countDeleted("DELETE FROM offline_message WHERE server_ts < \(cutoff) RETURNING 1")
+    }
+
+    func countDeleted(_ query: PostgresQuery) async throws -> Int {
+        var count = 0
+        for try await _ in try await client.query(query, logger: logger) { count += 1 }
+        return count
+    }
+}
+
+extension PostgresStore: HistoryStore {
+    public func append(_ record: HistoryRecord) async throws {
+        try await client.query("""
+            INSERT INTO history_message (app_id, source, destination, message_type, payload, ts)
+            VALUES (\(record.appID.rawValue), \(record.source), \(record.destination), \(record.kind.rawValue), \(record.payload),
+                    \(record.timestamp))
+            """, logger: logger).drain()
+    }
+
+    public func query(_ filter: HistoryFilter, in app: AppID, ascending: Bool, offset: Int, limit: Int) async throws -> [HistoryRecord] {
+        // NULL parameters switch a condition off, so the statement text never depends on input.
+        let rows = try await client.query(ascending ? """
+            SELECT source, destination, message_type, payload, ts FROM history_message
+            WHERE app_id = \(app.rawValue) AND ts >= \(filter.start) AND ts <= \(filter.end)
+              AND (\(filter.source)::TEXT IS NULL OR source = \(filter.source))
+              AND (\(filter.destination)::TEXT IS NULL OR destination = \(filter.destination))
+            ORDER BY ts ASC, seq ASC LIMIT \(limit) OFFSET \(offset)
+            """ : """
+            SELECT source, destination, message_type, payload, ts FROM history_message
+            WHERE app_id = \(app.rawValue) AND ts >= \(filter.start) AND ts <= \(filter.end)
+              AND (\(filter.source)::TEXT IS NULL OR source = \(filter.source))
+              AND (\(filter.destination)::TEXT IS NULL OR destination = \(filter.destination))
+            ORDER BY ts DESC, seq DESC LIMIT \(limit) OFFSET \(offset)
+            """, logger: logger)
+        var records: [HistoryRecord] = []
+        for try await (source, destination, type, payload, timestamp) in rows.decode((String, String, String, String, Int64).self) {
+            guard let kind = HistoryRecord.Kind(rawValue: type) else { continue }
+            records.append(HistoryRecord(appID: app, source: source, destination: destination, kind: kind, payload: payload,
+                                         timestamp: timestamp))
+        }
+        return records
+    }
+
+    public func count(_ filter: HistoryFilter, in app: AppID) async throws -> Int {
+        let rows = try await client.query("""
+            SELECT COUNT(*) FROM history_message
+            WHERE app_id = \(app.rawValue) AND ts >= \(filter.start) AND ts <= \(filter.end)
+              AND (\(filter.source)::TEXT IS NULL OR source = \(filter.source))
+              AND (\(filter.destination)::TEXT IS NULL OR destination = \(filter.destination))
+            """, logger: logger)
+        var count = 0
+        for try await value in rows.decode(Int64.self) { count = Int(value) }
+        return count
+    }
+
+    public func deleteRecords(of app: AppID, before cutoff: Int64) async throws -> Int {
+        try await countDeleted("DELETE FROM history_message WHERE app_id = \(app.rawValue) AND ts < \(cutoff) RETURNING 1")
+    }
+}
+
+extension PostgresStore: EventLog {
+    public func append(_ events: [RTMEvent], capacity: Int) async throws {
+        guard !events.isEmpty else { return }
+        try await client.withTransaction(logger: logger) { connection in
+            var feeds = Set<[String]>()
+            for event in events {
+                try await connection.query("""
+                    INSERT INTO event_log (app_id, feed, user_id, kind, channel, ts)
+                    VALUES (\(event.appID.rawValue), \(event.kind.feed.rawValue), \(event.userID), \(event.kind.rawValue),
+                            \(event.channel), \(event.timestamp))
+                    """, logger: logger).drain()
+                feeds.insert([event.appID.rawValue, event.kind.feed.rawValue])
+            }
+            for feed in feeds {
+                try await connection.query("""
+                    DELETE FROM event_log WHERE app_id = \(feed[0]) AND feed = \(feed[1]) AND seq NOT IN (
+                        SELECT seq FROM event_log WHERE app_id = \(feed[0]) AND feed = \(feed[1]) ORDER BY seq DESC LIMIT \(capacity))
+                    """, logger: logger).drain()
+            }
+        }
+    }
+
+    public func drain(_ feed: RTMEvent.Feed, of app: AppID, limit: Int) async throws -> [RTMEvent] {
+        let rows = try await client.query("""
+            DELETE FROM event_log WHERE seq IN (
+                SELECT seq FROM event_log WHERE app_id = \(app.rawValue) AND feed = \(feed.rawValue)
+                ORDER BY seq LIMIT \(limit) FOR UPDATE SKIP LOCKED)
+            RETURNING seq, user_id, kind, channel, ts
+            """, logger: logger)
+        var drained: [(Int64, RTMEvent)] = []
+        for try await (seq, user, kind, channel, timestamp) in rows.decode((Int64, String, String, String?, Int64).self) {
+            guard let kind = RTMEvent.Kind(rawValue: kind) else { continue }
+            drained.append((seq, RTMEvent(appID: app, userID: user, kind: kind, channel: channel, timestamp: timestamp)))
+        }
+        return drained.sorted { $0.0 < $1.0 }.map(\.1)
+    }
+}

@@ -1,0 +1,118 @@
+import Foundation
+import Logging
+import PostgresNIO
+import RTMCore
+import ServiceLifecycle
+
+/// The stores on PostgreSQL (`--database-url postgres://…`): a pooled `PostgresClient` that runs as
+/// a service, versioned migrations applied at start under an advisory lock, bound parameters only.
+public final class PostgresStore: Sendable {
+    let client: PostgresClient
+    let logger: Logger
+
+    /// - Parameter url: `postgres://user:password@host:port/database` (TLS is not used; keep it on a private network).
+    public init(url: String, logger: Logger = Logger(label: "rtm.postgres")) throws {
+        guard let components = URLComponents(string: url), ["postgres", "postgresql"].contains(components.scheme ?? ""),
+              let host = components.host, !host.isEmpty else {
+            throw PostgresStoreError.invalidURL
+        }
+        let database = components.path.hasPrefix("/") ? String(components.path.dropFirst()) : components.path
+        var configuration = PostgresClient.Configuration(
+            host: host, port: components.port ?? 5432, username: components.user ?? "postgres",
+            password: components.password?.removingPercentEncoding, database: database.isEmpty ? nil : database, tls: .disable)
+        configuration.options.maximumConnections = 8
+        self.client = PostgresClient(configuration: configuration, backgroundLogger: logger)
+        self.logger = logger
+    }
+
+    /// This store as every seam the server needs.
+    public var bundle: StoreBundle { StoreBundle(apps: self, offline: self, history: self, events: self) }
+
+    /// Runs the connection pool until cancelled (or graceful shutdown when run in a `ServiceGroup`).
+    public func run() async {
+        await client.run()
+    }
+
+    /// Whether the database answers a trivial query.
+    public func isReachable() async -> Bool {
+        do {
+            let rows = try await client.query("SELECT 1", logger: logger)
+            for try await _ in rows {}
+            return true
+        } catch {
+            return false
+        }
+    }
+
+    /// Applies every migration not applied yet, each in its own transaction, one migrator at a time.
+    public func migrate() async throws {
+        try await client.withTransaction(logger: logger) { connection in
+            try await connection.query("SELECT pg_advisory_xact_lock(84211)", logger: logger).drain()
+            try await connection.query("""
+                CREATE TABLE IF NOT EXISTS rtm_schema_migration (version INTEGER PRIMARY KEY, applied_at BIGINT NOT NULL)
+                """, logger: logger).drain()
+            var applied = Set<Int>()
+            for try await version in try await connection.query("SELECT version FROM rtm_schema_migration", logger: logger)
+                .decode(Int.self) { applied.insert(version) }
+            for (version, statements) in PostgresMigrations.all where !applied.contains(version) {
+                for statement in statements { try await connection.query(PostgresQuery(unsafeSQL: statement), logger: logger).drain() }
+                let now = Int64(Date().timeIntervalSince1970 * 1000)
+                try await connection.query("INSERT INTO rtm_schema_migration (version, applied_at) VALUES (\(version), \(now))",
+                                           logger: logger).drain()
+            }
+        }
+    }
+}
+
+/// Why the PostgreSQL store could not start.
+public enum PostgresStoreError: Error, CustomStringConvertible {
+    case invalidURL
+
+    public var description: String { "database_url must look like postgres://user:password@host:port/database" }
+}
+
+extension PostgresStore: Service {}
+
+extension PostgresRowSequence {
+    /// Reads every row so that a server error surfaces (postgres-nio reports it only when rows are read).
+    func drain() async throws {
+        for try await _ in self {}
+    }
+}
+
+/// The schema, one numbered step at a time; a step never changes once released.
+enum PostgresMigrations {
+    static let all: [(Int, [String])] = [
+        (1, [
+            """
+            CREATE TABLE app (app_id TEXT PRIMARY KEY, certificate TEXT, messaging_rate_limit INTEGER,
+                              history_retention_days INTEGER, created_at BIGINT NOT NULL)
+            """,
+            """
+            CREATE TABLE customer_credential (customer_id TEXT PRIMARY KEY, secret_sha256 TEXT NOT NULL, apps TEXT NOT NULL,
+                                              created_at BIGINT NOT NULL)
+            """,
+        ]),
+        (2, [
+            """
+            CREATE TABLE offline_message (seq BIGSERIAL PRIMARY KEY, app_id TEXT NOT NULL, receiver TEXT NOT NULL,
+                message_id TEXT NOT NULL, sender TEXT NOT NULL, kind INTEGER NOT NULL, body TEXT NOT NULL, description TEXT,
+                server_ts BIGINT NOT NULL)
+            """,
+            "CREATE INDEX offline_message_receiver ON offline_message (app_id, receiver, seq)",
+            "CREATE INDEX offline_message_time ON offline_message (server_ts)",
+            """
+            CREATE TABLE history_message (seq BIGSERIAL PRIMARY KEY, app_id TEXT NOT NULL, source TEXT NOT NULL,
+                destination TEXT NOT NULL, message_type TEXT NOT NULL, payload TEXT NOT NULL, ts BIGINT NOT NULL)
+            """,
+            "CREATE INDEX history_source ON history_message (app_id, source, ts)",
+            "CREATE INDEX history_destination ON history_message (app_id, destination, ts)",
+            "CREATE INDEX history_time ON history_message (app_id, ts)",
+            """
+            CREATE TABLE event_log (seq BIGSERIAL PRIMARY KEY, app_id TEXT NOT NULL, feed TEXT NOT NULL, user_id TEXT NOT NULL,
+                kind TEXT NOT NULL, channel TEXT, ts BIGINT NOT NULL)
+            """,
+            "CREATE INDEX event_log_feed ON event_log (app_id, feed, seq)",
+        ]),
+    ]
+}

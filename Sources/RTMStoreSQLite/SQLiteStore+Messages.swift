@@ -1,0 +1,148 @@
+import GRDB
+import RTMCore
+
+extension SQLiteStore: OfflineMessageStore {
+    public func store(_ message: StoredPeerMessage, limit: Int) async throws {
+        let (kind, body, description) = Self.columns(message.content)
+        try await pool.write { db in
+            try db.execute(sql: """
+                INSERT INTO offline_message (app_id, receiver, message_id, sender, kind, body, description, server_ts)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+                """, arguments: [message.appID.rawValue, message.to.rawValue, message.messageID, message.from.rawValue,
+                                 kind, body, description, message.serverTimestamp])
+            try db.execute(sql: """
+                DELETE FROM offline_message WHERE app_id = ? AND receiver = ? AND seq NOT IN (
+                    SELECT seq FROM offline_message WHERE app_id = ? AND receiver = ? ORDER BY seq DESC LIMIT ?)
+                """, arguments: [message.appID.rawValue, message.to.rawValue, message.appID.rawValue, message.to.rawValue, limit])
+        }
+    }
+
+    public func pending(for receiver: UserID, in app: AppID, notBefore: Int64) async throws -> [StoredPeerMessage] {
+        try await pool.read { db in
+            try Row.fetchAll(db, sql: """
+                SELECT * FROM offline_message WHERE app_id = ? AND receiver = ? AND server_ts >= ? ORDER BY seq
+                """, arguments: [app.rawValue, receiver.rawValue, notBefore]).compactMap(Self.storedMessage)
+        }
+    }
+
+    public func delete(messageID: String, for receiver: UserID, in app: AppID) async throws {
+        try await pool.write { db in
+            try db.execute(sql: "DELETE FROM offline_message WHERE app_id = ? AND receiver = ? AND message_id = ?",
+                           arguments: [app.rawValue, receiver.rawValue, messageID])
+        }
+    }
+
+    public func deleteReceived(before cutoff: Int64) async throws -> Int {
+        try await pool.write { db in
+            try db.execute(sql: "DELETE FROM offline_message WHERE server_ts < ?", arguments: [cutoff])
+            return db.changesCount
+        }
+    }
+
+    static func columns(_ content: MessageContent) -> (Int, String, String?) {
+        switch content {
+        case .text(let text): (0, text, nil)
+        case .raw(let base64, let description): (1, base64, description)
+        }
+    }
+
+    static func storedMessage(_ row: Row) -> StoredPeerMessage? {
+        guard let app = AppID(row["app_id"]), let from = UserID(row["sender"]), let to = UserID(row["receiver"]) else { return nil }
+        let kind: Int = row["kind"]
+        let body: String = row["body"]
+        let content: MessageContent = kind == 1 ? .raw(base64: body, description: row["description"]) : .text(body)
+        return StoredPeerMessage(messageID: row["message_id"], appID: app, from: from, to: to, content: content,
+                                 serverTimestamp: row["server_ts"])
+    }
+}
+
+extension SQLiteStore: HistoryStore {
+    public func append(_ record: HistoryRecord) async throws {
+        try await pool.write { db in
+            try db.execute(sql: """
+                INSERT INTO history_message (app_id, source, destination, message_type, payload, ts) VALUES (?, ?, ?, ?, ?, ?)
+                """, arguments: [record.appID.rawValue, record.source, record.destination, record.kind.rawValue, record.payload,
+                                 record.timestamp])
+        }
+    }
+
+    public func query(_ filter: HistoryFilter, in app: AppID, ascending: Bool, offset: Int, limit: Int) async throws -> [HistoryRecord] {
+        let (conditions, arguments) = Self.whereClause(filter, app: app)
+        let order = ascending ? "ts ASC, seq ASC" : "ts DESC, seq DESC"
+        return try await pool.read { db in
+            try Row.fetchAll(db, sql: "SELECT * FROM history_message WHERE \(conditions) ORDER BY \(order) LIMIT ? OFFSET ?",
+                             arguments: arguments + [limit, offset]).compactMap { row in
+                guard let kind = HistoryRecord.Kind(rawValue: row["message_type"]) else { return nil }
+                return HistoryRecord(appID: app, source: row["source"], destination: row["destination"], kind: kind,
+                                     payload: row["payload"], timestamp: row["ts"])
+            }
+        }
+    }
+
+    public func count(_ filter: HistoryFilter, in app: AppID) async throws -> Int {
+        let (conditions, arguments) = Self.whereClause(filter, app: app)
+        return try await pool.read { db in
+            try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM history_message WHERE \(conditions)", arguments: arguments) ?? 0
+        }
+    }
+
+    public func deleteRecords(of app: AppID, before cutoff: Int64) async throws -> Int {
+        try await pool.write { db in
+            try db.execute(sql: "DELETE FROM history_message WHERE app_id = ? AND ts < ?", arguments: [app.rawValue, cutoff])
+            return db.changesCount
+        }
+    }
+
+    /// The WHERE clause (fixed text) and its bound arguments.
+    static func whereClause(_ filter: HistoryFilter, app: AppID) -> (String, StatementArguments) {
+        var conditions = ["app_id = ?", "ts >= ?", "ts <= ?"]
+        var arguments: StatementArguments = [app.rawValue, filter.start, filter.end]
+        if let source = filter.source {
+            conditions.append("source = ?")
+            arguments += [source]
+        }
+        if let destination = filter.destination {
+            conditions.append("destination = ?")
+            arguments += [destination]
+        }
+        return (conditions.joined(separator: " AND "), arguments)
+    }
+}
+
+extension SQLiteStore: EventLog {
+    public func append(_ events: [RTMEvent], capacity: Int) async throws {
+        guard !events.isEmpty else { return }
+        try await pool.write { db in
+            var touched = Set<String>()
+            for event in events {
+                try db.execute(sql: "INSERT INTO event_log (app_id, feed, user_id, kind, channel, ts) VALUES (?, ?, ?, ?, ?, ?)",
+                               arguments: [event.appID.rawValue, event.kind.feed.rawValue, event.userID, event.kind.rawValue,
+                                           event.channel, event.timestamp])
+                touched.insert(event.appID.rawValue + "\u{0}" + event.kind.feed.rawValue)
+            }
+            for key in touched {
+                let parts = key.split(separator: "\u{0}").map(String.init)
+                try db.execute(sql: """
+                    DELETE FROM event_log WHERE app_id = ? AND feed = ? AND seq NOT IN (
+                        SELECT seq FROM event_log WHERE app_id = ? AND feed = ? ORDER BY seq DESC LIMIT ?)
+                    """, arguments: [parts[0], parts[1], parts[0], parts[1], capacity])
+            }
+        }
+    }
+
+    public func drain(_ feed: RTMEvent.Feed, of app: AppID, limit: Int) async throws -> [RTMEvent] {
+        try await pool.write { db in
+            let rows = try Row.fetchAll(db, sql: "SELECT * FROM event_log WHERE app_id = ? AND feed = ? ORDER BY seq LIMIT ?",
+                                        arguments: [app.rawValue, feed.rawValue, limit])
+            if let last = rows.last {
+                let lastSeq: Int64 = last["seq"]
+                try db.execute(sql: "DELETE FROM event_log WHERE app_id = ? AND feed = ? AND seq <= ?",
+                               arguments: [app.rawValue, feed.rawValue, lastSeq])
+            }
+            return rows.compactMap { row in
+                guard let kind = RTMEvent.Kind(rawValue: row["kind"]) else { return nil }
+                return RTMEvent(appID: app, userID: row["user_id"], kind: kind, channel: row["channel"], timestamp: row["ts"])
+            }
+        }
+    }
+}

@@ -1,0 +1,54 @@
+import Foundation
+import Logging
+import PostgresNIO
+import RTMCore
+import RTMStorePostgres
+import RTMStoreSQLite
+import Testing
+
+/// The three implementations of the store seams; every one runs the same conformance suite.
+enum StoreBackend: String, CaseIterable, CustomTestStringConvertible, Sendable {
+    case memory, sqlite, postgres
+
+    var testDescription: String { rawValue }
+
+    /// The PostgreSQL server the test command started (see `scripts/with-postgres.sh`).
+    static var postgresAdminURL: String? { ProcessInfo.processInfo.environment["RTM_TEST_POSTGRES_URL"] }
+
+    /// Runs `body` with fresh, empty stores of this backend.
+    func withStores<T>(_ body: (StoreBundle) async throws -> T) async throws -> T {
+        switch self {
+        case .memory:
+            return try await body(.inMemory())
+        case .sqlite:
+            let directory = FileManager.default.temporaryDirectory.appendingPathComponent("rtm-store-\(UUID().uuidString)")
+            defer { try? FileManager.default.removeItem(at: directory) }
+            return try await body(try SQLiteStore(directory: directory).bundle)
+        case .postgres:
+            let url = try await Self.freshPostgresDatabase()
+            let store = try PostgresStore(url: url)
+            let running = Task { await store.run() }
+            defer { running.cancel() }
+            try await store.migrate()
+            return try await body(store.bundle)
+        }
+    }
+
+    /// Creates an empty database on the test server and returns its URL.
+    static func freshPostgresDatabase() async throws -> String {
+        guard let admin = postgresAdminURL, var components = URLComponents(string: admin) else {
+            Issue.record("RTM_TEST_POSTGRES_URL is not set: run scripts/test.sh (or scripts/with-postgres.sh swift test), which starts PostgreSQL")
+            throw PostgresStoreError.invalidURL
+        }
+        let name = "rtm_test_" + UUID().uuidString.lowercased().replacingOccurrences(of: "-", with: "")
+        let client = PostgresClient(configuration: .init(host: components.host ?? "127.0.0.1", port: components.port ?? 5432,
+                                                         username: components.user ?? "postgres", password: nil,
+                                                         database: "postgres", tls: .disable),
+                                    backgroundLogger: Logger(label: "rtm.test.postgres"))
+        let running = Task { await client.run() }
+        defer { running.cancel() }
+        for try await _ in try await client.query(PostgresQuery(unsafeSQL: "CREATE DATABASE \(name)")) {}
+        components.path = "/" + name
+        return components.string!
+    }
+}
