@@ -112,7 +112,7 @@ let package = Package(
         .executableTarget(
             name: "rtm",
             dependencies: [
-                "RTMServer", "RTMClient", "AgoraToken",
+                "RTMServer", "RTMClient", "AgoraToken", "RTMStoreSQLite", "RTMStorePostgres", "RTMCore",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: swiftSettings

@@ -10,6 +10,7 @@ import Synchronization
 /// The WebSocket side of the server: one ``GatewayConnection`` per socket at `GET /v1/ws`.
 public final class Gateway: Sendable {
     public let router: Router
+    public let messages: MessageService
     public let apps: AppDirectory
     public let configuration: GatewayConfiguration
     let logger: Logger
@@ -18,9 +19,10 @@ public final class Gateway: Sendable {
     /// Live sessions by id, for `resume`; a session leaves the table when it ends or expires.
     let sessions = Mutex<[String: RouterSession]>([:])
 
-    public init(router: Router, apps: AppDirectory, configuration: GatewayConfiguration = GatewayConfiguration(),
+    public init(messages: MessageService, apps: AppDirectory, configuration: GatewayConfiguration = GatewayConfiguration(),
                 logger: Logger = Logger(label: "rtm.gateway")) {
-        self.router = router
+        self.messages = messages
+        self.router = messages.router
         self.apps = apps
         self.configuration = configuration
         self.logger = logger

@@ -3,7 +3,7 @@ import RTMProtocol
 
 extension GatewayConnection {
     /// `join`, `leave`, `send_channel`, `get_members`, `get_channel_member_count` (`client-protocol.md` §4).
-    func channelOp(_ request: ClientRequest, id: Int64, session: RouterSession, now: Int64, loop: inout ReadLoop) {
+    func channelOp(_ request: ClientRequest, id: Int64, session: RouterSession, now: Int64, loop: inout ReadLoop) async {
         switch request {
         case .join(let name):
             guard loop.limits.allow(.joins, now: now) else { return reply(id, code: JoinChannelErrorCode.tooOften.rawValue) }
@@ -21,16 +21,19 @@ extension GatewayConnection {
             case .notInChannel: reply(id, code: LeaveChannelErrorCode.notInChannel.rawValue)
             case .notLoggedIn: reply(id, code: LeaveChannelErrorCode.userNotLoggedIn.rawValue)
             }
-        case .sendChannel(let name, let payload, _):
+        case .sendChannel(let name, let payload, let history):
             guard loop.limits.allow(.sends, now: now) else { return reply(id, code: ChannelMessageErrorCode.tooOften.rawValue) }
             guard payload.isValid else { return reply(id, code: ChannelMessageErrorCode.invalidMessage.rawValue) }
             guard let channel = ChannelName(name), router.isMember(session, of: channel) else {
                 return reply(id, code: ChannelMessageErrorCode.failure.rawValue)
             }
-            let sent = router.sendChannel(app: session.appID, channel: channel, from: session.userID, content: Self.content(payload))
-            reply(id, code: ChannelMessageErrorCode.ok.rawValue) { reply in
-                reply.field("message_id", sent.messageID)
-                reply.field("server_ts", sent.serverTimestamp)
+            do {
+                let sent = try await gateway.messages.sendChannel(app: session.appID, channel: channel, from: session.userID,
+                                                                  content: Self.content(payload), history: history)
+                reply(id, code: ChannelMessageErrorCode.ok.rawValue) { Self.stamp(&$0, sent.messageID, sent.serverTimestamp) }
+            } catch {
+                logger.error("storing a channel message failed: \(error)")
+                reply(id, code: ChannelMessageErrorCode.failure.rawValue)
             }
         case .getMembers(let name):
             guard loop.limits.allow(.getMembers, now: now) else { return reply(id, code: GetMembersErrorCode.tooOften.rawValue) }

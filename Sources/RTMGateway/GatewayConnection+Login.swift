@@ -29,6 +29,8 @@ extension GatewayConnection {
             if let expiresAt { reply.field("token_expires_at", expiresAt) } else { reply.nullField("token_expires_at") }
         }
         session.scheduleTokenTimer(expiresAt: expiresAt)
+        let messages = gateway.messages
+        Task { await messages.deliverStoredMessages(to: routerSession) }
     }
 
     /// `resume`: re-attaches a session that dropped less than the grace period ago and replays

@@ -16,6 +16,7 @@ extension GatewayConnection {
             if let routerSession {
                 session?.acknowledged(messageID)
                 router.ack(messageID: messageID, from: routerSession)
+                gateway.messages.acknowledged(messageID, by: routerSession)
             }
         case .request(let id?, let request):
             await dispatch(request, id: id, loop: &loop)
@@ -56,11 +57,11 @@ extension GatewayConnection {
         case .renewToken(let token):
             guard loop.limits.allow(.logins, now: now) else { return reply(id, code: RenewTokenErrorCode.tooOften.rawValue) }
             await renewToken(token, id: id, routerSession: routerSession)
-        case .sendPeer(let to, let payload, _, _):
+        case .sendPeer(let to, let payload, let offline, let history):
             guard loop.limits.allow(.sends, now: now) else { return reply(id, code: PeerMessageErrorCode.tooOften.rawValue) }
-            sendPeer(to: to, payload: payload, id: id, session: routerSession)
+            await sendPeer(to: to, payload: payload, offline: offline, history: history, id: id, session: routerSession)
         case .join, .leave, .sendChannel, .getMembers, .getChannelMemberCount:
-            channelOp(request, id: id, session: routerSession, now: now, loop: &loop)
+            await channelOp(request, id: id, session: routerSession, now: now, loop: &loop)
         case .queryPeersOnlineStatus, .subscribePeersOnlineStatus, .unsubscribePeersOnlineStatus:
             guard loop.limits.allow(.presence, now: now) else { return reply(id, code: PeerSubscriptionStatusErrorCode.tooOften.rawValue) }
             presenceOp(request, id: id, session: routerSession)
@@ -78,29 +79,37 @@ extension GatewayConnection {
         }
     }
 
-    private func sendPeer(to: String, payload: MessagePayload, id: Int64, session: RouterSession) {
+    private func sendPeer(to: String, payload: MessagePayload, offline: Bool, history: Bool, id: Int64, session: RouterSession) async {
         guard let receiver = UserID(to), to != "null" else { return reply(id, code: PeerMessageErrorCode.invalidUserID.rawValue) }
         guard payload.isValid else { return reply(id, code: PeerMessageErrorCode.invalidMessage.rawValue) }
         let message = PeerMessage(appID: session.appID, from: session.userID, to: receiver, content: Self.content(payload))
-        let dispatch = router.sendPeer(message, wantAck: true)
-        switch dispatch {
-        case .offline:
-            reply(id, code: PeerMessageErrorCode.peerUnreachable.rawValue) { Self.stamp(&$0, dispatch) }
-        case .failed:
-            reply(id, code: PeerMessageErrorCode.failure.rawValue) { Self.stamp(&$0, dispatch) }
-        case .handedOff(let messageID, _):
+        let outcome: MessageService.PeerOutcome
+        do {
+            outcome = try await gateway.messages.sendPeer(message, wantAck: true, offline: offline, history: history)
+        } catch {
+            logger.error("storing a peer message failed: \(error)")
+            return reply(id, code: PeerMessageErrorCode.failure.rawValue)
+        }
+        switch outcome {
+        case .offline(let messageID, let timestamp):
+            reply(id, code: PeerMessageErrorCode.peerUnreachable.rawValue) { Self.stamp(&$0, messageID, timestamp) }
+        case .cached(let messageID, let timestamp):
+            reply(id, code: PeerMessageErrorCode.cachedByServer.rawValue) { Self.stamp(&$0, messageID, timestamp) }
+        case .failed(let messageID, let timestamp):
+            reply(id, code: PeerMessageErrorCode.failure.rawValue) { Self.stamp(&$0, messageID, timestamp) }
+        case .handedOff(let messageID, let timestamp):
             let timeout = gateway.configuration.peerAckTimeout
             Task {
                 let acked = await self.router.awaitAck(messageID: messageID, timeout: timeout)
                 let code = acked ? PeerMessageErrorCode.ok : PeerMessageErrorCode.sentTimeout
-                self.reply(id, code: code.rawValue) { Self.stamp(&$0, dispatch) }
+                self.reply(id, code: code.rawValue) { Self.stamp(&$0, messageID, timestamp) }
             }
         }
     }
 
-    private static func stamp(_ reply: inout ReplyBuilder, _ dispatch: PeerDispatch) {
-        reply.field("message_id", dispatch.messageID)
-        reply.field("server_ts", dispatch.serverTimestamp)
+    static func stamp(_ reply: inout ReplyBuilder, _ messageID: String, _ timestamp: Int64) {
+        reply.field("message_id", messageID)
+        reply.field("server_ts", timestamp)
     }
 
     static func content(_ payload: MessagePayload) -> MessageContent {

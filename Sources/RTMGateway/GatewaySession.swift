@@ -99,7 +99,9 @@ final class GatewaySession: SessionSink, Sendable {
     }
 
     func expired() {
+        let routerSession = self.routerSession
         _ = end()
+        if let routerSession { gateway.messages.sessionEnded(routerSession) }
     }
 
     // MARK: Life cycle
@@ -177,6 +179,7 @@ final class GatewaySession: SessionSink, Sendable {
         }
         timer?.cancel()
         gateway.forget(sessionID: sessionID)
+        if let routerSession { gateway.messages.sessionEnded(routerSession) }
         return (connection, routerSession)
     }
 

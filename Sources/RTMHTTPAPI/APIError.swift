@@ -24,6 +24,8 @@ public struct APIError: Error, Sendable {
                                          message: "The receiver did not acknowledge the message in time.")
     public static let tooLarge = APIError(status: .contentTooLarge, code: "payload_too_large",
                                           message: "The request body is larger than 64 KiB.")
+    public static let gone = APIError(status: .gone, code: "gone",
+                                      message: "The history query handle is unknown, used or expired; create a new query.")
     public static let notFound = APIError(status: .notFound, code: "not_found", message: "No such endpoint.")
     public static let internalError = APIError(status: .internalServerError, code: "internal_error",
                                                message: "The server failed to handle the request.")

@@ -15,11 +15,12 @@ extension RESTAPI {
         let content = try Self.content(fields.payload)
         let waitForAck = try Self.waitForAck(request.uri.queryParameters["wait_for_ack"].map(String.init))
 
-        let dispatch = router.sendPeer(PeerMessage(appID: app.appID, from: from, to: destination, content: content),
-                                       wantAck: waitForAck)
-        switch dispatch {
-        case .offline, .failed:
-            // A receiver whose connection is closing is as good as offline.
+        let outcome = try await messages.sendPeer(PeerMessage(appID: app.appID, from: from, to: destination, content: content),
+                                                  wantAck: waitForAck, offline: fields.enable_offline_messaging ?? false,
+                                                  history: fields.enable_historical_messaging ?? false)
+        switch outcome {
+        case .offline, .cached, .failed:
+            // Stored or not, the receiver is offline; a receiver whose connection is closing is as good as offline.
             return RESTResponse.success(requestID: requestID, code: "message_offline")
         case .handedOff(let messageID, _):
             guard waitForAck else { return RESTResponse.success(requestID: requestID, code: "message_sent") }
@@ -37,7 +38,8 @@ extension RESTAPI {
             throw APIError.invalidParameter("channel_name must be 1-64 characters from the allowed set, without leading or trailing spaces.")
         }
         let content = try Self.content(fields.payload)
-        _ = router.sendChannel(app: app.appID, channel: channel, from: from, content: content)
+        _ = try await messages.sendChannel(app: app.appID, channel: channel, from: from, content: content,
+                                           history: fields.enable_historical_messaging ?? false)
         return RESTResponse.success(requestID: requestID, code: "message_sent")
     }
 

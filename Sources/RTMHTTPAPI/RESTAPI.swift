@@ -8,21 +8,30 @@ import RTMCore
 
 /// The Agora-compatible REST routes under `/dev/v2/project/<appid>` (`server-contract.md` §1).
 public struct RESTAPI: Sendable {
+    let messages: MessageService
     let router: RTMCore.Router
     let apps: AppDirectory
     let configuration: RESTConfiguration
     let authenticator: RESTAuthenticator
     let messagingLimiter: KeyedRateLimiter<AppID>
+    let historyLimiter: KeyedRateLimiter<AppID>
+    let eventsLimiter: KeyedRateLimiter<AppID>
+    let historyHandles: HistoryQueryHandles
     let requestIDs = RequestIDGenerator()
     let logger: Logger
 
-    public init(router: RTMCore.Router, apps: AppDirectory, configuration: RESTConfiguration = RESTConfiguration(),
+    public init(messages: MessageService, apps: AppDirectory, configuration: RESTConfiguration = RESTConfiguration(),
                 logger: Logger = Logger(label: "rtm.rest")) {
+        self.messages = messages
+        let router = messages.router
         self.router = router
         self.apps = apps
         self.configuration = configuration
         self.authenticator = RESTAuthenticator(apps: apps, clock: router.clock)
         self.messagingLimiter = KeyedRateLimiter(clock: router.clock)
+        self.historyLimiter = KeyedRateLimiter(clock: router.clock)
+        self.eventsLimiter = KeyedRateLimiter(clock: router.clock)
+        self.historyHandles = HistoryQueryHandles(clock: router.clock, lifetime: configuration.historyHandleLifetime)
         self.logger = logger
     }
 
@@ -39,6 +48,8 @@ public struct RESTAPI: Sendable {
                 try await self.channelMessage(request: request, context: context, requestID: requestID)
             }
         }
+        registerHistory(on: httpRouter)
+        registerEvents(on: httpRouter)
     }
 
     /// Runs a handler with a fresh request id; maps every error to the JSON error body and counts the result.
@@ -66,18 +77,26 @@ public struct RESTAPI: Sendable {
 
     /// Authenticates, applies the app's messaging rate limit, and reads the body (in that order).
     func admit(request: Request, context: some RequestContext) async throws -> (AppRecord, RESTPrincipal, ByteBuffer) {
-        let appText = context.parameters.get("appid") ?? ""
-        let appRecord: AppRecord? = if let appID = AppID(appText) { await apps.app(appID) } else { nil }
-        let (app, principal) = try await authenticator.authenticate(request.headers, app: appRecord)
+        let (app, principal) = try await authenticate(request: request, context: context)
         let limit = RateLimit.perSecond(app.messagingRateLimit ?? configuration.defaultMessagingRateLimit)
-        if case .limited(let seconds) = messagingLimiter.acquire(app.appID, limit: limit) {
-            throw APIError.tooManyRequests(retryAfter: seconds)
-        }
+        try Self.check(messagingLimiter.acquire(app.appID, limit: limit))
         if let length = request.headers[.contentLength].flatMap(Int.init), length > configuration.maximumBodyBytes {
             throw APIError.tooLarge
         }
         let body = try await request.body.collect(upTo: configuration.maximumBodyBytes)
         return (app, principal, body)
+    }
+
+    /// Authenticates the call for the path's app id (unknown apps answer 401 like bad credentials).
+    func authenticate(request: Request, context: some RequestContext) async throws -> (AppRecord, RESTPrincipal) {
+        let appText = context.parameters.get("appid") ?? ""
+        let appRecord: AppRecord? = if let appID = AppID(appText) { await apps.app(appID) } else { nil }
+        return try await authenticator.authenticate(request.headers, app: appRecord)
+    }
+
+    /// Throws 429 for a refused rate-limit decision.
+    static func check(_ decision: RateDecision) throws {
+        if case .limited(let seconds) = decision { throw APIError.tooManyRequests(retryAfter: seconds) }
     }
 
     /// The path's `user_id`, percent-decoded and validated; with token auth it must be the token's user.

@@ -8,6 +8,14 @@ public struct RESTConfiguration: Sendable {
     public var defaultMessagingRateLimit = 500
     /// Largest request body; larger ones get 413.
     public var maximumBodyBytes = 64 * 1024
+    /// History query/get/count calls per second per app.
+    public var historyRateLimit = 100
+    /// User and channel event feed calls per second per app.
+    public var eventsRateLimit = 10
+    /// How long an unused history query handle stays valid.
+    public var historyHandleLifetime: Duration = .seconds(300)
+    /// Events returned per feed call.
+    public var eventsPerReply = 1_000
 
     public init() {}
 }

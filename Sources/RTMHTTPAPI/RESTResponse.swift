@@ -19,7 +19,15 @@ enum RESTResponse {
         return response
     }
 
-    static func json(_ status: HTTPResponse.Status, requestID: String, _ fields: [String: String]) -> Response {
+    /// A success body with any JSON-compatible fields (numbers, arrays, objects) besides `result` and `request_id`.
+    static func success(requestID: String, fields: [String: Any]) -> Response {
+        var object = fields
+        object["result"] = "success"
+        object["request_id"] = requestID
+        return json(.ok, requestID: requestID, object)
+    }
+
+    static func json(_ status: HTTPResponse.Status, requestID: String, _ fields: [String: Any]) -> Response {
         let data = (try? JSONSerialization.data(withJSONObject: fields, options: [.sortedKeys])) ?? Data("{}".utf8)
         var headers = HTTPFields()
         headers[.contentType] = "application/json; charset=utf-8"

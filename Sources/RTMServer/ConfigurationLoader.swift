@@ -30,7 +30,8 @@ public enum ConfigurationLoader {
             if document == nil { return }
             throw ConfigurationError(key: "config file", problem: "the top level must be a mapping")
         }
-        let known: Set<String> = ["host", "port", "data_dir", "database_url", "node_id", "apps", "customers", "ack_timeout_seconds"]
+        let known: Set<String> = ["host", "port", "data_dir", "database_url", "node_id", "apps", "customers", "ack_timeout_seconds",
+                                  "offline_retention_days"]
         if let unknown = root.keys.sorted().first(where: { !known.contains($0) }) {
             throw ConfigurationError(key: unknown, problem: "unknown key")
         }
@@ -40,6 +41,9 @@ public enum ConfigurationLoader {
         if let value = root["database_url"] { configuration.databaseURL = try string(value, key: "database_url") }
         if let value = root["node_id"] { configuration.nodeID = try string(value, key: "node_id") }
         if let value = root["ack_timeout_seconds"] { configuration.ackTimeout = .seconds(try int(value, key: "ack_timeout_seconds")) }
+        if let value = root["offline_retention_days"] {
+            configuration.offlineRetention = .seconds(try int(value, key: "offline_retention_days") * 86_400)
+        }
         if let value = root["apps"] {
             guard let list = value as? [[String: Any]] else { throw ConfigurationError(key: "apps", problem: "must be a list of mappings") }
             configuration.apps = try list.enumerated().map { index, entry in
@@ -84,8 +88,10 @@ public enum ConfigurationLoader {
     public static func validate(_ configuration: ServerConfiguration) throws {
         guard (0...65535).contains(configuration.port) else { throw ConfigurationError(key: "port", problem: "must be 0-65535") }
         guard !configuration.host.isEmpty else { throw ConfigurationError(key: "host", problem: "must not be empty") }
-        if let url = configuration.databaseURL, !url.isEmpty {
-            throw ConfigurationError(key: "database_url", problem: "PostgreSQL is not available in this build yet; omit it to use the embedded SQLite store (\(url.hasPrefix("postgres") ? "postgres URL given" : "unsupported scheme"))")
+        if let url = configuration.databaseURL {
+            guard url.hasPrefix("postgres://") || url.hasPrefix("postgresql://"), URLComponents(string: url)?.host?.isEmpty == false else {
+                throw ConfigurationError(key: "database_url", problem: "must be postgres://user:password@host:port/database (omit it for SQLite)")
+            }
         }
         for (index, app) in configuration.apps.enumerated() {
             guard AppID.isHex32(app.appID) else { throw ConfigurationError(key: "apps[\(index)].app_id", problem: "must be 32 hexadecimal characters") }

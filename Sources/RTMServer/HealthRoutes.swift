@@ -1,15 +1,13 @@
 import Hummingbird
 import NIOCore
-import RTMStoreSQLite
-
 /// `GET /healthz`, `/readyz` and `/metrics` (no auth, outside `/dev/`).
 struct HealthRoutes: Sendable {
-    let store: SQLiteStore
+    let isReachable: @Sendable () async -> Bool
 
     func register<Context: RequestContext>(on router: Hummingbird.Router<Context>) {
         router.get("/healthz") { _, _ in Self.text("ok\n") }
         router.get("/readyz") { _, _ in
-            await store.isReachable() ? Self.text("ready\n") : Self.text("storage unreachable\n", status: .serviceUnavailable)
+            await isReachable() ? Self.text("ready\n") : Self.text("storage unreachable\n", status: .serviceUnavailable)
         }
         router.get("/metrics") { _, _ in
             var headers = HTTPFields()

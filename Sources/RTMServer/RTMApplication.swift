@@ -6,6 +6,7 @@ import NIOCore
 import RTMCore
 import RTMGateway
 import RTMHTTPAPI
+import RTMStorePostgres
 import RTMStoreSQLite
 import ServiceLifecycle
 import Synchronization
@@ -15,9 +16,16 @@ import Synchronization
 public struct RTMApplication: Sendable {
     public let configuration: ServerConfiguration
     public let router: RTMCore.Router
+    public let messages: MessageService
     public let apps: AppDirectory
-    public let store: SQLiteStore
+    /// The stores of the configured backend (SQLite in the data dir, or PostgreSQL).
+    public let stores: StoreBundle
     public let gateway: Gateway
+    public let sweeper: RetentionSweeper
+    /// Background work started by `build` (the database pool, the event writer, the sweeper),
+    /// stopped by ``BackgroundWork/stop()`` after the listener is down.
+    public let background: BackgroundWork
+    let isReachable: @Sendable () async -> Bool
     /// Credentials created by this start's first-run bootstrap, if any.
     public let bootstrap: BootstrapCredentials?
     /// Resolves to the bound port once the server listens.
@@ -30,15 +38,42 @@ public struct RTMApplication: Sendable {
                              logger: Logger = Logger(label: "rtm")) async throws -> RTMApplication {
         try ConfigurationLoader.validate(configuration)
         _ = MetricsBootstrap.registry  // counters made before the bootstrap would never report
-        let store = try SQLiteStore(directory: URL(fileURLWithPath: configuration.dataDirectory, isDirectory: true))
-        let bootstrap = try await Bootstrap.prepare(registry: store, configuration: configuration)
-        let apps = AppDirectory(registry: store, clock: clock)
+        let background = BackgroundWork()
+        let stores: StoreBundle
+        let isReachable: @Sendable () async -> Bool
+        if let url = configuration.databaseURL {
+            let store = try PostgresStore(url: url, logger: logger)
+            background.start { await store.run() }
+            do {
+                try await store.migrate()
+            } catch {
+                await background.stop()
+                throw ConfigurationError(key: "database_url", problem: "cannot prepare the PostgreSQL database: \(String(reflecting: error))")
+            }
+            stores = store.bundle
+            isReachable = { await store.isReachable() }
+        } else {
+            let store = try SQLiteStore(directory: URL(fileURLWithPath: configuration.dataDirectory, isDirectory: true))
+            stores = store.bundle
+            isReachable = { await store.isReachable() }
+        }
+        let bootstrap = try await Bootstrap.prepare(registry: stores.apps, configuration: configuration)
+        let apps = AppDirectory(registry: stores.apps, clock: clock)
         try await apps.reload()
-        let router = RTMCore.Router(clock: clock, encoder: GatewayEventEncoder(), logger: logger)
+        let recorder = EventRecorder(log: stores.events, logger: logger)
+        background.start { await recorder.run() }
+        let router = RTMCore.Router(clock: clock, encoder: GatewayEventEncoder(), eventRecorder: recorder, logger: logger)
+        var limits = MessageService.Limits()
+        limits.offlineRetention = configuration.offlineRetention
+        let messages = MessageService(router: router, stores: stores, limits: limits, logger: logger)
+        let sweeper = RetentionSweeper(stores: stores, clock: clock, limits: limits, interval: configuration.retentionSweepInterval,
+                                       logger: logger)
+        background.start { await sweeper.run() }
         var gatewayConfiguration = GatewayConfiguration()
         gatewayConfiguration.peerAckTimeout = configuration.ackTimeout
-        let gateway = Gateway(router: router, apps: apps, configuration: gatewayConfiguration, logger: logger)
-        return RTMApplication(configuration: configuration, router: router, apps: apps, store: store, gateway: gateway,
+        let gateway = Gateway(messages: messages, apps: apps, configuration: gatewayConfiguration, logger: logger)
+        return RTMApplication(configuration: configuration, router: router, messages: messages, apps: apps, stores: stores,
+                              gateway: gateway, sweeper: sweeper, background: background, isReachable: isReachable,
                               bootstrap: bootstrap, boundPort: BoundPort(), logger: logger, clock: clock)
     }
 
@@ -48,10 +83,10 @@ public struct RTMApplication: Sendable {
     {
         var restConfiguration = RESTConfiguration()
         restConfiguration.ackTimeout = configuration.ackTimeout
-        let rest = RESTAPI(router: router, apps: apps, configuration: restConfiguration, logger: logger)
+        let rest = RESTAPI(messages: messages, apps: apps, configuration: restConfiguration, logger: logger)
         let httpRouter = Hummingbird.Router(context: BasicRequestContext.self)
         rest.register(on: httpRouter)
-        HealthRoutes(store: store).register(on: httpRouter)
+        HealthRoutes(isReachable: isReachable).register(on: httpRouter)
 
         let gateway = self.gateway
         let maximumFrame = gateway.configuration.maximumFrameBytes
@@ -87,6 +122,29 @@ public struct RTMApplication: Sendable {
             gracefulShutdownSignals: [.sigterm, .sigint],
             logger: logger))
         try await group.run()
+        await background.stop()
+    }
+}
+
+/// Long-running tasks the application owns; stopped together, last.
+public final class BackgroundWork: Sendable {
+    private let tasks = Mutex<[Task<Void, Never>]>([])
+
+    func start(_ work: @escaping @Sendable () async -> Void) {
+        let task = Task { await work() }
+        tasks.withLock { $0.append(task) }
+    }
+
+    /// Cancels every task (the event writer writes what it holds first) and waits for them.
+    public func stop() async {
+        let running = tasks.withLock { tasks -> [Task<Void, Never>] in
+            defer { tasks.removeAll() }
+            return tasks
+        }
+        for task in running.reversed() {
+            task.cancel()
+            await task.value
+        }
     }
 }
 

@@ -41,6 +41,10 @@ public struct ServerConfiguration: Sendable {
     public var ackTimeout: Duration = .seconds(10)
     /// Create an app and a credential when the store is empty and none is configured.
     public var bootstrapWhenEmpty = true
+    /// How long offline messages are kept.
+    public var offlineRetention: Duration = .seconds(7 * 24 * 3600)
+    /// Time between retention sweeps.
+    public var retentionSweepInterval: Duration = .seconds(60)
 
     public init() {}
 }

@@ -3,13 +3,23 @@ import ArgumentParser
 import Foundation
 import RTMCore
 import RTMServer
+import RTMStorePostgres
 import RTMStoreSQLite
 
 struct StoreOptions: ParsableArguments {
     @Option(name: .customLong("data-dir"), help: "Data directory of the server (default ./rtm-data).") var dataDir = "./rtm-data"
+    @Option(name: .customLong("database-url"), help: "postgres://… when the server uses PostgreSQL.") var databaseURL: String?
 
-    func open() throws -> SQLiteStore {
-        try SQLiteStore(directory: URL(fileURLWithPath: dataDir, isDirectory: true))
+    /// Runs `body` with the server's app registry (SQLite in the data dir, or PostgreSQL).
+    func withRegistry(_ body: (any AppRegistry) async throws -> Void) async throws {
+        guard let databaseURL = databaseURL ?? ProcessInfo.processInfo.environment["RTM_DATABASE_URL"] else {
+            return try await body(SQLiteStore(directory: URL(fileURLWithPath: dataDir, isDirectory: true)))
+        }
+        let store = try PostgresStore(url: databaseURL)
+        let running = Task { await store.run() }
+        defer { running.cancel() }
+        try await store.migrate()
+        try await body(store)
     }
 }
 
@@ -25,7 +35,7 @@ struct AppCommand: AsyncParsableCommand {
         func run() async throws {
             let appID = Bootstrap.randomHex(bytes: 16)
             let certificate = noCertificate ? nil : Bootstrap.randomHex(bytes: 16)
-            try await store.open().upsertApp(AppRecord(appID: AppID(appID)!, certificate: certificate))
+            try await store.withRegistry { try await $0.upsertApp(AppRecord(appID: AppID(appID)!, certificate: certificate)) }
             print("App ID:          \(appID)")
             print("App Certificate: \(certificate ?? "(none: logins need no token)")")
         }
@@ -36,8 +46,10 @@ struct AppCommand: AsyncParsableCommand {
         @OptionGroup var store: StoreOptions
 
         func run() async throws {
-            for app in try await store.open().allApps() {
-                print("\(app.appID.rawValue)  \(app.certificate == nil ? "no certificate" : "certificate set")")
+            try await store.withRegistry { registry in
+                for app in try await registry.allApps() {
+                    print("\(app.appID.rawValue)  \(app.certificate == nil ? "no certificate" : "certificate set")")
+                }
             }
         }
     }
@@ -55,8 +67,10 @@ struct CredentialCommand: AsyncParsableCommand {
         func run() async throws {
             let customerID = Bootstrap.randomHex(bytes: 16)
             let secret = Bootstrap.randomHex(bytes: 16)
-            try await store.open().upsertCredential(CustomerCredential(customerID: customerID, secretHash: Signing.sha256Hex(secret),
+            try await store.withRegistry { registry in
+                try await registry.upsertCredential(CustomerCredential(customerID: customerID, secretHash: Signing.sha256Hex(secret),
                                                                        apps: apps.isEmpty ? ["*"] : apps))
+            }
             print("Customer ID:     \(customerID)")
             print("Customer Secret: \(secret)")
         }

@@ -30,9 +30,15 @@ struct ServeCommand: AsyncParsableCommand {
         }
         var logger = Logger(label: "rtm")
         logger.logLevel = Logger.Level(rawValue: logLevel) ?? .info
-        let application = try await RTMApplication.build(configuration: configuration, logger: logger)
+        let application: RTMApplication
+        do {
+            application = try await RTMApplication.build(configuration: configuration, logger: logger)
+        } catch let error as ConfigurationError {
+            FileHandle.standardError.write(Data("rtm: \(error)\n".utf8))
+            throw ExitCode(2)
+        }
         let bootstrap = application.bootstrap
-        let apps = try await application.store.allApps()
+        let apps = try await application.stores.apps.allApps()
         try await application.run { host, port in
             Self.announce(host: host, port: port, bootstrap: bootstrap, appIDs: apps.map(\.appID.rawValue))
         }

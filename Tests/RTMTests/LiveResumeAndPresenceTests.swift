@@ -203,11 +203,17 @@ enum RTMTestError: Error {
         try await TestServer.with { server in
             let (socket, _) = try await LiveResumeAndPresenceTests.login(server, "limited")
             var id: Int64 = 10
+            /// Sends `count` requests back to back (so the bucket cannot refill), then reads the replies in order.
             func codes(_ count: Int, _ make: (Int64) -> String) async throws -> [Int] {
-                var result: [Int] = []
+                let first = id + 1
                 for _ in 0..<count {
                     id += 1
-                    result.append(try await LiveResumeAndPresenceTests.request(socket, make(id), id: id)?.0 ?? -1)
+                    try await socket.send(make(id))
+                }
+                var result: [Int] = []
+                var ignored: [ServerEvent] = []
+                for replyID in first...id {
+                    result.append(await LiveResumeAndPresenceTests.reply(socket, replyID, events: &ignored)?.0 ?? -1)
                 }
                 return result
             }

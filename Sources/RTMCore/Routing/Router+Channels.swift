@@ -29,6 +29,7 @@ extension Router {
             state.channelAttributes[key]?.generation &+= 1  // a pending drop of its attributes is void now
             channelState.members[session.userID] = session
             let count = channelState.members.count
+            record(.join, session.userID, in: session.appID, channel: channel)
             state.channels[key] = channelState
             return (.joined(memberCount: count), others, count <= limits.memberEventThreshold)
         }
@@ -124,6 +125,7 @@ extension Router {
         state.userAttributes.removeValue(forKey: session.key)
         removeSubscriptions(of: session.key, from: &state)
         if !replaced { notifyWatchers(of: session.key, .offline, in: &state) }
+        record(.logout, session.userID, in: session.appID)
         let channels = state.joined.removeValue(forKey: session.key) ?? []
         var departures: [Departure] = []
         for channel in channels {
@@ -136,6 +138,7 @@ extension Router {
 
     func removeMember(_ user: UserID, from key: ChannelKey, in state: inout State) -> Departure? {
         guard var channelState = state.channels[key], channelState.members.removeValue(forKey: user) != nil else { return nil }
+        record(.leave, user, in: key.appID, channel: key.channel)
         let remaining = Array(channelState.members.values)
         if remaining.isEmpty && !channelState.countFlushScheduled {
             state.channels.removeValue(forKey: key)

@@ -55,13 +55,16 @@ public final class Router: Sendable {
     public let limits: RouterLimits
     public let graceLimits: SessionGraceLimits
     public let attributeLimits: AttributeLimits
+    /// Where login/logout and join/leave events go for the REST event feeds, if anywhere.
+    public let eventRecorder: EventRecorder?
     let logger: Logger
     let messageIDs: MessageIDGenerator
     let metrics = RouterMetrics()
 
     public init(clock: any RTMClock, encoder: any EventEncoder, limits: RouterLimits = RouterLimits(),
                 graceLimits: SessionGraceLimits = SessionGraceLimits(), attributeLimits: AttributeLimits = AttributeLimits(),
-                logger: Logger = Logger(label: "rtm.router")) {
+                eventRecorder: EventRecorder? = nil, logger: Logger = Logger(label: "rtm.router")) {
+        self.eventRecorder = eventRecorder
         self.clock = clock
         self.encoder = encoder
         self.limits = limits
@@ -84,6 +87,7 @@ public final class Router: Sendable {
             if let previous { departures = removeSession(previous, from: &state, replaced: true) }
             state.sessions[session.key] = session
             state.joined[session.key] = []
+            record(.login, session.userID, in: session.appID)
             if previous == nil { notifyWatchers(of: session.key, .online, in: &state) }
             return (previous, departures)
         }
@@ -145,6 +149,20 @@ public final class Router: Sendable {
         return .handedOff(messageID: messageID, serverTimestamp: now)
     }
 
+    /// Queues a stored (offline) message to `session` with `offline: true`, under its original id.
+    /// - Returns: `false` if the session is gone or refused it.
+    public func deliverStored(_ message: StoredPeerMessage, to session: RouterSession) -> Bool {
+        guard isCurrent(session) else { return false }
+        let body = encoder.encodeBody(.peerMessage(messageID: message.messageID, from: message.from, content: message.content,
+                                                   serverTimestamp: message.serverTimestamp, offline: true))
+        return session.sink.enqueueEvent(body, kind: .peerMessage(messageID: message.messageID))
+    }
+
+    /// The current session of `user` in `app`, if logged in.
+    public func currentSession(of user: UserID, in app: AppID) -> RouterSession? {
+        state.withLock { $0.sessions[SessionKey(appID: app, userID: user)] }
+    }
+
     /// Waits for the receiver's `ack` of `messageID`.
     /// - Returns: `true` when acknowledged, `false` after `timeout` (or if no slot was kept).
     public func awaitAck(messageID: String, timeout: Duration) async -> Bool {
@@ -194,6 +212,12 @@ public final class Router: Sendable {
             return nil
         }
         waiter?.resume(returning: acked)
+    }
+
+    /// Records an event for the REST feeds (cheap; safe under the lock).
+    func record(_ kind: RTMEvent.Kind, _ user: UserID, in app: AppID, channel: ChannelName? = nil) {
+        eventRecorder?.record(RTMEvent(appID: app, userID: user.rawValue, kind: kind, channel: channel?.rawValue,
+                                       timestamp: clock.nowMilliseconds()))
     }
 
     /// Drops an ack slot nobody will wait for (a REST call that did not ask for the ack).

@@ -46,16 +46,24 @@ struct TestServer {
 
     /// Starts a server, runs `body`, and stops the server.
     static func with<T>(_ configuration: ServerConfiguration = configuration(), clock: any RTMClock = SystemClock(),
-                        _ body: (TestServer) async throws -> T) async throws -> T {
+                        backend: StoreBackend = .sqlite, _ body: (TestServer) async throws -> T) async throws -> T {
+        var configuration = configuration
+        if backend == .postgres { configuration.databaseURL = try await StoreBackend.freshPostgresDatabase() }
         let application = try await RTMApplication.build(configuration: configuration, clock: clock)
         let http = application.makeHTTPApplication()
         let task = Task { try await http.run() }
         let port = await application.boundPort.value()
-        defer {
-            task.cancel()
-            try? FileManager.default.removeItem(atPath: configuration.dataDirectory)
+        let result: Result<T, any Error>
+        do {
+            result = .success(try await body(TestServer(application: application, port: port)))
+        } catch {
+            result = .failure(error)
         }
-        return try await body(TestServer(application: application, port: port))
+        task.cancel()
+        _ = await task.result
+        await application.background.stop()
+        try? FileManager.default.removeItem(atPath: configuration.dataDirectory)
+        return try result.get()
     }
 
     static func token(for user: String, expire: UInt32 = 3600) -> String {

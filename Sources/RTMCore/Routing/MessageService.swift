@@ -1,0 +1,127 @@
+import Logging
+import Synchronization
+
+/// The stored half of messaging: offline store-and-forward and history around the ``Router``.
+///
+/// Both edges (REST and the gateway) send through it. A message is stored in history when asked;
+/// a peer message asked to be kept offline is stored when its receiver is offline, delivered with
+/// `offline: true` at the receiver's next login in send order, and deleted only once acknowledged.
+public final class MessageService: Sendable {
+    /// Limits of offline storage and history.
+    public struct Limits: Sendable {
+        /// Messages kept per receiver; the newest evicts the oldest.
+        public var offlineMessagesPerReceiver = 200
+        /// How long an offline message is kept.
+        public var offlineRetention: Duration = .seconds(7 * 24 * 3600)
+        /// History kept for apps that do not set their own retention.
+        public var defaultHistoryRetentionDays = 7
+
+        public init() {}
+    }
+
+    /// What happened to a peer message.
+    public enum PeerOutcome: Sendable, Equatable {
+        case handedOff(messageID: String, serverTimestamp: Int64)
+        case offline(messageID: String, serverTimestamp: Int64)
+        /// The receiver was offline and the message was stored for its next login.
+        case cached(messageID: String, serverTimestamp: Int64)
+        case failed(messageID: String, serverTimestamp: Int64)
+    }
+
+    public let router: Router
+    public let stores: StoreBundle
+    public let limits: Limits
+    let logger: Logger
+    /// Offline messages handed to a session and not yet acknowledged: message id → receiver.
+    private let awaitingAck = Mutex<[String: SessionKey]>([:])
+
+    public init(router: Router, stores: StoreBundle, limits: Limits = Limits(), logger: Logger = Logger(label: "rtm.messages")) {
+        self.router = router
+        self.stores = stores
+        self.limits = limits
+        self.logger = logger
+    }
+
+    /// Sends a peer message. With `history`, it is recorded first. With `offline` and the receiver
+    /// offline, it is stored (`.cached`); if the receiver logged in meanwhile it is delivered at once.
+    public func sendPeer(_ message: PeerMessage, wantAck: Bool, offline: Bool, history: Bool) async throws -> PeerOutcome {
+        let dispatch = router.sendPeer(message, wantAck: wantAck)
+        if history, case .text(let text) = message.content {
+            try await stores.history.append(HistoryRecord(appID: message.appID, source: message.from.rawValue,
+                                                          destination: message.to.rawValue, kind: .peerMessage, payload: text,
+                                                          timestamp: dispatch.serverTimestamp))
+        }
+        switch dispatch {
+        case .handedOff(let id, let timestamp): return .handedOff(messageID: id, serverTimestamp: timestamp)
+        case .failed(let id, let timestamp): return .failed(messageID: id, serverTimestamp: timestamp)
+        case .offline(let id, let timestamp):
+            guard offline else { return .offline(messageID: id, serverTimestamp: timestamp) }
+            try await stores.offline.store(StoredPeerMessage(messageID: id, appID: message.appID, from: message.from, to: message.to,
+                                                             content: message.content, serverTimestamp: timestamp),
+                                           limit: limits.offlineMessagesPerReceiver)
+            if let session = router.currentSession(of: message.to, in: message.appID) {
+                await deliverStoredMessages(to: session)   // it logged in while we were storing
+            }
+            return .cached(messageID: id, serverTimestamp: timestamp)
+        }
+    }
+
+    /// Sends a channel message, recording it in history first when asked.
+    public func sendChannel(app: AppID, channel: ChannelName, from: UserID, content: MessageContent, history: Bool) async throws
+        -> (messageID: String, serverTimestamp: Int64, receivers: Int)
+    {
+        let sent = router.sendChannel(app: app, channel: channel, from: from, content: content)
+        if history, case .text(let text) = content {
+            try await stores.history.append(HistoryRecord(appID: app, source: from.rawValue, destination: channel.rawValue,
+                                                          kind: .channelMessage, payload: text, timestamp: sent.serverTimestamp))
+        }
+        return sent
+    }
+
+    /// Queues the session's stored messages (oldest first, marked `offline`), skipping any already
+    /// handed to it and not yet acknowledged.
+    public func deliverStoredMessages(to session: RouterSession) async {
+        let notBefore = router.clock.nowMilliseconds() - limits.offlineRetention.milliseconds
+        let pending: [StoredPeerMessage]
+        do {
+            pending = try await stores.offline.pending(for: session.userID, in: session.appID, notBefore: notBefore)
+        } catch {
+            logger.error("reading offline messages failed: \(error)")
+            return
+        }
+        let fresh = awaitingAck.withLock { awaiting in
+            pending.filter { message in
+                guard awaiting[message.messageID] == nil else { return false }
+                awaiting[message.messageID] = SessionKey(appID: session.appID, userID: session.userID)
+                return true
+            }
+        }
+        for message in fresh where !router.deliverStored(message, to: session) {
+            _ = awaitingAck.withLock { $0.removeValue(forKey: message.messageID) }
+        }
+    }
+
+    /// The receiver acknowledged `messageID`: if it was a stored message, it is deleted (in the
+    /// background; nothing happens for ordinary messages, so this is cheap on every ack).
+    public func acknowledged(_ messageID: String, by session: RouterSession) {
+        let key = awaitingAck.withLock { awaiting -> SessionKey? in
+            guard let key = awaiting[messageID], key == SessionKey(appID: session.appID, userID: session.userID) else { return nil }
+            awaiting.removeValue(forKey: messageID)
+            return key
+        }
+        guard let key else { return }
+        Task { [stores, logger] in
+            do {
+                try await stores.offline.delete(messageID: messageID, for: key.userID, in: key.appID)
+            } catch {
+                logger.error("deleting an acknowledged offline message failed: \(error)")
+            }
+        }
+    }
+
+    /// Forgets unacknowledged deliveries of a session that ended; they stay stored for the next login.
+    public func sessionEnded(_ session: RouterSession) {
+        let key = SessionKey(appID: session.appID, userID: session.userID)
+        awaitingAck.withLock { awaiting in awaiting = awaiting.filter { $0.value != key } }
+    }
+}
