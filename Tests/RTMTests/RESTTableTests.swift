@@ -84,8 +84,9 @@ import Testing
         ]
     }
 
-    @Test func everyRuleAnswersWithItsStatusAndBody() async throws {
-        try await TestServer.with { server in
+    @Test(arguments: [StoreBackend.sqlite, .postgres])
+    func everyRuleAnswersWithItsStatusAndBody(_ backend: StoreBackend) async throws {
+        try await TestServer.with(backend: backend) { server in
             for row in Self.rows {
                 let result = try await server.post(row.path, app: row.app, headers: row.headers, body: row.body)
                 #expect(result.status == row.status, "\(row.name)")

@@ -121,3 +121,19 @@ extension TestServer {
         return (Int(response.status.code), String(buffer: body))
     }
 }
+
+/// GET requests with AsyncHTTPClient for tests.
+enum HTTPClientRequestBuilder {
+    static func get(_ url: String) -> HTTPClientRequest {
+        HTTPClientRequest(url: url)
+    }
+
+    static func run(_ request: HTTPClientRequest) async throws -> HTTPResult {
+        let response = try await HTTPClient.shared.execute(request, timeout: .seconds(30))
+        let data = try await response.body.collect(upTo: 1 << 22)
+        let json = (try? JSONSerialization.jsonObject(with: Data(data.readableBytesView))) as? [String: Any] ?? [:]
+        var headers: [String: String] = [:]
+        for header in response.headers { headers[header.name.lowercased()] = header.value }
+        return HTTPResult(status: Int(response.status.code), headers: headers, json: json)
+    }
+}
