@@ -44,8 +44,9 @@ final class GatewayConnection: Sendable {
 
     func run(inbound: WebSocketInboundStream) async {
         let writer = Task { await self.writeLoop() }
-        let loginTimer = Task { [clock, configuration = gateway.configuration] in
-            try? await clock.sleep(for: configuration.loginTimeout)
+        let loginDeadline = clock.nowMilliseconds() + gateway.configuration.loginTimeout.milliseconds
+        let loginTimer = Task { [clock] in
+            try? await clock.sleep(untilMilliseconds: loginDeadline)
             if !Task.isCancelled && self.session == nil { self.close(code: 1008, reason: "login timeout") }
         }
         var loop = ReadLoop(limits: SessionRateLimits(limits: gateway.configuration.limits))

@@ -106,17 +106,18 @@ extension PostgresStore: HistoryStore {
 extension PostgresStore: EventLog {
     public func append(_ events: [RTMEvent], capacity: Int) async throws {
         guard !events.isEmpty else { return }
+        // One statement for the whole batch: arrays bound as parameters and unnested.
+        let apps = events.map(\.appID.rawValue), feeds = events.map(\.kind.feed.rawValue), users = events.map(\.userID)
+        let kinds = events.map(\.kind.rawValue), channels = events.map { $0.channel ?? "" }, times = events.map(\.timestamp)
+        let touched = Set(events.map { [$0.appID.rawValue, $0.kind.feed.rawValue] })
         try await client.withTransaction(logger: logger) { connection in
-            var feeds = Set<[String]>()
-            for event in events {
-                try await connection.query("""
-                    INSERT INTO event_log (app_id, feed, user_id, kind, channel, ts)
-                    VALUES (\(event.appID.rawValue), \(event.kind.feed.rawValue), \(event.userID), \(event.kind.rawValue),
-                            \(event.channel), \(event.timestamp))
-                    """, logger: logger).drain()
-                feeds.insert([event.appID.rawValue, event.kind.feed.rawValue])
-            }
-            for feed in feeds {
+            try await connection.query("""
+                INSERT INTO event_log (app_id, feed, user_id, kind, channel, ts)
+                SELECT a, f, u, k, NULLIF(c, ''), t
+                FROM UNNEST(\(apps)::TEXT[], \(feeds)::TEXT[], \(users)::TEXT[], \(kinds)::TEXT[], \(channels)::TEXT[], \(times)::BIGINT[])
+                    AS batch(a, f, u, k, c, t)
+                """, logger: logger).drain()
+            for feed in touched {
                 try await connection.query("""
                     DELETE FROM event_log WHERE app_id = \(feed[0]) AND feed = \(feed[1]) AND seq NOT IN (
                         SELECT seq FROM event_log WHERE app_id = \(feed[0]) AND feed = \(feed[1]) ORDER BY seq DESC LIMIT \(capacity))

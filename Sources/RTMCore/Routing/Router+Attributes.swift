@@ -124,8 +124,9 @@ extension Router {
     /// Drops the channel's attributes once it has stayed empty for the retention period.
     func scheduleAttributeDrop(_ key: ChannelKey, in state: inout State) {
         guard let generation = state.channelAttributes[key]?.generation else { return }
-        Task { [clock, graceLimits] in
-            do { try await clock.sleep(for: graceLimits.channelAttributeRetention) } catch { return }
+        let deadline = clock.nowMilliseconds() + graceLimits.channelAttributeRetention.milliseconds
+        Task { [clock] in
+            do { try await clock.sleep(untilMilliseconds: deadline) } catch { return }
             self.state.withLock { state in
                 guard state.channelAttributes[key]?.generation == generation,
                       state.channels[key]?.members.isEmpty ?? true else { return }

@@ -178,8 +178,9 @@ extension Router {
         if delay == 0 {
             flushMemberCount(key, skipping: skipped)
         } else {
+            let deadline = clock.nowMilliseconds() + delay
             Task { [clock] in
-                try? await clock.sleep(for: .milliseconds(delay))
+                try? await clock.sleep(untilMilliseconds: deadline)
                 self.flushMemberCount(key)
             }
         }

@@ -166,8 +166,9 @@ public final class Router: Sendable {
     /// Waits for the receiver's `ack` of `messageID`.
     /// - Returns: `true` when acknowledged, `false` after `timeout` (or if no slot was kept).
     public func awaitAck(messageID: String, timeout: Duration) async -> Bool {
+        let deadline = clock.nowMilliseconds() + timeout.milliseconds
         let timer = Task { [clock] in
-            try await clock.sleep(for: timeout)
+            try await clock.sleep(untilMilliseconds: deadline)
             self.resolveAck(messageID, acked: false)
         }
         defer { timer.cancel() }

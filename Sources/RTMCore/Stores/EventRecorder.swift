@@ -53,10 +53,10 @@ public final class EventRecorder: Sendable {
         }
     }
 
-    /// Waits (up to 2 s) until everything recorded so far is written, so a reader sees it.
+    /// Waits (up to 10 s) until everything recorded so far is written, so a reader sees it.
     /// Only ``run()`` writes, which keeps events in order.
     public func flush() async {
-        for _ in 0..<2_000 {
+        for _ in 0..<10_000 {
             if state.withLock({ $0.buffer.isEmpty && !$0.writing }) { return }
             try? await Task.sleep(for: .milliseconds(1))
         }

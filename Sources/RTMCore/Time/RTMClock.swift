@@ -69,12 +69,19 @@ public final class ManualClock: RTMClock {
         }
         try await withTaskCancellationHandler {
             try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Void, any Error>) in
-                let resumeNow = state.withLock { state -> Bool in
+                // A task cancelled before this point already ran `onCancel` (finding nothing to resume),
+                // so the check must happen here, under the lock, or the sleeper would wait forever.
+                let outcome = state.withLock { state -> Bool? in
+                    if Task.isCancelled { return false }
                     if milliseconds <= 0 { return true }
                     state.sleepers[id] = Sleeper(deadline: state.now + milliseconds, continuation: continuation)
-                    return false
+                    return nil
                 }
-                if resumeNow { continuation.resume() }
+                switch outcome {
+                case true?: continuation.resume()
+                case false?: continuation.resume(throwing: CancellationError())
+                case nil: break
+                }
             }
         } onCancel: {
             let sleeper = state.withLock { $0.sleepers.removeValue(forKey: id) }
