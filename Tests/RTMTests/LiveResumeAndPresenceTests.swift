@@ -200,7 +200,8 @@ enum RTMTestError: Error {
 /// Every per-client limit of `client-protocol.md` §8 answers its TOO_OFTEN code.
 @Suite struct PerClientLimitTests {
     @Test func eachLimitAnswersItsTooOftenCode() async throws {
-        try await TestServer.with { server in
+        let clock = ManualClock()
+        try await TestServer.with(TestServer.configuration(), clock: clock) { server in
             let (socket, _) = try await LiveResumeAndPresenceTests.login(server, "limited")
             var id: Int64 = 10
             /// Sends `count` requests back to back (so the bucket cannot refill), then reads the replies in order.
@@ -217,15 +218,15 @@ enum RTMTestError: Error {
                 }
                 return result
             }
-            #expect(try await codes(11) { #"{"op":"query_peers_online_status","id":\#($0),"user_ids":["a"]}"# }.last == 5)
-            #expect(try await codes(11) { #"{"op":"clear_local_user_attributes","id":\#($0)}"# }.last == 5)
-            #expect(try await codes(41) { #"{"op":"get_channel_attributes","id":\#($0),"channel":"c"}"# }.last == 5)
-            #expect(try await codes(2) { #"{"op":"get_channel_member_count","id":\#($0),"channels":["c"]}"# }.last == 3)
+            #expect(try await codes(11) { #"{"op":"query_peers_online_status","id":\#($0),"user_ids":["a"]}"# } == Array(repeating: 0, count: 10) + [5])
+            #expect(try await codes(11) { #"{"op":"clear_local_user_attributes","id":\#($0)}"# } == Array(repeating: 0, count: 10) + [5])
+            #expect(try await codes(41) { #"{"op":"get_channel_attributes","id":\#($0),"channel":"c"}"# } == Array(repeating: 0, count: 40) + [5])
+            #expect(try await codes(2) { #"{"op":"get_channel_member_count","id":\#($0),"channels":["c"]}"# } == [0, 3])
             let many = (0..<33).map { "\"c\($0)\"" }.joined(separator: ",")
-            try await Task.sleep(for: .milliseconds(1100))
+            clock.advance(by: .seconds(1))
             #expect(try await codes(1) { #"{"op":"get_channel_member_count","id":\#($0),"channels":[\#(many)]}"# } == [5])
             #expect(try await codes(1) { #"{"op":"join","id":\#($0),"channel":"c"}"# } == [0])
-            #expect(try await codes(6) { #"{"op":"get_members","id":\#($0),"channel":"c"}"# }.last == 4)
+            #expect(try await codes(6) { #"{"op":"get_members","id":\#($0),"channel":"c"}"# } == Array(repeating: 0, count: 5) + [4])
         }
     }
 }
