@@ -12,6 +12,9 @@ let package = Package(
         .executable(name: "rtm", targets: ["rtm"]),
         .library(name: "RTMClient", targets: ["RTMClient"]),
         .library(name: "AgoraToken", targets: ["AgoraToken"]),
+        // For the micro-benchmark package in Benchmarks/.
+        .library(name: "RTMCore", targets: ["RTMCore"]),
+        .library(name: "RTMGateway", targets: ["RTMGateway"]),
     ],
     dependencies: [
         .package(url: "https://github.com/hummingbird-project/hummingbird.git", from: "2.28.1"),
@@ -114,6 +117,20 @@ let package = Package(
             dependencies: [
                 "RTMServer", "RTMClient", "AgoraToken", "RTMStoreSQLite", "RTMStorePostgres", "RTMCore",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .executableTarget(
+            name: "rtm-bench",
+            dependencies: [
+                "RTMClient",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "HummingbirdWSClient", package: "hummingbird-websocket"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
             ],
             swiftSettings: swiftSettings
         ),

@@ -1,7 +1,7 @@
 import ArgumentParser
 
 /// `rtm`: the swift-rtm server and its tools.
-@main
+
 struct RTMCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "rtm",

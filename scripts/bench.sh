@@ -1,0 +1,87 @@
+#!/usr/bin/env bash
+# Side by side: nginx+nchan (installed with apt if absent; a throwaway config, one worker, 127.0.0.1)
+# and swift-rtm (release build, SQLite default), the same scenarios run alternately by rtm-bench,
+# each figure printed with the ratio swift-rtm / nchan. Server pinned to CPU 0, load to CPU 1.
+# Usage: scripts/bench.sh [quick]   (quick: shorter runs, fewer connections)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+mode=${1:-full}
+dur=10; conns=5000; fan=1000
+if [ "$mode" = quick ]; then dur=3; conns=1000; fan=200; fi
+if ! [ -f /usr/lib/nginx/modules/ngx_nchan_module.so ]; then
+  apt-get update -qq >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nginx libnginx-mod-nchan >/dev/null
+fi
+if [ -z "${BENCH_BIN:-}" ]; then
+  swift build -c release --scratch-path .build-release --product rtm >&2
+  swift build -c release --scratch-path .build-release --product rtm-bench >&2
+fi
+bin=${BENCH_BIN:-.build-release/release}
+work=$(mktemp -d)
+ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
+pids=()
+cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; sleep 0.5; rm -rf "$work"; }
+trap cleanup EXIT
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
+pin_server="taskset -c 0"; pin_load="taskset -c 1"
+[ "$(nproc)" -ge 2 ] || { pin_server=""; pin_load=""; }
+
+# nginx + nchan, one worker.
+nport=$(free_port); mkdir -p "$work/nginx/tmp"
+cat > "$work/nginx/nginx.conf" <<CONF
+load_module /usr/lib/nginx/modules/ngx_nchan_module.so;
+worker_processes 1;
+worker_rlimit_nofile 200000;
+daemon off;
+pid $work/nginx/nginx.pid;
+error_log $work/nginx/error.log warn;
+events { worker_connections 200000; }
+http {
+  access_log off;
+  client_body_temp_path $work/nginx/tmp; proxy_temp_path $work/nginx/tmp; fastcgi_temp_path $work/nginx/tmp;
+  uwsgi_temp_path $work/nginx/tmp; scgi_temp_path $work/nginx/tmp;
+  server {
+    listen 127.0.0.1:$nport backlog=65535;
+    location ~ ^/pub/(\w+)$ { nchan_publisher; nchan_channel_id \$1; }
+    location ~ ^/sub/(\w+)$ { nchan_subscriber websocket; nchan_channel_id \$1; }
+    location = /trivial { return 200 "ok"; }
+  }
+}
+CONF
+$pin_server nginx -c "$work/nginx/nginx.conf" & pids+=($!)
+for _ in $(seq 1 50); do npid=$(pgrep -P $! nginx | head -n 1 || true); [ -n "$npid" ] && break; sleep 0.1; done
+# npid is nginx's one worker process: the one that does the work, whose CPU and memory count.
+
+# swift-rtm: an app without certificate and a Basic credential.
+rport=$(free_port)
+cat > "$work/rtm.yaml" <<CONF
+apps:
+  - app_id: 0123456789abcdef0123456789abcdef
+    messaging_rate_limit: 100000000   # the benchmark measures the server, not its 500/s default limit
+customers:
+  - id: bench
+    secret: bench-secret
+CONF
+$pin_server $bin/rtm serve --port "$rport" --data-dir "$work/rtm-data" --config "$work/rtm.yaml" --log-level warning > "$work/rtm.log" 2>&1 & pids+=($!)
+rpid=$!
+for _ in $(seq 1 100); do grep -q "^listening" "$work/rtm.log" && break; sleep 0.1; done
+sleep 0.5
+
+run() { # target scenario label args...
+  local target=$1 scenario=$2 label=$3; shift 3
+  local port=$rport pid=$rpid
+  if [ "$target" != rtm ]; then port=$nport; pid=$npid; fi
+  $pin_load $bin/rtm-bench "$scenario" --target "$target" --url "http://127.0.0.1:$port" --server-pid "$pid" --label "$label" "$@"
+}
+results="$work/results.jsonl"
+both() { # scenario label args... (alternating: nchan then rtm)
+  run nchan "$@" | tee -a "$results"
+  run rtm "$@" | tee -a "$results"
+}
+run trivial publish ceiling --duration "$dur" --concurrency 16 | tee -a "$results"
+both publish "publish-0-subs" --duration "$dur" --concurrency 16
+both publish "publish-100-subs" --duration "$dur" --concurrency 16 --subscribers 100
+both fanout "fanout-$fan" --duration "$dur" --concurrency 4 --subscribers "$fan"
+both latency "latency-200ps-10subs" --duration "$dur" --rate 200 --subscribers 10
+run rtm ack "ack-round-trip" --count 2000 | tee -a "$results"
+both connections "idle-$conns" --subscribers "$conns" --addresses 4
+python3 scripts/bench-table.py "$results"
