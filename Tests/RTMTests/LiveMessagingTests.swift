@@ -33,7 +33,7 @@ import Testing
             #expect(offline.status == 200 && offline.code == "message_offline")
             #expect(offline.json["result"] as? String == "success")
 
-            // A receiver that never acks: 408 once the (1 s in tests) ack timeout passes.
+            // A receiver that never acks: 408 once the (3 s in tests) ack timeout passes.
             let silent = try await Self.loggedInRaw(server, "silent")
             let timedOut = try await server.peer(from: "userA", to: "silent", payload: "ack me", query: "?wait_for_ack=true")
             #expect(timedOut.status == 408 && timedOut.code == "timeout")

@@ -25,7 +25,7 @@ struct TestServer {
     var baseURL: String { "http://127.0.0.1:\(port)" }
     var wsURL: String { "ws://127.0.0.1:\(port)/v1/ws" }
 
-    static func configuration(ackTimeout: Duration = .seconds(1)) -> ServerConfiguration {
+    static func configuration(ackTimeout: Duration = .seconds(3)) -> ServerConfiguration {
         var configuration = ServerConfiguration()
         configuration.port = 0
         configuration.dataDirectory = FileManager.default.temporaryDirectory
