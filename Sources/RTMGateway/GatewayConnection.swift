@@ -15,6 +15,8 @@ final class GatewayConnection: Sendable {
         var routerSession: RouterSession?
         var session: GatewaySession?
         var finished = false
+        /// Ends an unauthenticated socket after the login timeout; cancelled at login to free it early.
+        var loginTimer: Task<Void, Never>?
     }
 
     let gateway: Gateway
@@ -49,6 +51,7 @@ final class GatewayConnection: Sendable {
             try? await clock.sleep(untilMilliseconds: loginDeadline)
             if !Task.isCancelled && self.session == nil { self.close(code: 1008, reason: "login timeout") }
         }
+        shared.withLock { $0.loginTimer = loginTimer }
         var loop = ReadLoop(limits: SessionRateLimits(limits: gateway.configuration.limits))
         do {
             var iterator = inbound.makeAsyncIterator()
@@ -84,12 +87,15 @@ final class GatewayConnection: Sendable {
 
     /// Binds this socket to a session (login or resume); `false` if the socket already closed.
     func bind(_ routerSession: RouterSession, _ session: GatewaySession) -> Bool {
-        shared.withLock { shared in
-            guard !shared.finished, shared.session == nil else { return false }
+        let (bound, timer) = shared.withLock { shared -> (Bool, Task<Void, Never>?) in
+            guard !shared.finished, shared.session == nil else { return (false, nil) }
             shared.routerSession = routerSession
             shared.session = session
-            return true
+            defer { shared.loginTimer = nil }
+            return (true, shared.loginTimer)
         }
+        timer?.cancel()
+        return bound
     }
 
     /// Unbinds the session (after logout, or when another socket resumed it).
@@ -100,22 +106,41 @@ final class GatewayConnection: Sendable {
         }
     }
 
+    /// Drains the queue to the socket. Everything queued since the last pass goes out in one event-loop
+    /// hop with one flush (one syscall for many frames); the pass then waits until the last frame is
+    /// written, so a client that does not read makes the queue grow (and trips the slow-consumer bound)
+    /// instead of NIO's buffers.
     private func writeLoop() async {
         while let items = await queue.next() {
-            for item in items {
-                do {
+            var frames: [ByteBuffer] = []
+            frames.reserveCapacity(items.count)
+            do {
+                for item in items {
                     switch item {
                     case .frame(let buffer):
-                        try await outbound.write(.custom(WebSocketFrame(fin: true, opcode: .text, data: buffer)))
+                        frames.append(buffer)
                     case .close(let code, let reason):
+                        try await writeBatch(frames)
                         try await outbound.close(WebSocketErrorCode(codeNumber: Int(code)), reason: reason)
                         return
                     }
-                } catch {
-                    return
                 }
+                try await writeBatch(frames)
+            } catch {
+                return
             }
         }
+    }
+
+    private func writeBatch(_ frames: [ByteBuffer]) async throws {
+        guard !frames.isEmpty else { return }
+        let channel = self.channel
+        try await channel.eventLoop.flatSubmit { () -> EventLoopFuture<Void> in
+            var last: EventLoopFuture<Void> = channel.eventLoop.makeSucceededVoidFuture()
+            for buffer in frames { last = channel.write(WebSocketFrame(fin: true, opcode: .text, data: buffer)) }
+            channel.flush()
+            return last
+        }.get()
     }
 
     /// Queues a close frame after what is already queued.

@@ -67,10 +67,8 @@ public struct RESTAPI: Sendable {
             logger.error("request \(requestID) failed: \(error)")
             response = RESTResponse.failure(.internalError, requestID: requestID)
         }
-        Counter(label: "rtm_rest_requests_total", dimensions: [("route", route), ("status", String(response.status.code))]).increment()
-        if response.status == .tooManyRequests {
-            Counter(label: "rtm_rest_rate_limited_total", dimensions: [("route", route)]).increment()
-        }
+        RESTMetrics.shared.requests(route: route, status: response.status.code).increment()
+        if response.status == .tooManyRequests { RESTMetrics.shared.rateLimited(route: route).increment() }
         logger.debug("request \(requestID) \(route) -> \(response.status.code)")
         return response
     }

@@ -2,14 +2,26 @@ import Foundation
 import HTTPTypes
 import Hummingbird
 import NIOCore
+import Metrics
 import RTMCore
 
 /// Builds the JSON responses of the REST API; every response carries `X-Request-ID`.
 enum RESTResponse {
     static let requestIDHeader = HTTPField.Name("X-Request-ID")!
 
+    /// `{"code":…,"request_id":…,"result":"success"}`, written directly (the hot path of every send).
     static func success(requestID: String, code: String) -> Response {
-        json(.ok, requestID: requestID, ["result": "success", "request_id": requestID, "code": code])
+        var buffer = ByteBuffer()
+        buffer.reserveCapacity(80 + requestID.utf8.count)
+        buffer.writeStaticString("{\"code\":\"")
+        buffer.writeString(code)  // one of a few fixed ASCII codes
+        buffer.writeStaticString("\",\"request_id\":\"")
+        buffer.writeString(requestID)  // hex and digits
+        buffer.writeStaticString("\",\"result\":\"success\"}")
+        var headers = HTTPFields()
+        headers[.contentType] = "application/json; charset=utf-8"
+        headers[requestIDHeader] = requestID
+        return Response(status: .ok, headers: headers, body: ResponseBody(byteBuffer: buffer))
     }
 
     static func failure(_ error: APIError, requestID: String) -> Response {
@@ -33,6 +45,32 @@ enum RESTResponse {
         headers[.contentType] = "application/json; charset=utf-8"
         headers[requestIDHeader] = requestID
         return Response(status: status, headers: headers, body: ResponseBody(byteBuffer: ByteBuffer(bytes: data)))
+    }
+}
+
+/// The REST counters, made once per route and status rather than per request.
+final class RESTMetrics: Sendable {
+    static let shared = RESTMetrics()
+    private let requests = Mutex<[String: Counter]>([:])
+    private let limited = Mutex<[String: Counter]>([:])
+
+    func requests(route: String, status: Int) -> Counter {
+        requests.withLock { counters in
+            let key = "\(route) \(status)"
+            if let counter = counters[key] { return counter }
+            let counter = Counter(label: "rtm_rest_requests_total", dimensions: [("route", route), ("status", String(status))])
+            counters[key] = counter
+            return counter
+        }
+    }
+
+    func rateLimited(route: String) -> Counter {
+        limited.withLock { counters in
+            if let counter = counters[route] { return counter }
+            let counter = Counter(label: "rtm_rest_rate_limited_total", dimensions: [("route", route)])
+            counters[route] = counter
+            return counter
+        }
     }
 }
 
