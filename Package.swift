@@ -1,4 +1,5 @@
 // swift-tools-version:6.2
+import Foundation
 import PackageDescription
 
 let swiftSettings: [SwiftSetting] = [
@@ -12,9 +13,6 @@ let package = Package(
         .executable(name: "rtm", targets: ["rtm"]),
         .library(name: "RTMClient", targets: ["RTMClient"]),
         .library(name: "AgoraToken", targets: ["AgoraToken"]),
-        // For the micro-benchmark package in Benchmarks/.
-        .library(name: "RTMCore", targets: ["RTMCore"]),
-        .library(name: "RTMGateway", targets: ["RTMGateway"]),
     ],
     dependencies: [
         .package(url: "https://github.com/hummingbird-project/hummingbird.git", from: "2.28.1"),
@@ -147,3 +145,20 @@ let package = Package(
         ),
     ]
 )
+
+// Micro-benchmarks (ordo-one/benchmark) only when asked, so the normal build and tests stay fast:
+//   RTM_MICROBENCHMARKS=1 swift package --scratch-path .build-micro --disable-sandbox benchmark
+if ProcessInfo.processInfo.environment["RTM_MICROBENCHMARKS"] == "1" {
+    package.dependencies.append(.package(url: "https://github.com/ordo-one/benchmark.git", from: "1.38.1", traits: ["MallocInterposer"]))
+    package.targets.append(
+        .executableTarget(
+            name: "RTMMicro",
+            dependencies: [
+                "AgoraToken", "RTMCore", "RTMGateway",
+                .product(name: "Benchmark", package: "benchmark"),
+                .product(name: "NIOCore", package: "swift-nio"),
+            ],
+            path: "Benchmarks/RTMMicro",
+            plugins: [.plugin(name: "BenchmarkPlugin", package: "benchmark")]
+        ))
+}

@@ -1,7 +1,6 @@
 import AgoraToken
 import Benchmark
 import NIOCore
-import RTMClient
 import RTMCore
 import RTMGateway
 
