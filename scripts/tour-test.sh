@@ -43,6 +43,20 @@ for format in 007 006; do
   check "an rtm token ($format) authenticates a REST call" grep -q '"code":"message_offline"' "$work/token.out"
 done
 
+# Apps and credentials created with the CLI while the server runs are usable at once.
+"$bin" app create --data-dir "$work/data" > "$work/app.out"
+new_app=$(sed -n 's|^App ID: *||p' "$work/app.out"); new_cert=$(sed -n 's|^App Certificate: *||p' "$work/app.out")
+"$bin" credential create --data-dir "$work/data" --app "$new_app" > "$work/cred.out"
+new_basic=$(printf '%s:%s' "$(sed -n 's|^Customer ID: *||p' "$work/cred.out")" "$(sed -n 's|^Customer Secret: *||p' "$work/cred.out")" | base64 -w0)
+curl -s -X POST "http://127.0.0.1:$port/dev/v2/project/$new_app/rtm/users/a/peer_messages" -H "Authorization: Basic $new_basic" \
+  -d '{"destination":"b","payload":"hi"}' > "$work/new.out"
+check "an app and credential made by the CLI work on the running server" grep -q '"code":"message_offline"' "$work/new.out"
+curl -s -X POST "http://127.0.0.1:$port/dev/v2/project/$app_id/rtm/users/a/peer_messages" -H "Authorization: Basic $new_basic" \
+  -d '{"destination":"b","payload":"hi"}' > "$work/other.out"
+check "a credential limited to one app is refused for another" grep -q '"code":"unauthorized"' "$work/other.out"
+"$bin" app list --data-dir "$work/data" > "$work/list.out"
+check "rtm app list shows both apps without certificates" bash -c "grep -q '$new_app' '$work/list.out' && grep -q '$app_id' '$work/list.out' && ! grep -q '$new_cert' '$work/list.out'"
+
 kill -TERM "${pids[0]}"
 for _ in $(seq 1 100); do kill -0 "${pids[0]}" 2>/dev/null || break; sleep 0.1; done
 check "SIGTERM stops the server" bash -c "! kill -0 ${pids[0]} 2>/dev/null"
