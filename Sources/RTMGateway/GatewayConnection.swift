@@ -45,7 +45,8 @@ final class GatewayConnection: Sendable {
     // MARK: Life cycle
 
     func run(inbound: WebSocketInboundStream) async {
-        let writer = Task { await self.writeLoop() }
+        let eventLoop = channel.eventLoop
+        queue.start { eventLoop.execute { self.drain() } }
         let loginDeadline = clock.nowMilliseconds() + gateway.configuration.loginTimeout.milliseconds
         let loginTimer = Task { [clock] in
             try? await clock.sleep(untilMilliseconds: loginDeadline)
@@ -70,8 +71,6 @@ final class GatewayConnection: Sendable {
         }
         loginTimer.cancel()
         finish()
-        writer.cancel()
-        await writer.value
     }
 
     /// The socket is gone: a live session waits for a resume for the grace period.
@@ -106,41 +105,27 @@ final class GatewayConnection: Sendable {
         }
     }
 
-    /// Drains the queue to the socket. Everything queued since the last pass goes out in one event-loop
-    /// hop with one flush (one syscall for many frames); the pass then waits until the last frame is
-    /// written, so a client that does not read makes the queue grow (and trips the slow-consumer bound)
-    /// instead of NIO's buffers.
-    private func writeLoop() async {
-        while let items = await queue.next() {
-            var frames: [ByteBuffer] = []
-            frames.reserveCapacity(items.count)
-            do {
-                for item in items {
-                    switch item {
-                    case .frame(let buffer):
-                        frames.append(buffer)
-                    case .close(let code, let reason):
-                        try await writeBatch(frames)
-                        try await outbound.close(WebSocketErrorCode(codeNumber: Int(code)), reason: reason)
-                        return
-                    }
-                }
-                try await writeBatch(frames)
-            } catch {
+    /// Writes everything queued to the socket, on its event loop: all frames of a batch in one pass
+    /// with one flush (one syscall for many frames). The next batch starts when the last frame of this
+    /// one is written, so a client that does not read makes the queue grow (and trips the
+    /// slow-consumer bound) instead of NIO's buffers. No task is involved.
+    private func drain() {
+        let items = queue.take()
+        guard !items.isEmpty else { return }
+        var last: EventLoopFuture<Void>?
+        for item in items {
+            switch item {
+            case .frame(let buffer):
+                last = channel.write(WebSocketFrame(fin: true, opcode: .text, data: buffer))
+            case .close(let code, let reason):
+                channel.flush()
+                let outbound = outbound
+                Task { try? await outbound.close(WebSocketErrorCode(codeNumber: Int(code)), reason: reason) }
                 return
             }
         }
-    }
-
-    private func writeBatch(_ frames: [ByteBuffer]) async throws {
-        guard !frames.isEmpty else { return }
-        let channel = self.channel
-        try await channel.eventLoop.flatSubmit { () -> EventLoopFuture<Void> in
-            var last: EventLoopFuture<Void> = channel.eventLoop.makeSucceededVoidFuture()
-            for buffer in frames { last = channel.write(WebSocketFrame(fin: true, opcode: .text, data: buffer)) }
-            channel.flush()
-            return last
-        }.get()
+        channel.flush()
+        last?.whenComplete { _ in self.drain() }
     }
 
     /// Queues a close frame after what is already queued.

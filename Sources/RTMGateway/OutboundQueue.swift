@@ -2,10 +2,13 @@ import DequeModule
 import NIOCore
 import Synchronization
 
-/// The bounded queue between everything that sends to one client and the task that writes to its
-/// socket. Pushing never blocks; past `maximumFrames` or `maximumBytes` the queue overflows and
-/// refuses everything after (the connection is then closed as a slow consumer).
+/// The bounded queue between everything that sends to one client and its socket. Pushing never
+/// blocks; past `maximumFrames` or `maximumBytes` the queue overflows and refuses everything after
+/// (the connection is then closed as a slow consumer).
 ///
+/// There is no writer task: the first push into an idle queue calls the `onWork` hook (which
+/// schedules a drain on the socket's event loop); the drain takes everything with ``take()`` and
+/// keeps taking until the queue is empty, which makes it idle again.
 final class OutboundQueue: Sendable {
     enum Item: Sendable {
         case frame(ByteBuffer)
@@ -23,7 +26,9 @@ final class OutboundQueue: Sendable {
         var items = Deque<Item>()
         var bytes = 0
         var isClosed = false
-        var waiter: CheckedContinuation<[Item]?, Never>?
+        /// A drain is scheduled or running; pushes then need not schedule one.
+        var draining = false
+        var onWork: (@Sendable () -> Void)?
     }
 
     let maximumFrames: Int
@@ -35,9 +40,20 @@ final class OutboundQueue: Sendable {
         self.maximumBytes = maximumBytes
     }
 
+    /// Sets what to call when work arrives in an idle queue (and calls it if work is already waiting).
+    func start(onWork: @escaping @Sendable () -> Void) {
+        let wake = state.withLock { state -> Bool in
+            state.onWork = onWork
+            guard !state.items.isEmpty, !state.draining else { return false }
+            state.draining = true
+            return true
+        }
+        if wake { onWork() }
+    }
+
     /// Queues a complete frame.
     func pushFrame(_ frame: ByteBuffer) -> PushResult {
-        let (result, wake) = state.withLock { state -> (PushResult, (CheckedContinuation<[Item]?, Never>, [Item])?) in
+        let (result, wake) = state.withLock { state -> (PushResult, (@Sendable () -> Void)?) in
             guard !state.isClosed else { return (.closed, nil) }
             if state.items.count + 1 > maximumFrames || state.bytes + frame.readableBytes > maximumBytes {
                 state.isClosed = true
@@ -46,58 +62,50 @@ final class OutboundQueue: Sendable {
             }
             state.items.append(.frame(frame))
             state.bytes += frame.readableBytes
-            return (.queued, takeAll(&state))
+            return (.queued, Self.claimDrain(&state))
         }
-        if let wake { wake.0.resume(returning: wake.1) }
+        wake?()
         return result
     }
 
     /// Queues a close after everything already queued, then refuses further pushes.
     func pushClose(code: UInt16, reason: String) {
-        let waiter = state.withLock { state -> (CheckedContinuation<[Item]?, Never>, [Item])? in
+        let wake = state.withLock { state -> (@Sendable () -> Void)? in
             guard !state.isClosed else { return nil }
             state.isClosed = true
             state.items.append(.close(code: code, reason: reason))
-            return takeAll(&state)
+            return Self.claimDrain(&state)
         }
-        if let waiter { waiter.0.resume(returning: waiter.1) }
+        wake?()
     }
 
-    /// Marks the queue closed and wakes the writer with nothing.
+    /// Marks the queue closed, drops what it holds and forgets its hook (which holds the connection).
     func shutdown() {
-        let waiter = state.withLock { state -> CheckedContinuation<[Item]?, Never>? in
+        state.withLock { state in
             state.isClosed = true
             state.items.removeAll()
-            defer { state.waiter = nil }
-            return state.waiter
+            state.bytes = 0
+            state.onWork = nil
         }
-        waiter?.resume(returning: nil)
     }
 
-    private func takeAll(_ state: inout State) -> (CheckedContinuation<[Item]?, Never>, [Item])? {
-        guard let waiter = state.waiter else { return nil }
-        state.waiter = nil
-        let items = Array(state.items)
-        state.items.removeAll(keepingCapacity: true)
-        state.bytes = 0
-        return (waiter, items)
-    }
-
-    /// Waits for queued items and takes them all; `nil` once the queue is closed and empty.
-    func next() async -> [Item]? {
-        await withCheckedContinuation { continuation in
-            let ready = state.withLock { state -> [Item]?? in
-                if !state.items.isEmpty {
-                    let items = Array(state.items)
-                    state.items.removeAll(keepingCapacity: true)
-                    state.bytes = 0
-                    return .some(items)
-                }
-                if state.isClosed { return .some(nil) }
-                state.waiter = continuation
-                return .none
+    /// Takes everything queued; when there is nothing, the queue becomes idle (the next push wakes it).
+    func take() -> [Item] {
+        state.withLock { state in
+            guard !state.items.isEmpty else {
+                state.draining = false
+                return []
             }
-            if let ready { continuation.resume(returning: ready) }
+            let items = Array(state.items)
+            state.items.removeAll(keepingCapacity: true)
+            state.bytes = 0
+            return items
         }
+    }
+
+    private static func claimDrain(_ state: inout State) -> (@Sendable () -> Void)? {
+        guard !state.draining, let onWork = state.onWork else { return nil }
+        state.draining = true
+        return onWork
     }
 }
