@@ -37,3 +37,9 @@ for label, targets in by_label.items():
         cpu = f"{fmt(n['server_cpu_pct']) if n else '—'} / {fmt(r['server_cpu_pct']) if r else '—'}"
         gen = f"{fmt(n['generator_cpu_pct']) if n else '—'} / {fmt(r['generator_cpu_pct']) if r else '—'}"
         print(f"| {label}: {key} | {fmt(nv)} | {fmt(rv)} | {ratio} | {cpu} | {gen} |")
+    # Per server CPU-second: fair when the generator, not the server, is the bottleneck.
+    if scenario in ("publish", "fanout") and n and r:
+        key = "deliveries_per_s" if (n.get("deliveries_per_s") or r.get("deliveries_per_s")) else "requests_per_s"
+        per = lambda row: row[key] / max(row["server_cpu_pct"], 0.1) * 100
+        nv, rv = per(n), per(r)
+        print(f"| {label}: {key.replace('_per_s', '')} per server CPU-second | {fmt(nv)} | {fmt(rv)} | {rv / nv:.2f} | | |")
