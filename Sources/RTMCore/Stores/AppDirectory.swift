@@ -42,45 +42,36 @@ public final class AppDirectory: Sendable {
 
     /// The app with `id`, or `nil` if the registry has none.
     public func app(_ id: AppID) async -> AppRecord? {
-        let now = clock.nowMilliseconds()
-        let cached = snapshot.withLock { snapshot -> AppRecord?? in
-            if let app = snapshot.apps[id] { return .some(app) }
-            if let until = snapshot.missingApps[id], until > now { return .some(nil) }
-            return .none
-        }
-        if let cached { return cached }
-        let found = try? await registry.app(id)
-        snapshot.withLock { snapshot in
-            if let found {
-                snapshot.apps[id] = found
-                snapshot.missingApps.removeValue(forKey: id)
-            } else {
-                if snapshot.missingApps.count >= Self.maximumMisses { snapshot.missingApps.removeAll() }
-                snapshot.missingApps[id] = now + negativeTTLMilliseconds
-            }
-        }
-        return found ?? nil
+        await lookup(id, in: \.apps, misses: \.missingApps) { try await registry.app(id) }
     }
 
     /// The credential for `customerID`, or `nil`.
     public func credential(customerID: String) async -> CustomerCredential? {
+        await lookup(customerID, in: \.credentials, misses: \.missingCredentials) { try await registry.credential(customerID: customerID) }
+    }
+
+    /// A cached value, else one registry lookup whose answer (found or not) is remembered.
+    private func lookup<Key: Hashable, Value: Sendable>(
+        _ key: Key, in values: WritableKeyPath<Snapshot, [Key: Value]>,
+        misses: WritableKeyPath<Snapshot, [Key: Int64]>, fetch: () async throws -> Value?
+    ) async -> Value? {
         let now = clock.nowMilliseconds()
-        let cached = snapshot.withLock { snapshot -> CustomerCredential?? in
-            if let credential = snapshot.credentials[customerID] { return .some(credential) }
-            if let until = snapshot.missingCredentials[customerID], until > now { return .some(nil) }
+        let cached = snapshot.withLock { snapshot -> Value?? in
+            if let value = snapshot[keyPath: values][key] { return .some(value) }
+            if let until = snapshot[keyPath: misses][key], until > now { return .some(nil) }
             return .none
         }
         if let cached { return cached }
-        let found = try? await registry.credential(customerID: customerID)
+        let found = (try? await fetch()) ?? nil
         snapshot.withLock { snapshot in
             if let found {
-                snapshot.credentials[customerID] = found
-                snapshot.missingCredentials.removeValue(forKey: customerID)
+                snapshot[keyPath: values][key] = found
+                snapshot[keyPath: misses].removeValue(forKey: key)
             } else {
-                if snapshot.missingCredentials.count >= Self.maximumMisses { snapshot.missingCredentials.removeAll() }
-                snapshot.missingCredentials[customerID] = now + negativeTTLMilliseconds
+                if snapshot[keyPath: misses].count >= Self.maximumMisses { snapshot[keyPath: misses].removeAll() }
+                snapshot[keyPath: misses][key] = now + negativeTTLMilliseconds
             }
         }
-        return found ?? nil
+        return found
     }
 }
