@@ -83,5 +83,5 @@ both publish "publish-100-subs" --duration "$dur" --concurrency 16 --subscribers
 both fanout "fanout-$fan" --duration "$dur" --concurrency 4 --subscribers "$fan"
 both latency "latency-200ps-10subs" --duration "$dur" --rate 200 --subscribers 10
 run rtm ack "ack-round-trip" --count 2000 | tee -a "$results"
-both connections "idle-$conns" --subscribers "$conns" --addresses 4
+both connections "idle-$conns" --subscribers "$conns"
 python3 scripts/bench-table.py "$results"

@@ -30,7 +30,6 @@ struct BenchCommand: AsyncParsableCommand {
     @Option(help: "Payload bytes.") var payload = 64
     @Option(help: "Messages per second (latency).") var rate = 200
     @Option(help: "Round trips (ack).") var count = 2000
-    @Option(help: "Source addresses 127.0.0.1…N for many connections.") var addresses = 1
     @Option(help: "A label for the JSON line.") var label = ""
 
     func run() async throws {
@@ -47,8 +46,7 @@ struct BenchCommand: AsyncParsableCommand {
     private func publish(credentials: BenchCredentials, report: Report) async throws {
         let channel = "bench\(UInt32.random(in: 0...UInt32.max))"
         let crowd = Subscribers(recordLatency: false)
-        crowd.start(count: subscribers, target: target, base: url, channel: channel, credentials: credentials, userPrefix: "s",
-                    addresses: addresses)
+        crowd.start(count: subscribers, target: target, base: url, channel: channel, credentials: credentials, userPrefix: "s")
         let ready = await crowd.waitReady(subscribers)
         let client = Publisher.makeClient(connections: concurrency)
         let publisher = Publisher(client: client, target: target, base: url, credentials: credentials)
@@ -129,8 +127,7 @@ struct BenchCommand: AsyncParsableCommand {
         report.begin()
         let start = nowNanoseconds()
         // Each subscriber its own channel for nchan (an idle subscription), one shared channel for swift-rtm logins.
-        crowd.start(count: subscribers, target: target, base: url, channel: "idle", credentials: credentials, userPrefix: "c",
-                    addresses: addresses)
+        crowd.start(count: subscribers, target: target, base: url, channel: "idle", credentials: credentials, userPrefix: "c")
         let ready = await crowd.waitReady(subscribers, limit: .seconds(600))
         let seconds = Double(nowNanoseconds() - start) / 1e9
         report.end(seconds: seconds)

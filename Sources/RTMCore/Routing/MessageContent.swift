@@ -9,8 +9,7 @@ public enum MessageContent: Sendable, Equatable {
     /// bytes of UTF-8 text, or of raw data plus description.
     public static let maximumBytes = 32_768
 
-    /// Validates size and emptiness; `nil` when the message is empty or too large.
-    /// `rawByteCount` is the decoded length of a raw message's data.
+    /// A text message, or `nil` when it is empty or over ``maximumBytes`` of UTF-8.
     public static func validatedText(_ text: String) -> MessageContent? {
         let count = text.utf8.count
         guard count > 0, count <= maximumBytes else { return nil }

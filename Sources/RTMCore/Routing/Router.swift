@@ -220,11 +220,6 @@ public final class Router: Sendable {
         eventRecorder?.record(RTMEvent(appID: app, userID: user.rawValue, kind: kind, channel: channel?.rawValue,
                                        timestamp: clock.nowMilliseconds()))
     }
-
-    /// Drops an ack slot nobody will wait for (a REST call that did not ask for the ack).
-    public func forgetAck(messageID: String) {
-        _ = state.withLock { $0.pendingAcks.removeValue(forKey: messageID) }
-    }
 }
 
 /// Unique, hard-to-guess message ids for this process.

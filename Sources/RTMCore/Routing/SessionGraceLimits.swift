@@ -6,8 +6,6 @@ public struct SessionGraceLimits: Sendable {
     public var gracePeriod: Duration = .seconds(30)
     /// Peers a session may watch in total, and per call.
     public var maximumSubscriptions = 512
-    /// Ids per presence query.
-    public var maximumQueryIDs = 256
     /// A channel's attributes are dropped once it has had no members for this long.
     public var channelAttributeRetention: Duration = .seconds(120)
 
