@@ -6,9 +6,9 @@ extension GatewayConnection {
     /// Reads one text frame and answers it.
     func handle(_ text: String, loop: inout ReadLoop) async {
         switch RequestParser.parse(text.utf8) {
-        case .invalid(let op, let id, let reason):
+        case .invalid(let op, let id, let field, let reason):
             if let op, let id {
-                reply(id, code: Self.invalidArgumentCode(op: op, reason: reason))
+                reply(id, code: Self.invalidArgumentCode(op: op, field: field))
             } else {
                 protocolError(reason, loop: &loop)
             }
@@ -120,14 +120,14 @@ extension GatewayConnection {
     }
 
     /// The op's INVALID_ARGUMENT value (or its closest code) for a frame with bad fields.
-    static func invalidArgumentCode(op: String, reason: String) -> Int {
+    static func invalidArgumentCode(op: String, field: String?) -> Int {
         switch op {
         case "login", "resume": LoginErrorCode.invalidArgument.rawValue
         case "logout": LogoutErrorCode.rejected.rawValue
         case "renew_token": RenewTokenErrorCode.invalidArgument.rawValue
-        case "send_peer": reason.split(separator: " ").contains("to") ? PeerMessageErrorCode.invalidUserID.rawValue : PeerMessageErrorCode.invalidMessage.rawValue
+        case "send_peer": field == "to" ? PeerMessageErrorCode.invalidUserID.rawValue : PeerMessageErrorCode.invalidMessage.rawValue
         case "join": JoinChannelErrorCode.invalidArgument.rawValue
-        case "send_channel": reason.contains("channel") ? ChannelMessageErrorCode.failure.rawValue : ChannelMessageErrorCode.invalidMessage.rawValue
+        case "send_channel": field == "channel" ? ChannelMessageErrorCode.failure.rawValue : ChannelMessageErrorCode.invalidMessage.rawValue
         case "get_channel_member_count": GetChannelMemberCountErrorCode.invalidArgument.rawValue
         case "query_peers_online_status", "subscribe_peers_online_status", "unsubscribe_peers_online_status": 2
         case _ where op.contains("attributes"): AttributeOperationErrorCode.invalidArgument.rawValue

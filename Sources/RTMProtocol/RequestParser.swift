@@ -3,31 +3,32 @@ public enum ParsedFrame: Sendable, Equatable {
     /// A well-formed request; `id` is `nil` only for `ack`.
     case request(id: Int64?, ClientRequest)
     /// A frame that could not be read as a request. When `op` is known and `id` readable the server
-    /// replies with the op's invalid-argument code; otherwise it sends a `protocol_error` event.
-    case invalid(op: String?, id: Int64?, reason: String)
+    /// replies with the op's invalid-argument code (`field` names the bad field, if one was);
+    /// otherwise it sends a `protocol_error` event.
+    case invalid(op: String?, id: Int64?, field: String?, reason: String)
 }
 
 /// Reads client frames (`client-protocol.md` §1): checks the op, the id and each field's type.
 public enum RequestParser {
     public static func parse(_ bytes: some Sequence<UInt8>) -> ParsedFrame {
         guard let object = JSONValue.parse(bytes)?.objectValue else {
-            return .invalid(op: nil, id: nil, reason: "frame is not a JSON object")
+            return .invalid(op: nil, id: nil, field: nil, reason: "frame is not a JSON object")
         }
-        guard let op = object["op"]?.stringValue else { return .invalid(op: nil, id: nil, reason: "missing op") }
-        guard ClientRequest.knownOps.contains(op) else { return .invalid(op: nil, id: nil, reason: "unknown op") }
+        guard let op = object["op"]?.stringValue else { return .invalid(op: nil, id: nil, field: nil, reason: "missing op") }
+        guard ClientRequest.knownOps.contains(op) else { return .invalid(op: nil, id: nil, field: nil, reason: "unknown op") }
         if op == "ack" {
             guard let messageID = object["message_id"]?.stringValue, !messageID.isEmpty, messageID.utf8.count <= 128 else {
-                return .invalid(op: nil, id: nil, reason: "ack needs message_id")
+                return .invalid(op: nil, id: nil, field: nil, reason: "ack needs message_id")
             }
             return .request(id: nil, .ack(messageID: messageID))
         }
-        guard let id = object["id"]?.intValue else { return .invalid(op: op, id: nil, reason: "missing or non-integer id") }
+        guard let id = object["id"]?.intValue else { return .invalid(op: op, id: nil, field: nil, reason: "missing or non-integer id") }
         do {
             return .request(id: id, try request(op: op, fields: FieldReader(object: object)))
         } catch let error as FieldError {
-            return .invalid(op: op, id: id, reason: error.reason)
+            return .invalid(op: op, id: id, field: error.field, reason: error.reason)
         } catch {
-            return .invalid(op: op, id: id, reason: "invalid frame")
+            return .invalid(op: op, id: id, field: nil, reason: "invalid frame")
         }
     }
 
@@ -94,6 +95,8 @@ public enum RequestParser {
 }
 
 struct FieldError: Error {
+    /// The field at fault (`text` stands for the message body: text, raw or description).
+    var field: String
     var reason: String
 }
 
@@ -102,33 +105,33 @@ struct FieldReader {
     var object: [String: JSONValue]
 
     func string(_ name: String) throws -> String {
-        guard let value = object[name] else { throw FieldError(reason: "missing \(name)") }
-        guard let text = value.stringValue else { throw FieldError(reason: "\(name) must be a string") }
+        guard let value = object[name] else { throw FieldError(field: name, reason: "missing \(name)") }
+        guard let text = value.stringValue else { throw FieldError(field: name, reason: "\(name) must be a string") }
         return text
     }
 
     func optionalString(_ name: String) throws -> String? {
         guard let value = object[name], value != .null else { return nil }
-        guard let text = value.stringValue else { throw FieldError(reason: "\(name) must be a string") }
+        guard let text = value.stringValue else { throw FieldError(field: name, reason: "\(name) must be a string") }
         return text
     }
 
     func optionalBool(_ name: String) throws -> Bool? {
         guard let value = object[name], value != .null else { return nil }
-        guard let flag = value.boolValue else { throw FieldError(reason: "\(name) must be a boolean") }
+        guard let flag = value.boolValue else { throw FieldError(field: name, reason: "\(name) must be a boolean") }
         return flag
     }
 
     func optionalInt(_ name: String) throws -> Int64? {
         guard let value = object[name], value != .null else { return nil }
-        guard let number = value.intValue else { throw FieldError(reason: "\(name) must be an integer") }
+        guard let number = value.intValue else { throw FieldError(field: name, reason: "\(name) must be an integer") }
         return number
     }
 
     func strings(_ name: String) throws -> [String] {
-        guard let array = object[name]?.arrayValue else { throw FieldError(reason: "\(name) must be an array of strings") }
+        guard let array = object[name]?.arrayValue else { throw FieldError(field: name, reason: "\(name) must be an array of strings") }
         return try array.map { element in
-            guard let text = element.stringValue else { throw FieldError(reason: "\(name) must be an array of strings") }
+            guard let text = element.stringValue else { throw FieldError(field: name, reason: "\(name) must be an array of strings") }
             return text
         }
     }
@@ -141,11 +144,11 @@ struct FieldReader {
     /// `attributes`: an array of `{"key": string, "value": string}` (at most 1,000 entries read).
     func attributes() throws -> [AttributePair] {
         guard let array = object["attributes"]?.arrayValue, array.count <= 1000 else {
-            throw FieldError(reason: "attributes must be an array of {key, value}")
+            throw FieldError(field: "attributes", reason: "attributes must be an array of {key, value}")
         }
         return try array.map { element in
             guard let entry = element.objectValue, let key = entry["key"]?.stringValue, let value = entry["value"]?.stringValue else {
-                throw FieldError(reason: "attributes must be an array of {key, value}")
+                throw FieldError(field: "attributes", reason: "attributes must be an array of {key, value}")
             }
             return AttributePair(key: key, value: value)
         }
@@ -153,8 +156,8 @@ struct FieldReader {
 
     func payload() throws -> MessagePayload {
         switch MessagePayload.read(from: object) {
-        case .none: throw FieldError(reason: "text or raw is required")
-        case .some(.none): throw FieldError(reason: "text, raw and description must be strings")
+        case .none: throw FieldError(field: "text", reason: "text or raw is required")
+        case .some(.none): throw FieldError(field: "text", reason: "text, raw and description must be strings")
         case .some(.some(let payload)): return payload
         }
     }

@@ -105,6 +105,8 @@ import Testing
             try await bad.send(#"{"op":"send_peer","id":3,"to":"a","text":7}"#) // op known, id readable: its code
             guard case .event(_, .protocolError)? = await bad.nextFrame() else { Issue.record("expected protocol_error"); return }
             guard case .reply(3, 7, _)? = await bad.nextFrame() else { Issue.record("expected INVALID_MESSAGE"); return }
+            try await bad.send(#"{"op":"send_peer","id":4,"to":5,"text":"x"}"#)    // the bad field is `to`
+            guard case .reply(4, 6, _)? = await bad.nextFrame() else { Issue.record("expected INVALID_USERID"); return }
             try await bad.send("not json at all {")
             try await bad.send(#"{"no":"op"}"#)
             #expect(await bad.closeCode() == 1008)
