@@ -52,8 +52,8 @@ final class GatewaySession: SessionSink, Sendable {
 
     func enqueueEvent(_ body: ByteBuffer, kind: EventKind) -> Bool {
         let limits = gateway.configuration
-        let (connection, frame) = state.withLock { state -> (GatewayConnection?, ByteBuffer?) in
-            guard !state.ended else { return (nil, nil) }
+        let (accepted, connection, frame) = state.withLock { state -> (Bool, GatewayConnection?, ByteBuffer?) in
+            guard !state.ended else { return (false, nil, nil) }
             state.seq += 1
             switch kind {
             case .peerMessage(let messageID):
@@ -67,13 +67,14 @@ final class GatewaySession: SessionSink, Sendable {
             case .other:
                 break
             }
-            guard let connection = state.attached else { return (nil, nil) }
+            guard let connection = state.attached else { return (true, nil, nil) }
             let frame = Self.frame(seq: state.seq, body: body)
             // Pushed under the session lock so frames reach the socket in `seq` order.
-            return connection.queue.pushFrame(frame) == .overflowed ? (connection, nil) : (nil, frame)
+            return connection.queue.pushFrame(frame) == .overflowed ? (true, connection, nil) : (true, nil, frame)
         }
+        // An overflow drops the socket, not the session: the event stays buffered for a resume.
         if let connection, frame == nil { connection.closeSlowConsumer() }
-        return !state.withLock { $0.ended }
+        return accepted
     }
 
     func terminate(_ reason: SessionTermination) {

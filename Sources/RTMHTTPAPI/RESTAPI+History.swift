@@ -47,10 +47,7 @@ extension RESTAPI {
     /// `POST …/query`: validates the filter and returns a single-use `location`.
     func createHistoryQuery(request: Request, context: some RequestContext, requestID: String) async throws -> Response {
         let app = try await admitHistory(request: request, context: context)
-        if let length = request.headers[.contentLength].flatMap(Int.init), length > configuration.maximumBodyBytes {
-            throw APIError.tooLarge
-        }
-        let body = try Self.decode(HistoryQueryBody.self, from: try await request.body.collect(upTo: configuration.maximumBodyBytes))
+        let body = try Self.decode(HistoryQueryBody.self, from: try await readBody(request))
         guard let filterBody = body.filter else { throw APIError.invalidParameter("filter is required.") }
         let filter = try Self.filter(source: filterBody.source, destination: filterBody.destination,
                                      start: filterBody.start_time, end: filterBody.end_time)

@@ -78,11 +78,15 @@ public struct RESTAPI: Sendable {
         let (app, principal) = try await authenticate(request: request, context: context)
         let limit = RateLimit.perSecond(app.messagingRateLimit ?? configuration.defaultMessagingRateLimit)
         try Self.check(messagingLimiter.acquire(app.appID, limit: limit))
+        return (app, principal, try await readBody(request))
+    }
+
+    /// The request body, refused with 413 past the limit by `Content-Length` or while streaming.
+    func readBody(_ request: Request) async throws -> ByteBuffer {
         if let length = request.headers[.contentLength].flatMap(Int.init), length > configuration.maximumBodyBytes {
             throw APIError.tooLarge
         }
-        let body = try await request.body.collect(upTo: configuration.maximumBodyBytes)
-        return (app, principal, body)
+        return try await request.body.collect(upTo: configuration.maximumBodyBytes)
     }
 
     /// Authenticates the call for the path's app id (unknown apps answer 401 like bad credentials).

@@ -63,19 +63,16 @@ extension PostgresStore: HistoryStore {
     }
 
     public func query(_ filter: HistoryFilter, in app: AppID, ascending: Bool, offset: Int, limit: Int) async throws -> [HistoryRecord] {
-        // NULL parameters switch a condition off, so the statement text never depends on input.
-        let rows = try await client.query(ascending ? """
+        // NULL parameters switch a condition off and the direction is a parameter too, so one
+        // statement text serves every query.
+        let rows = try await client.query("""
             SELECT source, destination, message_type, payload, ts FROM history_message
             WHERE app_id = \(app.rawValue) AND ts >= \(filter.start) AND ts <= \(filter.end)
               AND (\(filter.source)::TEXT IS NULL OR source = \(filter.source))
               AND (\(filter.destination)::TEXT IS NULL OR destination = \(filter.destination))
-            ORDER BY ts ASC, seq ASC LIMIT \(limit) OFFSET \(offset)
-            """ : """
-            SELECT source, destination, message_type, payload, ts FROM history_message
-            WHERE app_id = \(app.rawValue) AND ts >= \(filter.start) AND ts <= \(filter.end)
-              AND (\(filter.source)::TEXT IS NULL OR source = \(filter.source))
-              AND (\(filter.destination)::TEXT IS NULL OR destination = \(filter.destination))
-            ORDER BY ts DESC, seq DESC LIMIT \(limit) OFFSET \(offset)
+            ORDER BY CASE WHEN \(ascending) THEN ts END ASC, CASE WHEN \(ascending) THEN seq END ASC,
+                     ts DESC, seq DESC
+            LIMIT \(limit) OFFSET \(offset)
             """, logger: logger)
         var records: [HistoryRecord] = []
         for try await (source, destination, type, payload, timestamp) in rows.decode((String, String, String, String, Int64).self) {

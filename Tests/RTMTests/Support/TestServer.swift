@@ -96,12 +96,7 @@ extension TestServer {
         request.method = .POST
         for (name, value) in headers { request.headers.add(name: name, value: value) }
         request.body = .bytes(bytes)
-        let response = try await HTTPClient.shared.execute(request, timeout: .seconds(30))
-        let data = try await response.body.collect(upTo: 1 << 20)
-        let json = (try? JSONSerialization.jsonObject(with: Data(data.readableBytesView))) as? [String: Any] ?? [:]
-        var headers: [String: String] = [:]
-        for header in response.headers { headers[header.name.lowercased()] = header.value }
-        return HTTPResult(status: Int(response.status.code), headers: headers, json: json)
+        return try await HTTPClientRequestBuilder.run(request)
     }
 
     func peer(from: String, to: String, payload: String = "Hello", query: String = "",
