@@ -22,8 +22,9 @@ pids=()
 cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; sleep 0.5; rm -rf "$work"; }
 trap cleanup EXIT
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
-pin_server="taskset -c 0"; pin_load="taskset -c 1"
-[ "$(nproc)" -ge 2 ] || { pin_server=""; pin_load=""; }
+pin_server="taskset -c 0"; pin_load="taskset -c 1"; load_threads=1
+[ "$(nproc)" -ge 2 ] || { pin_server=""; pin_load=""; load_threads=$(nproc); }
+# rtm serve sizes its event loops from its CPU mask (one when pinned); the generator is told to match its core.
 
 # nginx + nchan, one worker.
 nport=$(free_port); mkdir -p "$work/nginx/tmp"
@@ -37,6 +38,7 @@ error_log $work/nginx/error.log warn;
 events { worker_connections 200000; }
 http {
   access_log off;
+  keepalive_requests 100000000;   # the generator keeps its connections for the whole run
   client_body_temp_path $work/nginx/tmp; proxy_temp_path $work/nginx/tmp; fastcgi_temp_path $work/nginx/tmp;
   uwsgi_temp_path $work/nginx/tmp; scgi_temp_path $work/nginx/tmp;
   server {
@@ -70,7 +72,7 @@ run() { # target scenario label args...
   local target=$1 scenario=$2 label=$3; shift 3
   local port=$rport pid=$rpid
   if [ "$target" != rtm ]; then port=$nport; pid=$npid; fi
-  $pin_load $bin/rtm-bench "$scenario" --target "$target" --url "http://127.0.0.1:$port" --server-pid "$pid" --label "$label" "$@"
+  NIO_SINGLETON_GROUP_LOOP_COUNT=$load_threads $pin_load $bin/rtm-bench "$scenario" --target "$target" --url "http://127.0.0.1:$port" --server-pid "$pid" --label "$label" "$@"
 }
 results="$work/results.jsonl"
 both() { # scenario label args... (alternating: nchan then rtm)

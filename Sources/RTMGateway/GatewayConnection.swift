@@ -24,6 +24,7 @@ final class GatewayConnection: Sendable {
     let channel: any Channel
     let logger: Logger
     let queue: OutboundQueue
+    let writer: TextFrameWriter
     let shared = Mutex(Shared())
     private let slowConsumerClosed = Atomic<Bool>(false)
 
@@ -31,6 +32,7 @@ final class GatewayConnection: Sendable {
         self.gateway = gateway
         self.outbound = outbound
         self.channel = channel
+        self.writer = TextFrameWriter(channel: channel)
         self.logger = logger
         self.queue = OutboundQueue(maximumFrames: gateway.configuration.maximumQueuedFrames,
                                    maximumBytes: gateway.configuration.maximumQueuedBytes)
@@ -45,6 +47,7 @@ final class GatewayConnection: Sendable {
     // MARK: Life cycle
 
     func run(inbound: WebSocketInboundStream) async {
+        await writer.start()
         let eventLoop = channel.eventLoop
         queue.start { eventLoop.execute { self.drain() } }
         let loginDeadline = clock.nowMilliseconds() + gateway.configuration.loginTimeout.milliseconds
@@ -110,22 +113,28 @@ final class GatewayConnection: Sendable {
     /// one is written, so a client that does not read makes the queue grow (and trips the
     /// slow-consumer bound) instead of NIO's buffers. No task is involved.
     private func drain() {
-        let items = queue.take()
+        var items = queue.take()
         guard !items.isEmpty else { return }
-        var last: EventLoopFuture<Void>?
-        for item in items {
-            switch item {
+        while let item = items.popFirst() {
+            switch consume item {
             case .frame(let buffer):
-                last = channel.write(WebSocketFrame(fin: true, opcode: .text, data: buffer))
+                // Only the batch's last write carries a promise (the others would allocate one each for nothing).
+                guard items.isEmpty else {
+                    writer.write(consume buffer, promise: nil)
+                    continue
+                }
+                let written = channel.eventLoop.makePromise(of: Void.self)
+                writer.write(consume buffer, promise: written)
+                writer.flush()
+                written.futureResult.whenComplete { _ in self.drain() }
+                return
             case .close(let code, let reason):
-                channel.flush()
+                writer.flush()
                 let outbound = outbound
                 Task { try? await outbound.close(WebSocketErrorCode(codeNumber: Int(code)), reason: reason) }
                 return
             }
         }
-        channel.flush()
-        last?.whenComplete { _ in self.drain() }
     }
 
     /// Queues a close frame after what is already queued.
@@ -150,14 +159,14 @@ final class GatewayConnection: Sendable {
     func reply(_ id: Int64, code: Int, _ fill: (inout ReplyBuilder) -> Void = { _ in }) {
         var builder = ReplyBuilder(id: id, code: code)
         fill(&builder)
-        if queue.pushFrame(ByteBuffer(bytes: builder.finish())) == .overflowed { closeSlowConsumer() }
+        if queue.pushFrame(TextFrameWriter.payloadBuffer(builder.finish())) == .overflowed { closeSlowConsumer() }
     }
 
     /// Sends an event: numbered by the session when logged in, without `seq` before that.
     func sendEvent(_ event: ServerEvent) {
         if let session {
             _ = session.enqueueEvent(ByteBuffer(bytes: event.encodeBody()), kind: .other)
-        } else if queue.pushFrame(ByteBuffer(bytes: event.encode(seq: nil))) == .overflowed {
+        } else if queue.pushFrame(TextFrameWriter.payloadBuffer(event.encode(seq: nil))) == .overflowed {
             closeSlowConsumer()
         }
     }

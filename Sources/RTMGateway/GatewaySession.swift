@@ -38,9 +38,9 @@ final class GatewaySession: SessionSink, Sendable {
 
     var routerSession: RouterSession? { state.withLock { $0.routerSession } }
 
+    /// `{"seq":N,` + `body`, with room in front for the WebSocket header (see ``TextFrameWriter``).
     static func frame(seq: Int64, body: ByteBuffer) -> ByteBuffer {
-        var buffer = ByteBuffer()
-        buffer.reserveCapacity(body.readableBytes + 24)
+        var buffer = TextFrameWriter.payloadBuffer(capacity: body.readableBytes + 24)
         buffer.writeString("{\"seq\":")
         buffer.writeString(String(seq))
         buffer.writeInteger(UInt8(ascii: ","))
@@ -60,10 +60,11 @@ final class GatewaySession: SessionSink, Sendable {
                 state.unackedPeerMessages.append(BufferedEvent(seq: state.seq, body: body, messageID: messageID))
                 if state.unackedPeerMessages.count > limits.maximumUnackedPeerMessages { state.unackedPeerMessages.removeFirst() }
             case .channelMessage(let channel, let timestamp):
-                var ring = state.channelMessages[channel] ?? []
-                ring.append(BufferedEvent(seq: state.seq, body: body, timestamp: timestamp))
-                if ring.count > limits.replayedChannelMessages { ring.removeFirst() }
-                state.channelMessages[channel] = ring
+                // Mutated in place: copying the ring out and back would copy its storage on every message.
+                state.channelMessages[channel, default: []].append(BufferedEvent(seq: state.seq, body: body, timestamp: timestamp))
+                if state.channelMessages[channel, default: []].count > limits.replayedChannelMessages {
+                    state.channelMessages[channel, default: []].removeFirst()
+                }
             case .other:
                 break
             }

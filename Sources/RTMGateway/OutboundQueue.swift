@@ -90,14 +90,15 @@ final class OutboundQueue: Sendable {
     }
 
     /// Takes everything queued; when there is nothing, the queue becomes idle (the next push wakes it).
-    func take() -> [Item] {
+    /// The items move out without a copy, so each frame's buffer stays uniquely owned.
+    func take() -> Deque<Item> {
         state.withLock { state in
             guard !state.items.isEmpty else {
                 state.draining = false
                 return []
             }
-            let items = Array(state.items)
-            state.items.removeAll(keepingCapacity: true)
+            var items = Deque<Item>()
+            swap(&items, &state.items)
             state.bytes = 0
             return items
         }

@@ -1,8 +1,6 @@
 import ArgumentParser
 import AsyncHTTPClient
 import Foundation
-import HummingbirdWSClient
-import Logging
 import NIOCore
 
 /// `rtm-bench`: drives a running server (swift-rtm, or nginx+nchan for comparison) over loopback and
@@ -45,16 +43,16 @@ struct BenchCommand: AsyncParsableCommand {
 
     private func publish(credentials: BenchCredentials, report: Report) async throws {
         let channel = "bench\(UInt32.random(in: 0...UInt32.max))"
+        let endpoint = try Endpoint(url: url)
         let crowd = Subscribers(recordLatency: false)
-        crowd.start(count: subscribers, target: target, base: url, channel: channel, credentials: credentials, userPrefix: "s")
+        crowd.start(count: subscribers, target: target, endpoint: endpoint, channel: channel, credentials: credentials, userPrefix: "s")
         let ready = await crowd.waitReady(subscribers)
-        let client = Publisher.makeClient(connections: concurrency)
-        let publisher = Publisher(client: client, target: target, base: url, credentials: credentials)
-        _ = await publisher.flood(channel: channel, duration: .seconds(1), concurrency: concurrency, payloadBytes: payload)  // warm-up
+        let publisher = Publisher(target: target, endpoint: endpoint, credentials: credentials)
+        _ = try await publisher.flood(channel: channel, duration: .seconds(1), concurrency: concurrency, payloadBytes: payload)  // warm-up
         await crowd.waitQuiet()
         let deliveredBefore = crowd.delivered.load(ordering: .relaxed)
         report.begin()
-        let (ok, failed, seconds) = await publisher.flood(channel: channel, duration: .seconds(duration), concurrency: concurrency,
+        let (ok, failed, seconds) = try await publisher.flood(channel: channel, duration: .seconds(duration), concurrency: concurrency,
                                                          payloadBytes: payload)
         await crowd.waitQuiet()
         report.end(seconds: seconds)
@@ -65,22 +63,23 @@ struct BenchCommand: AsyncParsableCommand {
             "expected_deliveries": ok * ready,
         ])
         await crowd.stop()
-        try await client.shutdown()
     }
 
     private func latency(credentials: BenchCredentials, report: Report) async throws {
         let channel = "lat\(UInt32.random(in: 0...UInt32.max))"
+        let endpoint = try Endpoint(url: url)
         let crowd = Subscribers(recordLatency: true)
-        crowd.start(count: subscribers, target: target, base: url, channel: channel, credentials: credentials, userPrefix: "l")
+        crowd.start(count: subscribers, target: target, endpoint: endpoint, channel: channel, credentials: credentials, userPrefix: "l")
         let ready = await crowd.waitReady(subscribers)
-        let client = Publisher.makeClient(connections: concurrency)
-        let publisher = Publisher(client: client, target: target, base: url, credentials: credentials)
-        _ = await publisher.paced(channel: channel, rate: rate, duration: .seconds(1), payloadBytes: payload)  // warm-up
+        let publisher = Publisher(target: target, endpoint: endpoint, credentials: credentials)
+        _ = try await publisher.paced(channel: channel, rate: rate, duration: .seconds(1), concurrency: concurrency,
+                                      payloadBytes: payload)  // warm-up
         await crowd.waitQuiet()
         _ = crowd.takeLatencies()
         let before = crowd.takeLatencies().count
         report.begin()
-        let sent = await publisher.paced(channel: channel, rate: rate, duration: .seconds(duration), payloadBytes: payload)
+        let sent = try await publisher.paced(channel: channel, rate: rate, duration: .seconds(duration), concurrency: concurrency,
+                                             payloadBytes: payload)
         await crowd.waitQuiet()
         report.end(seconds: Double(duration))
         let samples = Array(crowd.takeLatencies().dropFirst(before)).sorted()
@@ -90,7 +89,6 @@ struct BenchCommand: AsyncParsableCommand {
             "max_ms": Self.percentile(samples, 1.0),
         ])
         await crowd.stop()
-        try await client.shutdown()
     }
 
     private func ack(credentials: BenchCredentials, report: Report) async throws {
@@ -98,7 +96,7 @@ struct BenchCommand: AsyncParsableCommand {
         let receiverID = "ackrx\(UInt32.random(in: 0...UInt32.max))"
         let receiver = RTMClientShim(url: url, appID: credentials.appID)
         try await receiver.login(receiverID)
-        let client = Publisher.makeClient(connections: 1)
+        let client = HTTPClient(eventLoopGroup: HTTPClient.defaultEventLoopGroup)
         var samples: [UInt64] = []
         report.begin()
         let start = nowNanoseconds()
@@ -127,7 +125,8 @@ struct BenchCommand: AsyncParsableCommand {
         report.begin()
         let start = nowNanoseconds()
         // Each subscriber its own channel for nchan (an idle subscription), one shared channel for swift-rtm logins.
-        crowd.start(count: subscribers, target: target, base: url, channel: "idle", credentials: credentials, userPrefix: "c")
+        crowd.start(count: subscribers, target: target, endpoint: try Endpoint(url: url), channel: "idle", credentials: credentials,
+                    userPrefix: "c")
         let ready = await crowd.waitReady(subscribers, limit: .seconds(600))
         let seconds = Double(nowNanoseconds() - start) / 1e9
         report.end(seconds: seconds)

@@ -1,43 +1,39 @@
-import AsyncHTTPClient
 import Foundation
-import HummingbirdWSClient
-import Logging
 import NIOCore
-import RTMClient
+import NIOHTTP1
 import Synchronization
 
 /// The server under test: swift-rtm or nginx+nchan, driven through the same two operations.
 enum BenchTarget: String, CaseIterable, Sendable {
     case rtm, nchan, trivial
 
-    /// POST target for publishing `payload` to `channel`.
-    func publishRequest(base: String, channel: String, payload: String, credentials: BenchCredentials) -> HTTPClientRequest {
+    /// The POST that publishes to `channel`: its head, and its body for a payload.
+    func publishRequest(endpoint: Endpoint, channel: String, credentials: BenchCredentials) -> PublishRequest {
+        var headers = HTTPHeaders([("Host", "\(endpoint.host):\(endpoint.port)")])
+        let uri: String
+        let makeBody: @Sendable (String) -> ByteBuffer
         switch self {
         case .rtm:
-            var request = HTTPClientRequest(url: "\(base)/dev/v2/project/\(credentials.appID)/rtm/users/bench/channel_messages")
-            request.method = .POST
-            request.headers.add(name: "Authorization", value: credentials.basic)
-            request.body = .bytes(ByteBuffer(string: #"{"channel_name":"\#(channel)","payload":"\#(payload)"}"#))
-            return request
+            uri = "/dev/v2/project/\(credentials.appID)/rtm/users/bench/channel_messages"
+            headers.add(name: "Authorization", value: credentials.basic)
+            headers.add(name: "Content-Type", value: "application/json")
+            makeBody = { ByteBuffer(string: #"{"channel_name":"\#(channel)","payload":"\#($0)"}"#) }
         case .nchan:
-            var request = HTTPClientRequest(url: "\(base)/pub/\(channel)")
-            request.method = .POST
-            request.body = .bytes(ByteBuffer(string: payload))
-            return request
+            uri = "/pub/\(channel)"
+            makeBody = { ByteBuffer(string: $0) }
         case .trivial:
-            var request = HTTPClientRequest(url: "\(base)/trivial")
-            request.method = .POST
-            request.body = .bytes(ByteBuffer(string: payload))
-            return request
+            uri = "/trivial"
+            makeBody = { ByteBuffer(string: $0) }
         }
+        return PublishRequest(head: HTTPRequestHead(version: .http1_1, method: .POST, uri: uri, headers: headers),
+                              makeBody: makeBody)
     }
 
-    /// The WebSocket URL a subscriber of `channel` opens.
-    func subscribeURL(base: String, channel: String) -> String {
-        let ws = base.replacingOccurrences(of: "http://", with: "ws://")
+    /// The path a subscriber of `channel` opens as a WebSocket.
+    func subscribePath(channel: String) -> String {
         switch self {
-        case .rtm, .trivial: return "\(ws)/v1/ws"
-        case .nchan: return "\(ws)/sub/\(channel)"
+        case .rtm, .trivial: "/v1/ws"
+        case .nchan: "/sub/\(channel)"
         }
     }
 
@@ -52,15 +48,35 @@ enum BenchTarget: String, CaseIterable, Sendable {
         }
     }
 
-    /// The published payload inside a received frame, if the frame is a message.
-    func payload(of frame: String) -> Substring? {
+    /// Where the published payload lies in a received text frame (indices of its readable bytes), if the frame is a message.
+    func payloadRange(of frame: ByteBuffer) -> Range<Int>? {
+        let bytes = frame.readableBytesView
         switch self {
         case .rtm, .trivial:
-            guard frame.contains(#""event":"channel_message""#), let start = frame.range(of: #""text":""#) else { return nil }
-            let rest = frame[start.upperBound...]
-            return rest.firstIndex(of: "\"").map { rest[..<$0] }
+            guard frame.offset(of: Self.channelMessage) != nil, let text = frame.offset(of: Self.textField) else { return nil }
+            let start = bytes.startIndex + text + Self.textField.count
+            let end = bytes[start...].firstIndex(of: UInt8(ascii: "\"")) ?? bytes.endIndex
+            return start..<end
         case .nchan:
-            return frame[...]
+            return bytes.startIndex..<bytes.endIndex
+        }
+    }
+
+    private static let channelMessage = Array(#""event":"channel_message""#.utf8)
+    private static let textField = Array(#""text":""#.utf8)
+}
+
+extension ByteBuffer {
+    /// Where `needle` (not empty) first occurs in the readable bytes, as an offset from the reader index.
+    func offset(of needle: [UInt8]) -> Int? {
+        withUnsafeReadableBytes { haystack in
+            needle.withUnsafeBytes { needle in
+                guard let base = haystack.baseAddress, let first = needle.first, haystack.count >= needle.count else { return nil }
+                for start in 0...(haystack.count - needle.count) where haystack[start] == first {
+                    if memcmp(base + start, needle.baseAddress!, needle.count) == 0 { return start }
+                }
+                return nil
+            }
         }
     }
 }

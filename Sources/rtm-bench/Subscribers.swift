@@ -1,59 +1,69 @@
 import Foundation
-import HummingbirdWSClient
-import Logging
 import NIOCore
+import NIOHTTP1
 import NIOPosix
+import NIOWebSocket
 import Synchronization
 
 /// A crowd of WebSocket subscribers that count what they receive and, if asked, how late it was.
+/// Each subscriber is a NIO channel whose handler runs on the event loop (no task per socket), so
+/// thousands of them cost the generator little.
 final class Subscribers: Sendable {
     let delivered = Atomic<Int>(0)
     let ready = Atomic<Int>(0)
     let failed = Atomic<Int>(0)
     let recordLatency: Bool
     private let latencies = Mutex<[UInt64]>([])
-    private let tasks = Mutex<[Task<Void, Never>]>([])
-    private let stopping = Atomic<Bool>(false)
+    private let channels = Mutex<[any Channel]>([])
+    private let opener = Mutex<Task<Void, Never>?>(nil)
+
+    /// Connections being opened at once (the rest wait), so a large crowd does not overflow the listen backlog.
+    static let openingAtOnce = 256
 
     init(recordLatency: Bool) {
         self.recordLatency = recordLatency
     }
 
-    /// Opens `count` subscribers of `channel`, all from 127.0.0.1 (enough below the 20,000
-    /// open files this machine allows per process; spreading source addresses is not implemented).
-    func start(count: Int, target: BenchTarget, base: String, channel: String, credentials: BenchCredentials,
+    /// Opens `count` subscribers of `channel` from 127.0.0.1 (this machine allows 20,000 open files per
+    /// process, below what one source address can reach).
+    func start(count: Int, target: BenchTarget, endpoint: Endpoint, channel: String, credentials: BenchCredentials,
                userPrefix: String) {
-        for index in 0..<count {
-            let url = target.subscribeURL(base: base, channel: channel)
-            let handshake = target.subscribeHandshake(channel: channel, user: "\(userPrefix)\(index)", credentials: credentials)
-            let task = Task {
-                var configuration = WebSocketClientConfiguration()
-                configuration.maxFrameSize = 1 << 16
-                configuration.autoPing = .disabled
-                let client = WebSocketClient(url: url, configuration: configuration, logger: Logger(label: "bench")) { inbound, outbound, _ in
-                    for frame in handshake { try await outbound.write(.text(frame)) }
-                    if handshake.isEmpty { self.ready.add(1, ordering: .relaxed) }
-                    var joined = handshake.isEmpty
-                    for try await frame in inbound.messages(maxSize: 1 << 16) {
-                        guard case .text(let text) = frame else { continue }
-                        if !joined {
-                            if text.hasPrefix(#"{"reply":2,"#) { joined = true; self.ready.add(1, ordering: .relaxed) }
-                            continue
-                        }
-                        guard let payload = target.payload(of: text) else { continue }
-                        self.delivered.add(1, ordering: .relaxed)
-                        if self.recordLatency, let bar = payload.firstIndex(of: "|"), let sent = UInt64(payload[..<bar]) {
-                            let now = nowNanoseconds()
-                            self.latencies.withLock { $0.append(now > sent ? now - sent : 0) }
-                        }
+        let path = target.subscribePath(channel: channel)
+        let task = Task {
+            for index in 0..<count {
+                while index - ready.load(ordering: .relaxed) - failed.load(ordering: .relaxed) >= Self.openingAtOnce {
+                    try? await Task.sleep(for: .milliseconds(1))
+                    if Task.isCancelled { return }
+                }
+                let handshake = target.subscribeHandshake(channel: channel, user: "\(userPrefix)\(index)", credentials: credentials)
+                open(target: target, endpoint: endpoint, path: path, handshake: handshake)
+            }
+        }
+        opener.withLock { $0 = task }
+    }
+
+    private func open(target: BenchTarget, endpoint: Endpoint, path: String, handshake: [String]) {
+        let crowd = self
+        let connected = ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton)
+            .channelInitializer { channel in
+                let upgrader = NIOWebSocketClientUpgrader(maxFrameSize: 1 << 16) { channel, _ in
+                    channel.eventLoop.makeCompletedFuture {
+                        try channel.pipeline.syncOperations.addHandler(
+                            SubscriberHandler(target: target, handshake: handshake, crowd: crowd))
                     }
                 }
-                do { try await client.run() } catch {
-                    if !self.stopping.load(ordering: .relaxed) { self.failed.add(1, ordering: .relaxed) }
+                return channel.eventLoop.makeCompletedFuture {
+                    let request = UpgradeRequestHandler(host: "\(endpoint.host):\(endpoint.port)", path: path, crowd: crowd)
+                    try channel.pipeline.syncOperations.addHTTPClientHandlers(
+                        withClientUpgrade: (upgraders: [upgrader], completionHandler: { context in
+                            context.pipeline.removeHandler(name: UpgradeRequestHandler.name, promise: nil)
+                        }))
+                    try channel.pipeline.syncOperations.addHandler(request, name: UpgradeRequestHandler.name)
                 }
             }
-            tasks.withLock { $0.append(task) }
-        }
+            .connect(host: endpoint.host, port: endpoint.port)
+        connected.whenSuccess { channel in crowd.channels.withLock { $0.append(channel) } }
+        connected.whenFailure { _ in crowd.failed.add(1, ordering: .relaxed) }
     }
 
     /// Waits until `count` are ready (or `limit` passes); returns how many are.
@@ -79,10 +89,118 @@ final class Subscribers: Sendable {
 
     func takeLatencies() -> [UInt64] { latencies.withLock { $0 } }
 
+    func recordLatency(sentNanoseconds: UInt64) {
+        let now = nowNanoseconds()
+        latencies.withLock { $0.append(now > sentNanoseconds ? now - sentNanoseconds : 0) }
+    }
+
     func stop() async {
-        stopping.store(true, ordering: .relaxed)
-        let all = tasks.withLock { $0 }
-        for task in all { task.cancel() }
-        for task in all { await task.value }
+        let task = opener.withLock { $0 }
+        task?.cancel()
+        await task?.value
+        let all = channels.withLock { $0 }
+        for channel in all { channel.close(promise: nil) }
+        for channel in all { try? await channel.closeFuture.get() }
+    }
+}
+
+/// Sends the HTTP upgrade request once connected; a reply that is not an upgrade counts as a failure.
+final class UpgradeRequestHandler: ChannelInboundHandler, RemovableChannelHandler {
+    typealias InboundIn = HTTPClientResponsePart
+    typealias OutboundOut = HTTPClientRequestPart
+    static let name = "upgrade-request"
+
+    private let host: String, path: String
+    private let crowd: Subscribers
+
+    init(host: String, path: String, crowd: Subscribers) {
+        self.host = host; self.path = path; self.crowd = crowd
+    }
+
+    func channelActive(context: ChannelHandlerContext) {
+        let headers = HTTPHeaders([("Host", host), ("Content-Length", "0")])
+        context.write(wrapOutboundOut(.head(HTTPRequestHead(version: .http1_1, method: .GET, uri: path, headers: headers))), promise: nil)
+        context.writeAndFlush(wrapOutboundOut(.end(nil)), promise: nil)
+    }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        if case .end = unwrapInboundIn(data) {
+            crowd.failed.add(1, ordering: .relaxed)
+            context.close(promise: nil)
+        }
+    }
+
+    func errorCaught(context: ChannelHandlerContext, error: any Error) {
+        crowd.failed.add(1, ordering: .relaxed)
+        context.close(promise: nil)
+    }
+}
+
+/// One subscriber after the upgrade: sends the handshake (swift-rtm: login, join), then counts messages.
+final class SubscriberHandler: ChannelInboundHandler {
+    typealias InboundIn = WebSocketFrame
+    typealias OutboundOut = WebSocketFrame
+
+    private let target: BenchTarget
+    private let handshake: [String]
+    private let crowd: Subscribers
+    private var joined: Bool
+
+    init(target: BenchTarget, handshake: [String], crowd: Subscribers) {
+        self.target = target; self.handshake = handshake; self.crowd = crowd
+        joined = handshake.isEmpty
+    }
+
+    func handlerAdded(context: ChannelHandlerContext) {
+        if joined { crowd.ready.add(1, ordering: .relaxed); return }
+        for text in handshake {
+            let frame = WebSocketFrame(fin: true, opcode: .text, maskKey: .random(), data: ByteBuffer(string: text))
+            context.write(wrapOutboundOut(frame), promise: nil)
+        }
+        context.flush()
+    }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        let frame = unwrapInboundIn(data)
+        switch frame.opcode {
+        case .text:
+            let bytes = frame.unmaskedData
+            if !joined {
+                if bytes.readableBytesView.starts(with: Self.joinReply) {
+                    joined = true
+                    crowd.ready.add(1, ordering: .relaxed)
+                }
+                return
+            }
+            guard let payload = target.payloadRange(of: bytes) else { return }
+            crowd.delivered.add(1, ordering: .relaxed)
+            if crowd.recordLatency, let sent = Self.stamp(in: bytes.readableBytesView[payload]) {
+                crowd.recordLatency(sentNanoseconds: sent)
+            }
+        case .ping:
+            let pong = WebSocketFrame(fin: true, opcode: .pong, maskKey: .random(), data: frame.unmaskedData)
+            context.writeAndFlush(wrapOutboundOut(pong), promise: nil)
+        case .connectionClose:
+            context.close(promise: nil)
+        default:
+            break
+        }
+    }
+
+    func errorCaught(context: ChannelHandlerContext, error: any Error) {
+        context.close(promise: nil)
+    }
+
+    private static let joinReply = Array(#"{"reply":2,"#.utf8)
+
+    /// The send time at the start of a payload: digits up to `|`.
+    static func stamp(in payload: ByteBufferView.SubSequence) -> UInt64? {
+        var value: UInt64 = 0
+        for byte in payload {
+            if byte == UInt8(ascii: "|") { return value }
+            guard byte >= UInt8(ascii: "0"), byte <= UInt8(ascii: "9") else { return nil }
+            value = value &* 10 &+ UInt64(byte - UInt8(ascii: "0"))
+        }
+        return nil
     }
 }

@@ -54,3 +54,21 @@ import Testing
         #expect(throws: ConfigurationError.self) { try ConfigurationLoader.load(file: nil, environment: ["RTM_PORT": "x"]) }
     }
 }
+
+/// The event loop count follows the CPUs the process may run on (its affinity list), not the machine's.
+@Suite struct ProcessorAffinityTests {
+    @Test(arguments: [("0", 1), ("0-1", 2), ("0,2-3,8", 4), (" 4-7", 4)])
+    func countsKernelCPULists(list: String, expected: Int) {
+        #expect(ProcessorAffinity.count(inCPUList: list[...]) == expected)
+    }
+
+    @Test(arguments: ["", "a", "3-1", "1-", "-2", "1-2-3"])
+    func rejectsMalformedLists(list: String) {
+        #expect(ProcessorAffinity.count(inCPUList: list[...]) == nil)
+    }
+
+    @Test func readsThisProcessMask() throws {
+        let count = try #require(ProcessorAffinity.allowedCount())
+        #expect(count >= 1 && count <= ProcessInfo.processInfo.processorCount)
+    }
+}
