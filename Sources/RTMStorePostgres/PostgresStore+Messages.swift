@@ -116,8 +116,9 @@ extension PostgresStore: EventLog {
                 """, logger: logger).drain()
             for feed in touched {
                 try await connection.query("""
-                    DELETE FROM event_log WHERE app_id = \(feed[0]) AND feed = \(feed[1]) AND seq NOT IN (
-                        SELECT seq FROM event_log WHERE app_id = \(feed[0]) AND feed = \(feed[1]) ORDER BY seq DESC LIMIT \(capacity))
+                    DELETE FROM event_log WHERE app_id = \(feed[0]) AND feed = \(feed[1]) AND seq <= (
+                        SELECT seq FROM event_log WHERE app_id = \(feed[0]) AND feed = \(feed[1])
+                        ORDER BY seq DESC LIMIT 1 OFFSET \(capacity))
                     """, logger: logger).drain()
             }
         }

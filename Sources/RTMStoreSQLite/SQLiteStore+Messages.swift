@@ -122,9 +122,11 @@ extension SQLiteStore: EventLog {
             }
             for key in touched {
                 let parts = key.split(separator: "\u{0}").map(String.init)
+                // Everything at or below the (capacity+1)-th newest seq goes: a walk down the feed's index and
+                // a range delete (`NOT IN (… LIMIT capacity)` compared every row of the feed with the kept set).
                 try db.execute(sql: """
-                    DELETE FROM event_log WHERE app_id = ? AND feed = ? AND seq NOT IN (
-                        SELECT seq FROM event_log WHERE app_id = ? AND feed = ? ORDER BY seq DESC LIMIT ?)
+                    DELETE FROM event_log WHERE app_id = ? AND feed = ? AND seq <= (
+                        SELECT seq FROM event_log WHERE app_id = ? AND feed = ? ORDER BY seq DESC LIMIT 1 OFFSET ?)
                     """, arguments: [parts[0], parts[1], parts[0], parts[1], capacity])
             }
         }

@@ -4,8 +4,9 @@ import NIOCore
 struct Departure {
     var channel: ChannelKey
     var user: UserID
-    var remaining: [RouterSession]
-    var announceMember: Bool
+    /// The members left to tell `member_left`: all of them in a small channel, none past the threshold.
+    var toAnnounce: [RouterSession]
+    var remainingCount: Int
 }
 
 extension Router {
@@ -24,14 +25,14 @@ extension Router {
             if joined.count >= limits.maximumJoinedChannels { return (.exceedLimit, [], false) }
             joined.insert(channel)
             state.joined[session.key] = joined
-            var channelState = state.channels[key] ?? ChannelState()
-            let others = Array(channelState.members.values)
             state.channelAttributes[key]?.generation &+= 1  // a pending drop of its attributes is void now
-            channelState.members[session.userID] = session
-            let count = channelState.members.count
+            // Mutated in place (copying the channel out and back would copy its member table on every join).
+            state.channels[key, default: ChannelState()].members[session.userID] = session
+            let members = state.channels[key]?.members ?? [:]
             record(.join, session.userID, in: session.appID, channel: channel)
-            state.channels[key] = channelState
-            return (.joined(memberCount: count), others, count <= limits.memberEventThreshold)
+            let announce = members.count <= limits.memberEventThreshold
+            let others = announce ? members.values.filter { $0 !== session } : []
+            return (.joined(memberCount: members.count), others, announce)
         }
         let (outcome, others, announce) = result
         beforeAnnouncing(outcome)
@@ -137,27 +138,24 @@ extension Router {
     }
 
     func removeMember(_ user: UserID, from key: ChannelKey, in state: inout State) -> Departure? {
-        guard var channelState = state.channels[key], channelState.members.removeValue(forKey: user) != nil else { return nil }
+        guard state.channels[key]?.members.removeValue(forKey: user) != nil, let channelState = state.channels[key] else { return nil }
         record(.leave, user, in: key.appID, channel: key.channel)
-        let remaining = Array(channelState.members.values)
-        if remaining.isEmpty && !channelState.countFlushScheduled {
-            state.channels.removeValue(forKey: key)
-        } else {
-            state.channels[key] = channelState
-        }
-        if remaining.isEmpty { scheduleAttributeDrop(key, in: &state) }
-        return Departure(channel: key, user: user, remaining: remaining,
-                         announceMember: remaining.count + 1 <= limits.memberEventThreshold)
+        let remainingCount = channelState.members.count
+        if remainingCount == 0 && !channelState.countFlushScheduled { state.channels.removeValue(forKey: key) }
+        if remainingCount == 0 { scheduleAttributeDrop(key, in: &state) }
+        let announce = remainingCount + 1 <= limits.memberEventThreshold
+        return Departure(channel: key, user: user, toAnnounce: announce ? Array(channelState.members.values) : [],
+                         remainingCount: remainingCount)
     }
 
     /// Sends `member_left` for each departure and schedules the member count updates.
     func announce(_ departures: [Departure]) {
         for departure in departures {
-            if departure.announceMember && !departure.remaining.isEmpty {
+            if !departure.toAnnounce.isEmpty {
                 let body = encoder.encodeBody(.memberLeft(channel: departure.channel.channel, user: departure.user))
-                for member in departure.remaining { _ = member.sink.enqueueEvent(body, kind: .other) }
+                for member in departure.toAnnounce { _ = member.sink.enqueueEvent(body, kind: .other) }
             }
-            if !departure.remaining.isEmpty { scheduleMemberCount(departure.channel) }
+            if departure.remainingCount > 0 { scheduleMemberCount(departure.channel) }
         }
     }
 
