@@ -79,9 +79,9 @@ both() { # scenario label args... (alternating: nchan then rtm)
   run nchan "$@" | tee -a "$results"
   run rtm "$@" | tee -a "$results"
 }
-run trivial publish ceiling --duration "$dur" --concurrency 16 | tee -a "$results"
-both publish "publish-0-subs" --duration "$dur" --concurrency 16
-both publish "publish-100-subs" --duration "$dur" --concurrency 16 --subscribers 100
+run trivial publish ceiling --duration "$dur" --concurrency 64 | tee -a "$results"
+both publish "publish-0-subs" --duration "$dur" --concurrency 64
+both publish "publish-100-subs" --duration "$dur" --concurrency 64 --subscribers 100
 both fanout "fanout-$fan" --duration "$dur" --concurrency 4 --subscribers "$fan"
 both latency "latency-200ps-10subs" --duration "$dur" --rate 200 --subscribers 10
 run rtm ack "ack-round-trip" --count 2000 | tee -a "$results"
