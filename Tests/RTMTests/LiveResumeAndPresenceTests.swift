@@ -100,6 +100,35 @@ import Testing
         }
     }
 
+    /// A peer message the client saw (its seq ≤ the resume's `last_event_seq`) but never acknowledged
+    /// counts as delivered: the sender's `wait_for_ack` call answers `message_delivered`, not 408.
+    @Test func resumeAcknowledgesPeerMessagesUpToLastEventSeq() async throws {
+        // A manual clock: the ack wait cannot time out while the test is slow, only the resume can end it.
+        let clock = ManualClock(startingAt: 1_800_000_000_000)
+        try await TestServer.with(TestServer.configuration(), clock: clock) { server in
+            let (alice, sessionID) = try await Self.login(server, "alice")
+            let call = Task { () -> (Int, String?) in
+                let result = try await server.post("rtm/users/bob/peer_messages?wait_for_ack=true", app: TestServer.openAppID,
+                                                   body: #"{"destination":"alice","payload":"seen-not-acked"}"#)
+                return (result.status, result.code)
+            }
+            var seenSeq: Int64?
+            for _ in 0..<10 {
+                guard case .event(let seq?, let event)? = await alice.nextFrame() else { continue }
+                if case .peerMessage(_, _, .text("seen-not-acked"), _, _) = event { seenSeq = seq; break }
+            }
+            let lastSeq = try #require(seenSeq)
+            alice.close()   // no ack was sent; the socket drops without logout
+            #expect(await alice.closeCode() != nil)
+            let resumed = try await RawSocket.connect(server.wsURL)
+            try await resumed.send(String(decoding: ClientRequest.resume(sessionID: sessionID, token: nil, lastEventSeq: lastSeq)
+                .encode(id: 7), as: UTF8.self))
+            guard case .reply(7, 0, _)? = await resumed.nextFrame() else { Issue.record("resume failed"); return }
+            let (status, code) = try await call.value
+            #expect(status == 200 && code == "message_delivered", "got \(status) \(code ?? "-")")
+        }
+    }
+
     @Test func graceExpiryUnreachableThenOfflineAndMemberLeft() async throws {
         let clock = ManualClock(startingAt: 1_800_000_000_000)
         try await TestServer.with(TestServer.configuration(), clock: clock) { server in

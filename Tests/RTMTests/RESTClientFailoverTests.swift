@@ -1,5 +1,6 @@
 import Foundation
 import RTMClient
+import RTMCore
 import Synchronization
 import Testing
 #if canImport(Glibc)
@@ -9,13 +10,14 @@ import Glibc
 /// The backend REST client: dual-domain failover, what it retries, and its waits.
 @Suite struct RESTClientFailoverTests {
     /// Records every delay; sleeps for real only when asked to.
+    /// Records each delay; with a clock, the wait passes on that clock instead of the wall clock.
     final class RecordingSleeper: RTMSleeper {
         let delays = Mutex<[Duration]>([])
-        let real: Bool
-        init(real: Bool = false) { self.real = real }
+        let clock: ManualClock?
+        init(advancing clock: ManualClock? = nil) { self.clock = clock }
         func sleep(for duration: Duration) async throws {
             delays.withLock { $0.append(duration) }
-            if real { try await Task.sleep(for: duration) }
+            clock?.advance(by: duration)
         }
     }
 
@@ -88,8 +90,11 @@ import Glibc
     }
 
     @Test func tooManyRequestsWaitsForRetryAfter() async throws {
-        try await TestServer.with { server in
-            let sleeper = RecordingSleeper(real: true)
+        // The server's rate limit runs on a manual clock that only the client's waits move, so a slow
+        // machine cannot refill the bucket between sends and hide the 429.
+        let clock = ManualClock(startingAt: 1_800_000_000_000)
+        try await TestServer.with(TestServer.configuration(), clock: clock) { server in
+            let sleeper = RecordingSleeper(advancing: clock)
             let client = RTMRestClient(baseURLs: [server.baseURL], appID: TestServer.limitedAppID, credentials: Self.basic,
                                        sleeper: sleeper)
             for _ in 0..<4 {
