@@ -52,8 +52,9 @@ final class GatewaySession: SessionSink, Sendable {
 
     func enqueueEvent(_ body: ByteBuffer, kind: EventKind) -> Bool {
         let limits = gateway.configuration
-        let (accepted, connection, frame) = state.withLock { state -> (Bool, GatewayConnection?, ByteBuffer?) in
-            guard !state.ended else { return (false, nil, nil) }
+        // `overflowed` is the attached connection whose queue this event made overflow, if any.
+        let (accepted, overflowed) = state.withLock { state -> (Bool, GatewayConnection?) in
+            guard !state.ended else { return (false, nil) }
             state.seq += 1
             switch kind {
             case .peerMessage(let messageID):
@@ -68,13 +69,14 @@ final class GatewaySession: SessionSink, Sendable {
             case .other:
                 break
             }
-            guard let connection = state.attached else { return (true, nil, nil) }
-            let frame = Self.frame(seq: state.seq, body: body)
-            // Pushed under the session lock so frames reach the socket in `seq` order.
-            return connection.queue.pushFrame(frame) == .overflowed ? (true, connection, nil) : (true, nil, frame)
+            guard let connection = state.attached else { return (true, nil) }
+            // Pushed under the session lock so frames reach the socket in `seq` order. The frame is handed
+            // over, not kept: the socket's loop may write it at once, and a second reference would make
+            // the writer copy it to put the header in front.
+            return (true, connection.queue.pushFrame(Self.frame(seq: state.seq, body: body)) == .overflowed ? connection : nil)
         }
         // An overflow drops the socket, not the session: the event stays buffered for a resume.
-        if let connection, frame == nil { connection.closeSlowConsumer() }
+        overflowed?.closeSlowConsumer()
         return accepted
     }
 

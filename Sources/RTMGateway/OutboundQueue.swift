@@ -51,17 +51,19 @@ final class OutboundQueue: Sendable {
         if wake { onWork() }
     }
 
-    /// Queues a complete frame.
-    func pushFrame(_ frame: ByteBuffer) -> PushResult {
+    /// Queues a frame's payload; it is consumed, so the queue holds its only reference.
+    func pushFrame(_ frame: consuming ByteBuffer) -> PushResult {
+        let size = frame.readableBytes
+        var item: Item? = .frame(consume frame)   // moved into the queue with `take()`, leaving no second reference here
         let (result, wake) = state.withLock { state -> (PushResult, (@Sendable () -> Void)?) in
             guard !state.isClosed else { return (.closed, nil) }
-            if state.items.count + 1 > maximumFrames || state.bytes + frame.readableBytes > maximumBytes {
+            if state.items.count + 1 > maximumFrames || state.bytes + size > maximumBytes {
                 state.isClosed = true
                 state.items.removeAll()
                 return (.overflowed, nil)
             }
-            state.items.append(.frame(frame))
-            state.bytes += frame.readableBytes
+            state.items.append(item.take()!)
+            state.bytes += size
             return (.queued, Self.claimDrain(&state))
         }
         wake?()
