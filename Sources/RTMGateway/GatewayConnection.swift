@@ -47,7 +47,10 @@ final class GatewayConnection: Sendable {
     // MARK: Life cycle
 
     func run(inbound: WebSocketInboundStream) async {
-        await writer.start()
+        guard await writer.start() else {
+            logger.error("WebSocket pipeline without NIO's frame encoder; closing the socket")
+            return
+        }
         let eventLoop = channel.eventLoop
         queue.start { eventLoop.execute { self.drain() } }
         let loginDeadline = clock.nowMilliseconds() + gateway.configuration.loginTimeout.milliseconds

@@ -3,9 +3,9 @@ import NIOWebSocket
 
 /// Writes the gateway's outgoing text frames already framed, below NIO's WebSocket encoder.
 ///
-/// NIO's `WebSocketFrameEncoder` can put a frame's header in front of its payload only when it holds
-/// the payload's only reference, which it never does when called through the pipeline; so every frame
-/// left as two buffers (a header, then the payload). Every buffer the gateway queues has
+/// NIO's `WebSocketFrameEncoder` puts a frame's header in front of its payload only when it holds the
+/// payload's only reference; called through the pipeline it does not (the caller's `NIOAny` still holds
+/// one), and a fan-out profile showed every frame leaving as two buffers, a header then the payload. Every buffer the gateway queues has
 /// ``headerRoom`` free bytes in front of it: the header goes there and the frame leaves as one buffer,
 /// written from the encoder's context straight towards the socket. Hummingbird's own frames (pongs,
 /// close) still go through the encoder; all writes happen on the event loop, so their order holds.
@@ -28,36 +28,34 @@ struct TextFrameWriter {
         return buffer
     }
 
-    /// The encoder's context, found on the event loop once the socket starts; nil if the pipeline has no
-    /// encoder (then frames go through the channel as `WebSocketFrame`s).
+    /// The encoder's context, found on the event loop by ``start()``.
     private let encoderContext: NIOLoopBoundBox<ChannelHandlerContext?>
-    let channel: any Channel
 
     init(channel: any Channel) {
-        self.channel = channel
         self.encoderContext = NIOLoopBoundBox.makeEmptyBox(valueType: ChannelHandlerContext.self, eventLoop: channel.eventLoop)
+        self.channel = channel
     }
 
-    /// Finds the encoder (call once, before the first write).
-    func start() async {
+    private let channel: any Channel
+
+    /// Finds NIO's WebSocket encoder in the socket's pipeline; `false` if it is not there (then nothing
+    /// may be written: the pipeline is not the one this writer was made for).
+    func start() async -> Bool {
         let box = encoderContext, channel = channel
-        try? await channel.eventLoop.submit {
+        return (try? await channel.eventLoop.submit { () -> Bool in
             box.value = try? channel.pipeline.syncOperations.context(handlerType: WebSocketFrameEncoder.self)
-        }.get()
+            return box.value != nil
+        }.get()) ?? false
     }
 
-    /// Writes one text frame whose payload is `payload` (on the event loop).
+    /// Writes one text frame whose payload is `payload` (on the event loop, after a successful ``start()``).
     func write(_ payload: consuming ByteBuffer, promise: EventLoopPromise<Void>?) {
-        guard let context = encoderContext.value else {
-            channel.write(WebSocketFrame(fin: true, opcode: .text, data: payload), promise: promise)
-            return
-        }
-        context.write(NIOAny(Self.frame(payload)), promise: promise)
+        encoderContext.value!.write(NIOAny(Self.frame(payload)), promise: promise)
     }
 
-    /// Flushes what was written (on the event loop).
+    /// Flushes what was written (on the event loop, after a successful ``start()``).
     func flush() {
-        if let context = encoderContext.value { context.flush() } else { channel.flush() }
+        encoderContext.value!.flush()
     }
 
     /// `payload` as a complete unmasked text frame: the header written into the room in front when there
