@@ -41,13 +41,22 @@ struct BenchCommand: AsyncParsableCommand {
         }
     }
 
-    private func publish(credentials: BenchCredentials, report: Report) async throws {
-        let channel = "bench\(UInt32.random(in: 0...UInt32.max))"
+    /// A fresh channel (`prefix` + a random number) with `--subscribers` subscribers ready on it, and a
+    /// publisher for it.
+    private func subscribedChannel(named prefix: String, user: String, recordLatency: Bool, credentials: BenchCredentials)
+        async throws -> (String, Subscribers, Int, Publisher)
+    {
+        let channel = "\(prefix)\(UInt32.random(in: 0...UInt32.max))"
         let endpoint = try Endpoint(url: url)
-        let crowd = Subscribers(recordLatency: false)
-        crowd.start(count: subscribers, target: target, endpoint: endpoint, channel: channel, credentials: credentials, userPrefix: "s")
+        let crowd = Subscribers(recordLatency: recordLatency)
+        crowd.start(count: subscribers, target: target, endpoint: endpoint, channel: channel, credentials: credentials, userPrefix: user)
         let ready = await crowd.waitReady(subscribers)
-        let publisher = Publisher(target: target, endpoint: endpoint, credentials: credentials)
+        return (channel, crowd, ready, Publisher(target: target, endpoint: endpoint, credentials: credentials))
+    }
+
+    private func publish(credentials: BenchCredentials, report: Report) async throws {
+        let (channel, crowd, ready, publisher) = try await subscribedChannel(named: "bench", user: "s", recordLatency: false,
+                                                                             credentials: credentials)
         _ = try await publisher.flood(channel: channel, duration: .seconds(1), concurrency: concurrency, payloadBytes: payload)  // warm-up
         await crowd.waitQuiet()
         let deliveredBefore = crowd.delivered.load(ordering: .relaxed)
@@ -66,16 +75,11 @@ struct BenchCommand: AsyncParsableCommand {
     }
 
     private func latency(credentials: BenchCredentials, report: Report) async throws {
-        let channel = "lat\(UInt32.random(in: 0...UInt32.max))"
-        let endpoint = try Endpoint(url: url)
-        let crowd = Subscribers(recordLatency: true)
-        crowd.start(count: subscribers, target: target, endpoint: endpoint, channel: channel, credentials: credentials, userPrefix: "l")
-        let ready = await crowd.waitReady(subscribers)
-        let publisher = Publisher(target: target, endpoint: endpoint, credentials: credentials)
+        let (channel, crowd, ready, publisher) = try await subscribedChannel(named: "lat", user: "l", recordLatency: true,
+                                                                             credentials: credentials)
         _ = try await publisher.paced(channel: channel, rate: rate, duration: .seconds(1), concurrency: concurrency,
                                       payloadBytes: payload)  // warm-up
         await crowd.waitQuiet()
-        _ = crowd.takeLatencies()
         let before = crowd.takeLatencies().count
         report.begin()
         let sent = try await publisher.paced(channel: channel, rate: rate, duration: .seconds(duration), concurrency: concurrency,
@@ -124,7 +128,7 @@ struct BenchCommand: AsyncParsableCommand {
         let crowd = Subscribers(recordLatency: false)
         report.begin()
         let start = nowNanoseconds()
-        // Each subscriber its own channel for nchan (an idle subscription), one shared channel for swift-rtm logins.
+        // Every connection subscribes to (nchan) or logs in and joins (swift-rtm) one channel, "idle".
         crowd.start(count: subscribers, target: target, endpoint: try Endpoint(url: url), channel: "idle", credentials: credentials,
                     userPrefix: "c")
         let ready = await crowd.waitReady(subscribers, limit: .seconds(600))

@@ -28,17 +28,9 @@ struct Publisher: Sendable {
                     // A server may close a keep-alive connection after so many requests: open another until the deadline.
                     while NIODeadline.now() < deadline {
                         let closed = loop.makePromise(of: Void.self)
-                        let connected = ClientBootstrap(group: loop)
-                            .channelOption(.socketOption(.tcp_nodelay), value: 1)
-                            .channelInitializer { channel in
-                                channel.eventLoop.makeCompletedFuture {
-                                    try channel.pipeline.syncOperations.addHTTPClientHandlers()
-                                    try channel.pipeline.syncOperations.addHandler(
-                                        FloodHandler(head: head, body: body, deadline: deadline, counts: counts, closed: closed))
-                                }
-                            }
-                            .connect(host: endpoint.host, port: endpoint.port)
-                        connected.whenFailure { closed.fail($0) }
+                        let flood = PublishHandler.Flood(body: body, deadline: deadline, closed: closed)
+                        connect(on: loop) { PublishHandler(head: head, counts: counts, flood: flood) }
+                            .whenFailure { closed.fail($0) }
                         try await closed.futureResult.get()
                     }
                 }
@@ -57,15 +49,7 @@ struct Publisher: Sendable {
         var channels: [any Channel] = []
         let head = request.head(contentLength: request.body(payload: stampedPayload(bytes: payloadBytes)).readableBytes)
         for _ in 0..<concurrency {
-            channels.append(try await ClientBootstrap(group: loop)
-                .channelOption(.socketOption(.tcp_nodelay), value: 1)
-                .channelInitializer { channel in
-                    channel.eventLoop.makeCompletedFuture {
-                        try channel.pipeline.syncOperations.addHTTPClientHandlers()
-                        try channel.pipeline.syncOperations.addHandler(PacedHandler(head: head, counts: counts))
-                    }
-                }
-                .connect(host: endpoint.host, port: endpoint.port).get())
+            channels.append(try await connect(on: loop) { PublishHandler(head: head, counts: counts, flood: nil) }.get())
         }
         let total = Int(duration.components.seconds) * rate
         let interval = Int64(1_000_000_000 / rate)
@@ -82,6 +66,21 @@ struct Publisher: Sendable {
         }
         for channel in channels { try? await channel.close() }
         return sent
+    }
+}
+
+extension Publisher {
+    /// A keep-alive HTTP/1.1 connection to the server whose last handler is `handler()`.
+    func connect(on loop: any EventLoop, handler: @escaping @Sendable () -> PublishHandler) -> EventLoopFuture<any Channel> {
+        ClientBootstrap(group: loop)
+            .channelOption(.socketOption(.tcp_nodelay), value: 1)
+            .channelInitializer { channel in
+                channel.eventLoop.makeCompletedFuture {
+                    try channel.pipeline.syncOperations.addHTTPClientHandlers()
+                    try channel.pipeline.syncOperations.addHandler(handler())
+                }
+            }
+            .connect(host: endpoint.host, port: endpoint.port)
     }
 }
 
@@ -124,69 +123,36 @@ final class PublishCounts: Sendable {
     }
 }
 
-/// One flooding connection: a request out, a reply in, the next request, until the deadline or the server closes.
-final class FloodHandler: ChannelInboundHandler {
+/// One publishing connection: sends when told and counts each reply. Flooding, it sends the next
+/// request as soon as a reply arrives, until the deadline (then closes), and reports when it closed.
+final class PublishHandler: ChannelInboundHandler {
     typealias InboundIn = HTTPClientResponsePart
     typealias OutboundOut = HTTPClientRequestPart
 
-    private let head: HTTPRequestHead
-    private let body: ByteBuffer
-    private let deadline: NIODeadline
-    private let counts: PublishCounts
-    private let closed: EventLoopPromise<Void>
-    private var status = HTTPResponseStatus.ok
-
-    init(head: HTTPRequestHead, body: ByteBuffer, deadline: NIODeadline, counts: PublishCounts, closed: EventLoopPromise<Void>) {
-        self.head = head; self.body = body; self.deadline = deadline; self.counts = counts; self.closed = closed
+    /// What a flooding connection resends, until when, and the promise its closing completes.
+    struct Flood: Sendable {
+        var body: ByteBuffer
+        var deadline: NIODeadline
+        var closed: EventLoopPromise<Void>
     }
-
-    func channelActive(context: ChannelHandlerContext) {
-        send(context: context)
-    }
-
-    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
-        switch unwrapInboundIn(data) {
-        case .head(let response): status = response.status
-        case .body: break
-        case .end:
-            counts.count(status)
-            if NIODeadline.now() < deadline { send(context: context) } else { context.close(promise: nil) }
-        }
-    }
-
-    func channelInactive(context: ChannelHandlerContext) {
-        closed.succeed()
-    }
-
-    func errorCaught(context: ChannelHandlerContext, error: any Error) {
-        counts.failed.add(1, ordering: .relaxed)
-        context.close(promise: nil)
-    }
-
-    private func send(context: ChannelHandlerContext) {
-        context.write(wrapOutboundOut(.head(head)), promise: nil)
-        context.write(wrapOutboundOut(.body(.byteBuffer(body))), promise: nil)
-        context.writeAndFlush(wrapOutboundOut(.end(nil)), promise: nil)
-    }
-}
-
-/// One connection of the paced publisher: sends when told, counts replies, knows how many are in flight.
-final class PacedHandler: ChannelInboundHandler {
-    typealias InboundIn = HTTPClientResponsePart
-    typealias OutboundOut = HTTPClientRequestPart
 
     private let head: HTTPRequestHead
     private let counts: PublishCounts
+    private let flood: Flood?
     private var context: ChannelHandlerContext?
     private var status = HTTPResponseStatus.ok
     private(set) var inFlight = 0
 
-    init(head: HTTPRequestHead, counts: PublishCounts) {
-        self.head = head; self.counts = counts
+    init(head: HTTPRequestHead, counts: PublishCounts, flood: Flood?) {
+        self.head = head; self.counts = counts; self.flood = flood
     }
 
     func handlerAdded(context: ChannelHandlerContext) { self.context = context }
     func handlerRemoved(context: ChannelHandlerContext) { self.context = nil }
+
+    func channelActive(context: ChannelHandlerContext) {
+        if let flood { send(body: flood.body) }
+    }
 
     func send(body: ByteBuffer) {
         guard let context else { counts.failed.add(1, ordering: .relaxed); return }
@@ -200,22 +166,35 @@ final class PacedHandler: ChannelInboundHandler {
         switch unwrapInboundIn(data) {
         case .head(let response): status = response.status
         case .body: break
-        case .end: inFlight -= 1; counts.count(status)
+        case .end:
+            inFlight -= 1
+            counts.count(status)
+            guard let flood else { return }
+            if NIODeadline.now() < flood.deadline { send(body: flood.body) } else { context.close(promise: nil) }
         }
+    }
+
+    func channelInactive(context: ChannelHandlerContext) {
+        flood?.closed.succeed()
+    }
+
+    func errorCaught(context: ChannelHandlerContext, error: any Error) {
+        counts.failed.add(1, ordering: .relaxed)
+        context.close(promise: nil)
     }
 }
 
 /// Sends `total` publishes at fixed intervals from `start`, each on an idle connection when one is free.
 final class PacedSchedule {
     private let loop: any EventLoop
-    private let handlers: [PacedHandler]
+    private let handlers: [PublishHandler]
     private let request: PublishRequest
     private let payloadBytes: Int
     private var next = 0
 
     init(loop: any EventLoop, channels: [any Channel], request: PublishRequest, payloadBytes: Int) {
         self.loop = loop
-        self.handlers = channels.compactMap { try? $0.pipeline.syncOperations.handler(type: PacedHandler.self) }
+        self.handlers = channels.compactMap { try? $0.pipeline.syncOperations.handler(type: PublishHandler.self) }
         self.request = request
         self.payloadBytes = payloadBytes
     }
