@@ -25,13 +25,15 @@ struct RESTAuthenticator: Sendable {
     /// - Throws: ``APIError/unauthorized`` for anything but a valid credential for `app`.
     func authenticate(_ headers: HTTPFields, app: AppRecord?) async throws -> (AppRecord, RESTPrincipal) {
         let authorization = headers[.authorization]?.trimmingCharacters(in: .whitespaces)
-        if let authorization, authorization.lowercased().hasPrefix("basic ") {
+        // The scheme is matched without case; only the first 12 characters ("agora token=") are lowered.
+        let scheme = authorization.map { $0.prefix(12).lowercased() } ?? ""
+        if let authorization, scheme.hasPrefix("basic ") {
             guard let app, await basicIsValid(String(authorization.dropFirst(6)), app: app.appID) else { throw APIError.unauthorized }
             return (app, .customer)
         }
         let token: String
         let claimedUser: String
-        if let authorization, authorization.lowercased().hasPrefix("agora token=") {
+        if let authorization, scheme == "agora token=" {
             token = String(authorization.dropFirst("agora token=".count))
             guard let embedded = RTMToken.embeddedUserID(of: token) else { throw APIError.unauthorized }
             claimedUser = headers[Self.uidHeader] ?? embedded
