@@ -103,9 +103,7 @@ final class GatewaySession: SessionSink, Sendable {
     }
 
     func expired() {
-        let routerSession = self.routerSession
-        _ = end()
-        if let routerSession { gateway.messages.sessionEnded(routerSession) }
+        end()   // which also tells the message service the session ended
     }
 
     // MARK: Life cycle
