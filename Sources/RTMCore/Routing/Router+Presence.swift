@@ -104,9 +104,7 @@ extension Router {
             guard state.sessions[session.key] === session else { return .notLoggedIn }
             for user in users {
                 state.subscriptions[session.key]?.remove(user)
-                let target = SessionKey(appID: session.appID, userID: user)
-                state.watchers[target]?.remove(session.key)
-                if state.watchers[target]?.isEmpty == true { state.watchers.removeValue(forKey: target) }
+                stopWatching(SessionKey(appID: session.appID, userID: user), by: session.key, in: &state)
             }
             return .subscribed
         }
@@ -134,10 +132,12 @@ extension Router {
 
     func removeSubscriptions(of key: SessionKey, from state: inout State) {
         guard let targets = state.subscriptions.removeValue(forKey: key) else { return }
-        for user in targets {
-            let target = SessionKey(appID: key.appID, userID: user)
-            state.watchers[target]?.remove(key)
-            if state.watchers[target]?.isEmpty == true { state.watchers.removeValue(forKey: target) }
-        }
+        for user in targets { stopWatching(SessionKey(appID: key.appID, userID: user), by: key, in: &state) }
+    }
+
+    /// Removes `watcher` from `target`'s watchers (and the entry once nobody watches it).
+    private func stopWatching(_ target: SessionKey, by watcher: SessionKey, in state: inout State) {
+        state.watchers[target]?.remove(watcher)
+        if state.watchers[target]?.isEmpty == true { state.watchers.removeValue(forKey: target) }
     }
 }
