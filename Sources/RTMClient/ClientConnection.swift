@@ -49,7 +49,7 @@ final class ClientConnection: Sendable {
                     openedContinuation.yield(true)
                     try await connection.read(inbound, outbound: outbound, onEvent: onEvent)
                 }
-                connection.closeCode.withLock { $0 = closeFrame.map { WebSocketErrorCode.code($0.closeCode) } }
+                connection.closeCode.withLock { $0 = closeFrame.map { Int(UInt16(webSocketErrorCode: $0.closeCode)) } }
             } catch {
                 logger.debug("socket ended: \(error)")
             }
@@ -129,23 +129,5 @@ final class ClientConnection: Sendable {
             return Array(state.pending.values)
         }
         for waiter in waiters { waiter.resume(throwing: Failure.closed) }
-    }
-}
-
-extension WebSocketErrorCode {
-    /// The numeric close code.
-    package static func code(_ code: WebSocketErrorCode) -> Int {
-        switch code {
-        case .normalClosure: 1000
-        case .goingAway: 1001
-        case .protocolError: 1002
-        case .unacceptableData: 1003
-        case .dataInconsistentWithMessage: 1007
-        case .policyViolation: 1008
-        case .messageTooLarge: 1009
-        case .missingExtension: 1010
-        case .unexpectedServerError: 1011
-        case .unknown(let value): Int(value)
-        }
     }
 }

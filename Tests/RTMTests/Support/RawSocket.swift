@@ -41,7 +41,7 @@ final class RawSocket: Sendable {
                         if case .text(let text) = message { socket.framesContinuation.yield(text) }
                     }
                 }
-                socket.closeCodeBox.withLock { $0 = close.map { WebSocketErrorCode.code($0.closeCode) } }
+                socket.closeCodeBox.withLock { $0 = close.map { Int(UInt16(webSocketErrorCode: $0.closeCode)) } }
             } catch {
                 socket.closeCodeBox.withLock { $0 = $0 ?? -1 }
             }
