@@ -108,7 +108,7 @@ actor ClientEngine {
             let sleeper = configuration.sleeper
             timers[timer] = Task {
                 do { try await sleeper.sleep(for: delay) } catch { return }
-                await self.timerFired(timer)
+                self.timerFired(timer)
             }
         case .cancelTimer(let timer):
             timers.removeValue(forKey: timer)?.cancel()
@@ -162,7 +162,7 @@ actor ClientEngine {
         guard let connection else { return }
         Task {
             let reply = try? await connection.request(request)
-            await self.answered(reply, isResume: isResume, on: connection)
+            self.answered(reply, isResume: isResume, on: connection)
         }
     }
 
