@@ -1,7 +1,7 @@
+import ArgumentParser
 import Foundation
 import NIOCore
 import NIOHTTP1
-import Synchronization
 
 /// The server under test: swift-rtm or nginx+nchan, driven through the same two operations.
 enum BenchTarget: String, CaseIterable, Sendable {
@@ -112,5 +112,4 @@ func residentBytes(pid: Int32) -> Int {
           let kb = Int(line.split(separator: " ").dropFirst().first ?? "") else { return 0 }
     return kb * 1024
 }
-import ArgumentParser
 extension BenchTarget: ExpressibleByArgument {}
