@@ -124,7 +124,7 @@ let package = Package(
         .executableTarget(
             name: "rtm-bench",
             dependencies: [
-                "RTMClient",
+                "RTMClient", "RTMCore",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "NIOCore", package: "swift-nio"),

@@ -22,9 +22,9 @@ pids=()
 cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; sleep 0.5; rm -rf "$work"; }
 trap cleanup EXIT
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
-pin_server="taskset -c 0"; pin_load="taskset -c 1"; load_threads=1
-[ "$(nproc)" -ge 2 ] || { pin_server=""; pin_load=""; load_threads=$(nproc); }
-# rtm serve sizes its event loops from its CPU mask (one when pinned); the generator is told to match its core.
+pin_server="taskset -c 0"; pin_load="taskset -c 1"
+[ "$(nproc)" -ge 2 ] || { pin_server=""; pin_load=""; }
+# rtm serve and rtm-bench size their event loops from their CPU masks: one each when pinned.
 
 # nginx + nchan, one worker.
 nport=$(free_port); mkdir -p "$work/nginx/tmp"
@@ -72,7 +72,7 @@ run() { # target scenario label args...
   local target=$1 scenario=$2 label=$3; shift 3
   local port=$rport pid=$rpid
   if [ "$target" != rtm ]; then port=$nport; pid=$npid; fi
-  NIO_SINGLETON_GROUP_LOOP_COUNT=$load_threads $pin_load $bin/rtm-bench "$scenario" --target "$target" --url "http://127.0.0.1:$port" --server-pid "$pid" --label "$label" "$@"
+  $pin_load $bin/rtm-bench "$scenario" --target "$target" --url "http://127.0.0.1:$port" --server-pid "$pid" --label "$label" "$@"
 }
 results="$work/results.jsonl"
 both() { # scenario label args... (alternating: nchan then rtm)

@@ -1,4 +1,5 @@
 import Foundation
+import RTMCore
 import RTMServer
 import Testing
 

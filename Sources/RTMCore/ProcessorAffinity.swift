@@ -1,11 +1,19 @@
 import Foundation
+import NIOCore
 
 /// The CPUs this process may run on (its affinity mask, as `taskset` or a container's cpuset sets it).
 ///
 /// NIO sizes its event loop group from the machine's core count, which ignores the mask: a server
-/// pinned to one core would run two event loops on it, each handing work to the other. `rtm` sizes
-/// the group from this instead (unless `NIO_SINGLETON_GROUP_LOOP_COUNT` is set).
+/// pinned to one core would run two event loops on it, each handing work to the other. `rtm` and
+/// `rtm-bench` size the group from this instead (unless `NIO_SINGLETON_GROUP_LOOP_COUNT` is set).
 public enum ProcessorAffinity {
+    /// Sizes NIO's singleton event loop group to the CPUs this process may run on, unless
+    /// `NIO_SINGLETON_GROUP_LOOP_COUNT` says otherwise. Call first thing, before the group is used.
+    public static func sizeSingletonEventLoopGroup() {
+        guard ProcessInfo.processInfo.environment["NIO_SINGLETON_GROUP_LOOP_COUNT"] == nil, let cpus = allowedCount() else { return }
+        NIOSingletons.groupLoopCountSuggestion = cpus
+    }
+
     /// How many CPUs the calling process may run on, from `Cpus_allowed_list` in `/proc/self/status`;
     /// nil where that file does not exist (not Linux) or cannot be read.
     public static func allowedCount() -> Int? {
