@@ -114,8 +114,9 @@ let package = Package(
         .executableTarget(
             name: "rtm",
             dependencies: [
-                "RTMServer", "RTMClient", "AgoraToken", "RTMStoreSQLite", "RTMStorePostgres", "RTMCore",
+                "RTMServer", "RTMClient", "AgoraToken", "RTMCore",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
             ],

@@ -6,8 +6,6 @@ import NIOCore
 import RTMCore
 import RTMGateway
 import RTMHTTPAPI
-import RTMStorePostgres
-import RTMStoreSQLite
 import ServiceLifecycle
 import Synchronization
 
@@ -39,24 +37,15 @@ public struct RTMApplication: Sendable {
         try ConfigurationLoader.validate(configuration)
         _ = MetricsBootstrap.registry  // counters made before the bootstrap would never report
         let background = BackgroundWork()
-        let stores: StoreBundle
-        let isReachable: @Sendable () async -> Bool
-        if let url = configuration.databaseURL {
-            let store = try PostgresStore(url: url, logger: logger)
-            background.start { await store.run() }
-            do {
-                try await store.migrate()
-            } catch {
-                await background.stop()
-                throw ConfigurationError(key: "database_url", problem: "cannot prepare the PostgreSQL database: \(String(reflecting: error))")
-            }
-            stores = store.bundle
-            isReachable = { await store.isReachable() }
-        } else {
-            let store = try SQLiteStore(directory: URL(fileURLWithPath: configuration.dataDirectory, isDirectory: true))
-            stores = store.bundle
-            isReachable = { await store.isReachable() }
+        let opened: OpenedStore
+        do {
+            opened = try await OpenedStore.open(databaseURL: configuration.databaseURL, dataDirectory: configuration.dataDirectory,
+                                                background: background, logger: logger)
+        } catch {
+            await background.stop()
+            throw error
         }
+        let stores = opened.stores, isReachable = opened.isReachable
         let bootstrap = try await Bootstrap.prepare(registry: stores.apps, configuration: configuration)
         let apps = AppDirectory(registry: stores.apps, clock: clock)
         try await apps.reload()
@@ -129,6 +118,8 @@ public struct RTMApplication: Sendable {
 /// Long-running tasks the application owns; stopped together, last.
 public final class BackgroundWork: Sendable {
     private let tasks = Mutex<[Task<Void, Never>]>([])
+
+    public init() {}
 
     func start(_ work: @escaping @Sendable () async -> Void) {
         let task = Task { await work() }

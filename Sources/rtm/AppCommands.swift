@@ -1,25 +1,26 @@
 import AgoraToken
 import ArgumentParser
 import Foundation
+import Logging
 import RTMCore
 import RTMServer
-import RTMStorePostgres
-import RTMStoreSQLite
 
 struct StoreOptions: ParsableArguments {
     @Option(name: .customLong("data-dir"), help: "Data directory of the server (default ./rtm-data).") var dataDir = "./rtm-data"
     @Option(name: .customLong("database-url"), help: "postgres://… when the server uses PostgreSQL.") var databaseURL: String?
 
-    /// Runs `body` with the server's app registry (SQLite in the data dir, or PostgreSQL).
+    /// Runs `body` with the server's app registry (SQLite in the data dir, or PostgreSQL), opened as `rtm serve` opens it.
     func withRegistry(_ body: (any AppRegistry) async throws -> Void) async throws {
-        guard let databaseURL = databaseURL ?? ProcessInfo.processInfo.environment["RTM_DATABASE_URL"] else {
-            return try await body(SQLiteStore(directory: URL(fileURLWithPath: dataDir, isDirectory: true)))
+        let background = BackgroundWork()
+        do {
+            let opened = try await OpenedStore.open(databaseURL: databaseURL ?? ProcessInfo.processInfo.environment["RTM_DATABASE_URL"],
+                                                    dataDirectory: dataDir, background: background, logger: Logger(label: "rtm"))
+            try await body(opened.stores.apps)
+        } catch {
+            await background.stop()
+            throw error
         }
-        let store = try PostgresStore(url: databaseURL)
-        let running = Task { await store.run() }
-        defer { running.cancel() }
-        try await store.migrate()
-        try await body(store)
+        await background.stop()
     }
 }
 

@@ -1,0 +1,30 @@
+import Foundation
+import Logging
+import RTMCore
+import RTMStorePostgres
+import RTMStoreSQLite
+
+/// The store a configuration names, opened: PostgreSQL (its pool running in `background`, migrations
+/// applied) when a database URL is set, else SQLite in the data directory. `rtm serve` and the CLI's
+/// app and credential commands both open it here, so they reach the same database the same way.
+public struct OpenedStore: Sendable {
+    public let stores: StoreBundle
+    /// Whether the database answers (for `/health`).
+    public let isReachable: @Sendable () async -> Bool
+
+    public static func open(databaseURL: String?, dataDirectory: String, background: BackgroundWork,
+                            logger: Logger) async throws -> OpenedStore {
+        guard let databaseURL else {
+            let store = try SQLiteStore(directory: URL(fileURLWithPath: dataDirectory, isDirectory: true))
+            return OpenedStore(stores: store.bundle, isReachable: { await store.isReachable() })
+        }
+        let store = try PostgresStore(url: databaseURL, logger: logger)
+        background.start { await store.run() }
+        do {
+            try await store.migrate()
+        } catch {
+            throw ConfigurationError(key: "database_url", problem: "cannot prepare the PostgreSQL database: \(String(reflecting: error))")
+        }
+        return OpenedStore(stores: store.bundle, isReachable: { await store.isReachable() })
+    }
+}
