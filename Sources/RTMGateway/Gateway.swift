@@ -1,5 +1,4 @@
 import AgoraToken
-import HummingbirdWebSocket
 import Logging
 import Metrics
 import NIOCore
@@ -7,7 +6,8 @@ import NIOWebSocket
 import RTMCore
 import Synchronization
 
-/// The WebSocket side of the server: one ``GatewayConnection`` per socket at `GET /v1/ws`.
+/// The WebSocket side of the server: one ``GatewayConnection`` per socket at `GET /v1/ws`, run by a
+/// ``GatewayFrameHandler`` at the end of the socket's NIO pipeline.
 public final class Gateway: Sendable {
     public let router: Router
     public let messages: MessageService
@@ -18,6 +18,8 @@ public final class Gateway: Sendable {
     let sessionIDs = SessionIDGenerator()
     /// Live sessions by id, for `resume`; a session leaves the table when it ends or expires.
     let sessions = Mutex<[String: RouterSession]>([:])
+    /// One pinger per event loop.
+    private let pingers = Mutex<[ObjectIdentifier: LoopPinger]>([:])
 
     public init(messages: MessageService, apps: AppDirectory, configuration: GatewayConfiguration = GatewayConfiguration(),
                 logger: Logger = Logger(label: "rtm.gateway")) {
@@ -58,14 +60,22 @@ public final class Gateway: Sendable {
     /// The path clients connect to.
     public static let path = "/v1/ws"
 
-    /// Runs one upgraded socket until it closes. Errors stay inside the connection.
-    public func serve(inbound: WebSocketInboundStream, outbound: WebSocketOutboundWriter, channel: any Channel,
-                      logger: Logger) async {
-        let connection = GatewayConnection(gateway: self, outbound: outbound, channel: channel, logger: logger)
-        metrics.connections.increment()
-        metrics.openConnections.increment()
-        defer { metrics.openConnections.decrement() }
-        await connection.run(inbound: inbound)
+    /// The handler that runs an upgraded socket: add it last, after NIO's WebSocket frame decoder
+    /// and a frame aggregator (see ``makeFrameHandlers(logger:)``).
+    public func makeFrameHandlers(logger: Logger) -> [any ChannelHandler] {
+        [NIOWebSocketFrameAggregator(minNonFinalFragmentSize: 0, maxAccumulatedFrameCount: 256,
+                                     maxAccumulatedFrameSize: configuration.maximumFrameBytes),
+         GatewayFrameHandler(gateway: self, logger: logger)]
+    }
+
+    /// The pinger of `eventLoop`'s sockets, made on first use.
+    func pinger(for eventLoop: any EventLoop) -> LoopPinger {
+        pingers.withLock { pingers in
+            if let pinger = pingers[ObjectIdentifier(eventLoop)] { return pinger }
+            let pinger = LoopPinger(eventLoop: eventLoop, interval: configuration.pingInterval)
+            pingers[ObjectIdentifier(eventLoop)] = pinger
+            return pinger
+        }
     }
 }
 

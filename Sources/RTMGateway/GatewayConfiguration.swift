@@ -16,8 +16,10 @@ public struct GatewayConfiguration: Sendable {
     /// Protocol errors tolerated within ``protocolErrorWindow`` before closing with 1008.
     public var protocolErrorLimit = 3
     public var protocolErrorWindow: Duration = .seconds(10)
-    /// Interval of WebSocket pings on an idle link.
+    /// Interval of WebSocket pings; a link that has sent nothing by the next ping is closed.
     public var pingInterval: Duration = .seconds(10)
+    /// How long the server waits for the client's close frame after sending its own.
+    public var closeTimeout: Duration = .seconds(5)
     /// Per-session limits.
     public var limits = ClientLimits()
     /// Peer messages a session keeps for replay until the client acks them (oldest dropped past this).

@@ -3,9 +3,9 @@ import RTMCore
 import RTMProtocol
 
 extension GatewayConnection {
-    /// Reads one text frame and answers it.
-    func handle(_ text: String, loop: inout ReadLoop) async {
-        switch RequestParser.parse(text.utf8) {
+    /// Reads one text message and answers it.
+    func handle(_ text: ByteBuffer, loop: inout ReadLoop) async {
+        switch RequestParser.parse(text.readableBytesView) {
         case .invalid(let op, let id, let field, let reason):
             if let op, let id {
                 reply(id, code: Self.invalidArgumentCode(op: op, field: field))

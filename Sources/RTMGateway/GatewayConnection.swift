@@ -1,4 +1,4 @@
-import HummingbirdWebSocket
+import DequeModule
 import Logging
 import NIOCore
 import NIOWebSocket
@@ -6,36 +6,57 @@ import RTMCore
 import RTMProtocol
 import Synchronization
 
-/// One client socket: reads requests in order, answers each, and writes everything queued for it.
+/// One client socket: handles its requests in order, answers each, and writes everything queued for it.
 ///
-/// The read loop owns the per-socket limits. Events reach the socket through its
+/// Requests arrive from the socket's ``GatewayFrameHandler`` into an inbox; a task handles them one
+/// after another and exists only while the inbox has work, so an idle socket holds no task. The
+/// request handling owns the per-socket limits. Events reach the socket through its
 /// ``GatewaySession`` (which numbers them and keeps replay buffers) and the ``OutboundQueue``.
 final class GatewayConnection: Sendable {
+    /// What the socket delivered, handled in arrival order.
+    enum Inbound {
+        case text(ByteBuffer)
+        /// A frame the gateway does not take (binary, oversized): the socket is closed with `code`.
+        case refuse(code: UInt16, reason: String)
+    }
+
     struct Shared {
         var routerSession: RouterSession?
         var session: GatewaySession?
         var finished = false
         /// Ends an unauthenticated socket after the login timeout; cancelled at login to free it early.
         var loginTimer: Task<Void, Never>?
+        var inbox = Deque<Inbound>()
+        /// A task is handling the inbox.
+        var pumping = false
+        /// The socket stopped reading because the inbox was full.
+        var readingPaused = false
+        /// The socket closed while requests were waiting: the connection finishes once they are handled.
+        var finishWhenIdle = false
+        /// A close is queued: later requests are ignored.
+        var closing = false
+        var readLoop: ReadLoop
     }
 
     let gateway: Gateway
-    let outbound: WebSocketOutboundWriter
     let channel: any Channel
     let logger: Logger
     let queue: OutboundQueue
     let writer: TextFrameWriter
-    let shared = Mutex(Shared())
+    let shared: Mutex<Shared>
+    /// The socket's handler, for control frames; cleared when the connection finishes.
+    private let frameHandler: NIOLoopBoundBox<GatewayFrameHandler?>
     private let slowConsumerClosed = Atomic<Bool>(false)
 
-    init(gateway: Gateway, outbound: WebSocketOutboundWriter, channel: any Channel, logger: Logger) {
+    init(gateway: Gateway, channel: any Channel, logger: Logger) {
         self.gateway = gateway
-        self.outbound = outbound
         self.channel = channel
         self.writer = TextFrameWriter(channel: channel)
         self.logger = logger
         self.queue = OutboundQueue(maximumFrames: gateway.configuration.maximumQueuedFrames,
                                    maximumBytes: gateway.configuration.maximumQueuedBytes)
+        self.shared = Mutex(Shared(readLoop: ReadLoop(limits: SessionRateLimits(limits: gateway.configuration.limits))))
+        self.frameHandler = NIOLoopBoundBox.makeEmptyBox(valueType: GatewayFrameHandler.self, eventLoop: channel.eventLoop)
     }
 
     /// The router's view of the session on this socket, while it is live.
@@ -46,11 +67,11 @@ final class GatewayConnection: Sendable {
 
     // MARK: Life cycle
 
-    func run(inbound: WebSocketInboundStream) async {
-        guard await writer.start() else {
-            logger.error("WebSocket pipeline without NIO's frame encoder; closing the socket")
-            return
-        }
+    /// Starts the connection on its event loop: finds the frame encoder, opens the outbound queue and
+    /// arms the login timeout. `false` if the pipeline has no WebSocket encoder.
+    func start(frameWriter handler: GatewayFrameHandler) -> Bool {
+        guard writer.start() else { return false }
+        frameHandler.value = handler
         let eventLoop = channel.eventLoop
         queue.start { eventLoop.execute { self.drain() } }
         let loginDeadline = clock.nowMilliseconds() + gateway.configuration.loginTimeout.milliseconds
@@ -59,33 +80,87 @@ final class GatewayConnection: Sendable {
             if !Task.isCancelled && self.session == nil { self.close(code: 1008, reason: "login timeout") }
         }
         shared.withLock { $0.loginTimer = loginTimer }
-        var loop = ReadLoop(limits: SessionRateLimits(limits: gateway.configuration.limits))
-        do {
-            var iterator = inbound.makeAsyncIterator()
-            while let message = try await iterator.nextMessage(maxSize: gateway.configuration.maximumFrameBytes) {
-                if loop.isClosing { continue }
-                switch message {
-                case .binary:
-                    loop.isClosing = true
-                    close(code: 1003, reason: "binary frames are not supported")
-                case .text(let text):
-                    await handle(text, loop: &loop)
-                }
-            }
-        } catch {
-            logger.debug("socket ended: \(error)")
-        }
-        loginTimer.cancel()
-        finish()
+        return true
     }
 
-    /// The socket is gone: a live session waits for a resume for the grace period.
-    private func finish() {
-        let (routerSession, session) = shared.withLock { shared -> (RouterSession?, GatewaySession?) in
-            shared.finished = true
-            defer { shared.routerSession = nil; shared.session = nil }
-            return (shared.routerSession, shared.session)
+    /// A text message arrived (on the event loop). Returns how many requests now wait in the inbox;
+    /// at ``GatewayFrameHandler/inboxHighWater`` the handler stops reading.
+    func received(_ text: ByteBuffer) -> Int {
+        enqueue(.text(text))
+    }
+
+    /// Closes the socket with `code` after the requests that arrived before (binary or oversized frames).
+    func refuse(code: UInt16, reason: String) {
+        _ = enqueue(.refuse(code: code, reason: reason))
+    }
+
+    private func enqueue(_ item: Inbound) -> Int {
+        let (count, startPump) = shared.withLock { shared -> (Int, Bool) in
+            guard !shared.finished, !shared.finishWhenIdle, !shared.closing else { return (0, false) }
+            shared.inbox.append(item)
+            if shared.inbox.count >= GatewayFrameHandler.inboxHighWater { shared.readingPaused = true }
+            guard !shared.pumping else { return (shared.inbox.count, false) }
+            shared.pumping = true
+            return (shared.inbox.count, true)
         }
+        if startPump { Task { await self.pump() } }
+        return count
+    }
+
+    /// Handles the inbox in order until it is empty; the task then ends.
+    private func pump() async {
+        var loop = shared.withLock { $0.readLoop }
+        while true {
+            let (next, resumeReading, finishIdle) = shared.withLock { shared -> (Inbound?, Bool, Bool) in
+                shared.readLoop = loop
+                if loop.isClosing { shared.closing = true; shared.inbox.removeAll() }
+                guard !shared.finished, let next = shared.inbox.popFirst() else {
+                    shared.pumping = false
+                    return (nil, false, shared.finishWhenIdle)
+                }
+                let resume = shared.readingPaused && shared.inbox.count < GatewayFrameHandler.inboxHighWater / 2
+                if resume { shared.readingPaused = false }
+                return (next, resume, false)
+            }
+            if resumeReading {
+                let handler = frameHandler
+                channel.eventLoop.execute { handler.value?.resumeReading() }
+            }
+            guard let next else {
+                if finishIdle { finishNow() }
+                return
+            }
+            switch next {
+            case .text(let text):
+                await handle(text, loop: &loop)
+            case .refuse(let code, let reason):
+                loop.isClosing = true
+                close(code: code, reason: reason)
+            }
+        }
+    }
+
+    /// The socket is gone (on the event loop). Requests still waiting are handled first; then a live
+    /// session waits for a resume for the grace period.
+    func finish() {
+        let now = shared.withLock { shared -> Bool in
+            guard shared.pumping else { return true }
+            shared.finishWhenIdle = true
+            return false
+        }
+        frameHandler.value = nil
+        if now { finishNow() }
+    }
+
+    private func finishNow() {
+        let (routerSession, session, loginTimer) = shared.withLock { shared -> (RouterSession?, GatewaySession?, Task<Void, Never>?) in
+            guard !shared.finished else { return (nil, nil, nil) }
+            shared.finished = true
+            shared.inbox.removeAll()
+            defer { shared.routerSession = nil; shared.session = nil; shared.loginTimer = nil }
+            return (shared.routerSession, shared.session, shared.loginTimer)
+        }
+        loginTimer?.cancel()
         if let routerSession, let session, session.detach(self) { router.detach(routerSession) }
         queue.shutdown()
     }
@@ -133,8 +208,7 @@ final class GatewayConnection: Sendable {
                 return
             case .close(let code, let reason):
                 writer.flush()
-                let outbound = outbound
-                Task { try? await outbound.close(WebSocketErrorCode(codeNumber: Int(code)), reason: reason) }
+                frameHandler.value?.sendClose(code: code, reason: reason, closeAfter: gateway.configuration.closeTimeout)
                 return
             }
         }
@@ -151,10 +225,10 @@ final class GatewayConnection: Sendable {
         guard !slowConsumerClosed.exchange(true, ordering: .relaxed) else { return }
         gateway.metrics.slowConsumers.increment()
         logger.notice("closing slow consumer")
-        let outbound = outbound
-        Task { try? await outbound.close(WebSocketErrorCode(codeNumber: Int(RTMCloseCode.slowConsumer)), reason: "slow consumer") }
-        let channel = channel
-        channel.eventLoop.scheduleTask(in: .seconds(2)) { channel.close(promise: nil) }
+        let handler = frameHandler
+        channel.eventLoop.execute {
+            handler.value?.sendClose(code: RTMCloseCode.slowConsumer, reason: "slow consumer", closeAfter: .seconds(2))
+        }
     }
 
     // MARK: Replies and events
@@ -175,7 +249,7 @@ final class GatewayConnection: Sendable {
     }
 }
 
-/// State only the read loop touches.
+/// State only the request handling touches.
 struct ReadLoop {
     var limits: SessionRateLimits
     var protocolErrorTimes: [Int64] = []

@@ -7,7 +7,7 @@ import NIOWebSocket
 /// payload's only reference; called through the pipeline it does not (the caller's `NIOAny` still holds
 /// one), and a fan-out profile showed every frame leaving as two buffers, a header then the payload. Every buffer the gateway queues has
 /// ``headerRoom`` free bytes in front of it: the header goes there and the frame leaves as one buffer,
-/// written from the encoder's context straight towards the socket. Hummingbird's own frames (pongs,
+/// written from the encoder's context straight towards the socket. Control frames (pings, pongs,
 /// close) still go through the encoder; all writes happen on the event loop, so their order holds.
 struct TextFrameWriter {
     /// Room kept in front of every queued payload: the largest header of an unmasked frame.
@@ -38,14 +38,11 @@ struct TextFrameWriter {
 
     private let channel: any Channel
 
-    /// Finds NIO's WebSocket encoder in the socket's pipeline; `false` if it is not there (then nothing
-    /// may be written: the pipeline is not the one this writer was made for).
-    func start() async -> Bool {
-        let box = encoderContext, channel = channel
-        return (try? await channel.eventLoop.submit { () -> Bool in
-            box.value = try? channel.pipeline.syncOperations.context(handlerType: WebSocketFrameEncoder.self)
-            return box.value != nil
-        }.get()) ?? false
+    /// Finds NIO's WebSocket encoder in the socket's pipeline, on the event loop; `false` if it is not
+    /// there (then nothing may be written: the pipeline is not the one this writer was made for).
+    func start() -> Bool {
+        encoderContext.value = try? channel.pipeline.syncOperations.context(handlerType: WebSocketFrameEncoder.self)
+        return encoderContext.value != nil
     }
 
     /// Writes one text frame whose payload is `payload` (on the event loop, after a successful ``start()``).

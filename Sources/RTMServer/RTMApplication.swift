@@ -1,6 +1,5 @@
 import Foundation
 import Hummingbird
-import HummingbirdWebSocket
 import Logging
 import NIOCore
 import RTMCore
@@ -77,21 +76,11 @@ public struct RTMApplication: Sendable {
         rest.register(on: httpRouter)
         HealthRoutes(isReachable: isReachable).register(on: httpRouter)
 
-        let gateway = self.gateway
-        let maximumFrame = gateway.configuration.maximumFrameBytes
-        let wsConfiguration = WebSocketServerConfiguration(maxFrameSize: maximumFrame,
-                                                           autoPing: .enabled(timePeriod: gateway.configuration.pingInterval),
-                                                           closeTimeout: .seconds(5))
         let host = configuration.host
         let boundPort = self.boundPort
         return Application(
             router: httpRouter,
-            server: .http1WebSocketUpgrade(configuration: .init(ws: wsConfiguration)) { request, channel, logger in
-                guard request.path?.split(separator: "?").first == Substring(Gateway.path) else { return .dontUpgrade }
-                return .upgrade([:]) { inbound, outbound, context in
-                    await gateway.serve(inbound: inbound, outbound: outbound, channel: channel, logger: context.logger)
-                }
-            },
+            server: .rtm(gateway: gateway),
             configuration: .init(address: .hostname(host, port: configuration.port), serverName: nil),
             onServerRunning: { channel in
                 let port = channel.localAddress?.port ?? 0

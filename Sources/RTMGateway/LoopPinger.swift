@@ -1,0 +1,38 @@
+import NIOCore
+
+/// Pings every socket of one event loop from a single repeating timer, so an idle socket costs no
+/// timer of its own. Used only on its loop (the gateway makes one per loop, on first use).
+final class LoopPinger: @unchecked Sendable {
+    private let eventLoop: any EventLoop
+    private let interval: TimeAmount
+    private var handlers: [ObjectIdentifier: GatewayFrameHandler] = [:]
+    private var timer: RepeatedTask?
+
+    init(eventLoop: any EventLoop, interval: Duration) {
+        self.eventLoop = eventLoop
+        self.interval = TimeAmount(interval)
+    }
+
+    /// Starts pinging `handler`'s socket (the timer starts with the loop's first socket).
+    func register(_ handler: GatewayFrameHandler) {
+        eventLoop.preconditionInEventLoop()
+        handlers[ObjectIdentifier(handler)] = handler
+        guard timer == nil else { return }
+        timer = eventLoop.scheduleRepeatedTask(initialDelay: interval, delay: interval) { [self] _ in tick() }
+    }
+
+    /// Stops pinging `handler`'s socket (the timer stops with the loop's last socket).
+    func unregister(_ handler: GatewayFrameHandler) {
+        eventLoop.preconditionInEventLoop()
+        handlers.removeValue(forKey: ObjectIdentifier(handler))
+        if handlers.isEmpty {
+            timer?.cancel()
+            timer = nil
+        }
+    }
+
+    private func tick() {
+        // A tick may close sockets, which unregisters them: iterate over a snapshot.
+        for handler in Array(handlers.values) { handler.pingTick() }
+    }
+}

@@ -1,0 +1,130 @@
+import HTTPTypes
+import Hummingbird
+import HummingbirdCore
+import Logging
+import NIOCore
+import NIOHTTP1
+import NIOHTTPTypes
+import NIOHTTPTypesHTTP1
+import NIOWebSocket
+import RTMGateway
+
+/// The server's connection set-up: HTTP/1.1 for REST, and `GET /v1/ws` upgraded to a WebSocket
+/// that the gateway runs as a NIO handler.
+///
+/// Hummingbird's own WebSocket channel runs every socket in a task (plus an auto-ping task); this one
+/// ends the connection's task as soon as the upgrade is done, so an idle client costs only its NIO
+/// channel and its session. HTTP requests go to Hummingbird's router as usual, except the REST
+/// sends that ``RESTFastPath`` answers on the event loop.
+struct RTMServerChannel: ServerChildChannel, HTTPChannelHandler {
+    enum UpgradeResult: Sendable {
+        case webSocket
+        case http(NIOAsyncChannel<HTTPRequestPart, HTTPResponsePart>)
+        case failedUpgrade(NIOAsyncChannel<HTTPRequestPart, HTTPResponsePart>)
+    }
+
+    struct Value: ServerChildChannelValue {
+        let upgradeResult: EventLoopFuture<UpgradeResult>
+        let channel: any Channel
+    }
+
+    let responder: HTTPChannelHandler.Responder
+    let gateway: Gateway
+    /// Handlers added to every HTTP connection between the HTTP codec and Hummingbird.
+    let httpHandlers: @Sendable () -> [any RemovableChannelHandler]
+
+    init(responder: @escaping HTTPChannelHandler.Responder, gateway: Gateway,
+         httpHandlers: @escaping @Sendable () -> [any RemovableChannelHandler]) {
+        self.responder = Self.redirectingLateUpgrades(responder)
+        self.gateway = gateway
+        self.httpHandlers = httpHandlers
+    }
+
+    func setup(channel: any Channel, logger: Logger) -> EventLoopFuture<Value> {
+        channel.eventLoop.makeCompletedFuture {
+            let gateway = self.gateway, httpHandlers = self.httpHandlers
+            let upgradeAttempted = NIOLoopBoundBox(false, eventLoop: channel.eventLoop)
+            let upgrader = NIOTypedWebSocketServerUpgrader<UpgradeResult>(
+                maxFrameSize: gateway.configuration.maximumFrameBytes,
+                shouldUpgrade: { channel, head in
+                    upgradeAttempted.value = true
+                    let path = head.uri.split(separator: "?", maxSplits: 1).first ?? ""
+                    return channel.eventLoop.makeSucceededFuture(path == Gateway.path ? HTTPHeaders() : nil)
+                },
+                upgradePipelineHandler: { channel, _ in
+                    channel.eventLoop.makeCompletedFuture {
+                        try channel.pipeline.syncOperations.addHandlers(gateway.makeFrameHandlers(logger: logger))
+                        return .webSocket
+                    }
+                })
+            let upgradeConfiguration = NIOTypedHTTPServerUpgradeConfiguration(
+                upgraders: [upgrader],
+                notUpgradingCompletionHandler: { channel in
+                    channel.eventLoop.makeCompletedFuture {
+                        let pipeline = channel.pipeline.syncOperations
+                        try pipeline.addHandler(HTTP1ToHTTPServerCodec(secure: false))
+                        try pipeline.addHandlers(httpHandlers())
+                        try pipeline.addHandler(HTTPConnectionStateHandler(idleTimeout: nil, logger: logger))
+                        let asyncChannel = try NIOAsyncChannel<HTTPRequestPart, HTTPResponsePart>(
+                            wrappingChannelSynchronously: channel, configuration: .init(isOutboundHalfClosureEnabled: true))
+                        return upgradeAttempted.value ? .failedUpgrade(asyncChannel) : .http(asyncChannel)
+                    }
+                })
+            var configuration = NIOUpgradableHTTPServerPipelineConfiguration<UpgradeResult>(upgradeConfiguration: upgradeConfiguration)
+            configuration.enablePipelining = false   // Hummingbird answers one request at a time
+            configuration.enableErrorHandling = false   // Hummingbird answers parse errors with 400
+            configuration.enableResponseHeaderValidation = false   // HTTPTypes validated them
+            let result = try channel.pipeline.syncOperations.configureUpgradableHTTPServerPipeline(configuration: configuration)
+            return Value(upgradeResult: result, channel: channel)
+        }
+    }
+
+    func handle(value: Value, logger: Logger) async {
+        do {
+            switch try await value.upgradeResult.get() {
+            case .webSocket:
+                return   // the gateway's handler owns the socket from here; no task stays behind
+            case .http(let http):
+                await handleHTTP(asyncChannel: http, logger: logger)
+            case .failedUpgrade(let http):
+                await Self.refuseUpgrade(http)
+            }
+        } catch {
+            logger.debug("connection set-up failed: \(error)")
+        }
+    }
+
+    /// A WebSocket upgrade NIO refused (a path other than `/v1/ws`, a bad key or version): 400, close.
+    private static func refuseUpgrade(_ http: NIOAsyncChannel<HTTPRequestPart, HTTPResponsePart>) async {
+        try? await http.executeThenClose { _, outbound in
+            let head = HTTPResponse(status: .badRequest, headerFields: [.connection: "close", .contentLength: "0"])
+            try await outbound.write(contentsOf: [.head(head), .end(nil)])
+        }
+    }
+
+    /// NIO upgrades only a connection's first request. An upgrade asked later on a kept-alive connection
+    /// is answered with a redirect to the same URI and the connection is closed, so the client retries
+    /// on a fresh connection (as Hummingbird's own WebSocket channel does).
+    private static func redirectingLateUpgrades(_ responder: @escaping HTTPChannelHandler.Responder) -> HTTPChannelHandler.Responder {
+        struct LateUpgrade: Error {}
+        return { request, writer, channel in
+            guard request.headers[.upgrade]?.lowercased() == "websocket" else {
+                return try await responder(request, writer, channel)
+            }
+            var location = request.uri.path
+            if let query = request.uri.query { location += "?\(query)" }
+            try await writer.writeResponse(HTTPResponse(status: .temporaryRedirect,
+                                                        headerFields: [.connection: "close", .location: location]))
+            throw LateUpgrade()
+        }
+    }
+}
+
+extension HTTPServerBuilder {
+    /// HTTP/1.1 with the gateway's WebSocket upgrade at `/v1/ws` (see ``RTMServerChannel``).
+    static func rtm(gateway: Gateway, httpHandlers: @escaping @Sendable () -> [any RemovableChannelHandler] = { [] })
+        -> HTTPServerBuilder
+    {
+        HTTPServerBuilder { responder in RTMServerChannel(responder: responder, gateway: gateway, httpHandlers: httpHandlers) }
+    }
+}
