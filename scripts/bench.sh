@@ -3,6 +3,7 @@
 # and swift-rtm (release build, SQLite default), the same scenarios run alternately by rtm-bench,
 # each figure printed with the ratio swift-rtm / nchan. Server pinned to CPU 0, load to CPU 1.
 # Usage: scripts/bench.sh [quick]   (quick: shorter runs, fewer connections)
+#        BENCH_ONLY="publish connections" scripts/bench.sh   (only those scenarios, for iterating)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 mode=${1:-full}
@@ -75,15 +76,17 @@ run() { # target scenario label args...
   $pin_load $bin/rtm-bench "$scenario" --target "$target" --url "http://127.0.0.1:$port" --server-pid "$pid" --label "$label" "$@"
 }
 results="$work/results.jsonl"
+wanted() { [ -z "${BENCH_ONLY:-}" ] || [[ " $BENCH_ONLY " == *" $1 "* ]]; }
 both() { # scenario label args... (alternating: nchan then rtm)
+  wanted "$1" || return 0
   run nchan "$@" | tee -a "$results"
   run rtm "$@" | tee -a "$results"
 }
-run trivial publish ceiling --duration "$dur" --concurrency 64 | tee -a "$results"
+wanted publish && run trivial publish ceiling --duration "$dur" --concurrency 64 | tee -a "$results"
 both publish "publish-0-subs" --duration "$dur" --concurrency 64
 both publish "publish-100-subs" --duration "$dur" --concurrency 64 --subscribers 100
 both fanout "fanout-$fan" --duration "$dur" --concurrency 4 --subscribers "$fan"
 both latency "latency-200ps-10subs" --duration "$dur" --rate 200 --subscribers 10
-run rtm ack "ack-round-trip" --count 2000 | tee -a "$results"
+wanted ack && run rtm ack "ack-round-trip" --count 2000 | tee -a "$results"
 both connections "idle-$conns" --subscribers "$conns"
 python3 scripts/bench-table.py "$results"

@@ -190,28 +190,59 @@ final class GatewayConnection: Sendable {
     /// with one flush (one syscall for many frames). The next batch starts when the last frame of this
     /// one is written, so a client that does not read makes the queue grow (and trips the
     /// slow-consumer bound) instead of NIO's buffers. No task is involved.
+    ///
+    /// A batch of ``coalescingThreshold`` frames or more is copied into one buffer: NIO's list of
+    /// pending writes then never grows past its initial size (it keeps its largest size for the
+    /// socket's lifetime), and the kernel gets one buffer instead of many small ones.
     private func drain() {
         var items = queue.take()
         guard !items.isEmpty else { return }
+        var combined: ByteBuffer? = nil
+        if items.count >= Self.coalescingThreshold {
+            var bytes = 0
+            for case .frame(let buffer) in items { bytes += buffer.readableBytes + TextFrameWriter.headerRoom }
+            combined = channel.allocator.buffer(capacity: bytes)
+        }
         while let item = items.popFirst() {
             switch consume item {
             case .frame(let buffer):
+                if combined != nil {
+                    TextFrameWriter.appendFrame(buffer, to: &combined!)
+                    guard items.isEmpty else { continue }
+                    finishBatch(framed: combined.take()!)
+                    return
+                }
                 // Only the batch's last write carries a promise (the others would allocate one each for nothing).
                 guard items.isEmpty else {
                     writer.write(consume buffer, promise: nil)
                     continue
                 }
-                let written = channel.eventLoop.makePromise(of: Void.self)
-                writer.write(consume buffer, promise: written)
-                writer.flush()
-                written.futureResult.whenComplete { _ in self.drain() }
+                finishBatch(payload: consume buffer)
                 return
             case .close(let code, let reason):
+                if let framed = combined.take() { writer.writeFramed(framed, promise: nil) }
                 writer.flush()
                 frameHandler.value?.sendClose(code: code, reason: reason, closeAfter: gateway.configuration.closeTimeout)
                 return
             }
         }
+    }
+
+    /// Frames per batch from which the batch is written as one buffer.
+    static let coalescingThreshold = 8
+
+    private func finishBatch(payload: consuming ByteBuffer) {
+        let written = channel.eventLoop.makePromise(of: Void.self)
+        writer.write(payload, promise: written)
+        writer.flush()
+        written.futureResult.whenComplete { _ in self.drain() }
+    }
+
+    private func finishBatch(framed: ByteBuffer) {
+        let written = channel.eventLoop.makePromise(of: Void.self)
+        writer.writeFramed(framed, promise: written)
+        writer.flush()
+        written.futureResult.whenComplete { _ in self.drain() }
     }
 
     /// Queues a close frame after what is already queued.

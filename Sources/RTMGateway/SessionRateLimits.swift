@@ -1,44 +1,66 @@
 import RTMCore
 
-/// The token buckets of one socket. Only the socket's own read loop touches them.
+/// The token buckets of one socket. Only the socket's request handling touches them.
+///
+/// The eight per-kind buckets are stored inline (16 bytes each, created full on first use) rather than
+/// in a dictionary: every logged-in socket has them, and a dictionary allocation per socket showed up
+/// in the memory profile of idle connections.
 struct SessionRateLimits {
     private let limits: ClientLimits
-    private var buckets: [Kind: TokenBucket] = [:]
-    private var channelJoins: [String: TokenBucket] = [:]
+    private var buckets = Buckets()
+    private var channelJoins: [String: Bucket] = [:]
 
-    enum Kind: Hashable {
+    enum Kind: Int, CaseIterable {
         case sends, logins, joins, getMembers, memberCountQueries, presence, attributeWrites, attributeReads
+    }
+
+    /// A token bucket without its limit (the limit comes from the kind).
+    struct Bucket {
+        var tokens: Float = .nan   // NaN: not used yet, so full
+        var updatedAt: Int64 = 0
+
+        mutating func tryTake(_ limit: RateLimit, now: Int64) -> Bool {
+            if tokens.isNaN {
+                tokens = Float(limit.count)
+                updatedAt = now
+            } else if now > updatedAt {
+                let refill = Double(now - updatedAt) * Double(limit.count) / Double(limit.windowMilliseconds)
+                tokens = Float(min(Double(limit.count), Double(tokens) + refill))
+                updatedAt = now
+            }
+            guard tokens >= 1 else { return false }
+            tokens -= 1
+            return true
+        }
+    }
+
+    /// One bucket per ``Kind``, inline.
+    struct Buckets {
+        var sends = Bucket(), logins = Bucket(), joins = Bucket(), getMembers = Bucket()
+        var memberCountQueries = Bucket(), presence = Bucket(), attributeWrites = Bucket(), attributeReads = Bucket()
     }
 
     init(limits: ClientLimits) {
         self.limits = limits
     }
 
-    private func limit(for kind: Kind) -> RateLimit {
-        switch kind {
-        case .sends: limits.sends
-        case .logins: limits.logins
-        case .joins: limits.joins
-        case .getMembers: limits.getMembers
-        case .memberCountQueries: limits.memberCountQueries
-        case .presence: limits.presence
-        case .attributeWrites: limits.attributeWrites
-        case .attributeReads: limits.attributeReads
-        }
-    }
-
     /// Takes one token of `kind`; `false` when the limit is reached.
     mutating func allow(_ kind: Kind, now: Int64) -> Bool {
-        var bucket = buckets[kind] ?? TokenBucket(limit: limit(for: kind), now: now)
-        defer { buckets[kind] = bucket }
-        return bucket.tryTake(now: now)
+        switch kind {
+        case .sends: buckets.sends.tryTake(limits.sends, now: now)
+        case .logins: buckets.logins.tryTake(limits.logins, now: now)
+        case .joins: buckets.joins.tryTake(limits.joins, now: now)
+        case .getMembers: buckets.getMembers.tryTake(limits.getMembers, now: now)
+        case .memberCountQueries: buckets.memberCountQueries.tryTake(limits.memberCountQueries, now: now)
+        case .presence: buckets.presence.tryTake(limits.presence, now: now)
+        case .attributeWrites: buckets.attributeWrites.tryTake(limits.attributeWrites, now: now)
+        case .attributeReads: buckets.attributeReads.tryTake(limits.attributeReads, now: now)
+        }
     }
 
     /// Takes one token of the per-channel join limit for `channel`.
     mutating func allowJoin(of channel: String, now: Int64) -> Bool {
         if channelJoins.count > 256 { channelJoins.removeAll() } // bounded; a reset only forgives
-        var bucket = channelJoins[channel] ?? TokenBucket(limit: limits.sameChannelJoins, now: now)
-        defer { channelJoins[channel] = bucket }
-        return bucket.tryTake(now: now)
+        return channelJoins[channel, default: Bucket()].tryTake(limits.sameChannelJoins, now: now)
     }
 }

@@ -50,6 +50,27 @@ struct TextFrameWriter {
         encoderContext.value!.write(NIOAny(Self.frame(payload)), promise: promise)
     }
 
+    /// Writes bytes that are already complete frames (see ``appendFrame(_:to:)``).
+    func writeFramed(_ frames: ByteBuffer, promise: EventLoopPromise<Void>?) {
+        encoderContext.value!.write(NIOAny(frames), promise: promise)
+    }
+
+    /// Appends `payload` as a complete unmasked text frame to `frames`.
+    static func appendFrame(_ payload: ByteBuffer, to frames: inout ByteBuffer) {
+        let length = payload.readableBytes
+        frames.writeInteger(UInt8(0x81))   // FIN, text
+        if length < 126 {
+            frames.writeInteger(UInt8(length))
+        } else if length <= Int(UInt16.max) {
+            frames.writeInteger(UInt8(126))
+            frames.writeInteger(UInt16(length))
+        } else {
+            frames.writeInteger(UInt8(127))
+            frames.writeInteger(UInt64(length))
+        }
+        frames.writeImmutableBuffer(payload)
+    }
+
     /// Flushes what was written (on the event loop, after a successful ``start()``).
     func flush() {
         encoderContext.value!.flush()

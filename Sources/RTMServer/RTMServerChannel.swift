@@ -43,6 +43,10 @@ struct RTMServerChannel: ServerChildChannel, HTTPChannelHandler {
     func setup(channel: any Channel, logger: Logger) -> EventLoopFuture<Value> {
         channel.eventLoop.makeCompletedFuture {
             let gateway = self.gateway, httpHandlers = self.httpHandlers
+            // NIO keeps each socket's first receive buffer for reuse for the socket's lifetime: its
+            // default 2 KiB is most of what an idle WebSocket costs. Requests and frames here are
+            // small; the allocator still grows the buffer for larger reads.
+            try channel.syncOptions?.setOption(ChannelOptions.recvAllocator, value: Self.receiveBuffers)
             let upgradeAttempted = NIOLoopBoundBox(false, eventLoop: channel.eventLoop)
             let upgrader = NIOTypedWebSocketServerUpgrader<UpgradeResult>(
                 maxFrameSize: gateway.configuration.maximumFrameBytes,
@@ -53,6 +57,8 @@ struct RTMServerChannel: ServerChildChannel, HTTPChannelHandler {
                 },
                 upgradePipelineHandler: { channel, _ in
                     channel.eventLoop.makeCompletedFuture {
+                        // One read per wake-up keeps NIO's pool of receive buffers at one buffer per socket.
+                        try channel.syncOptions?.setOption(ChannelOptions.maxMessagesPerRead, value: 1)
                         try channel.pipeline.syncOperations.addHandlers(gateway.makeFrameHandlers(logger: logger))
                         return .webSocket
                     }
@@ -78,6 +84,9 @@ struct RTMServerChannel: ServerChildChannel, HTTPChannelHandler {
             return Value(upgradeResult: result, channel: channel)
         }
     }
+
+    /// Receive buffers start at 512 bytes (NIO's default is 2 KiB) and adapt between 64 bytes and 64 KiB.
+    static let receiveBuffers = AdaptiveRecvByteBufferAllocator(minimum: 64, initial: 512, maximum: 64 * 1024)
 
     func handle(value: Value, logger: Logger) async {
         do {

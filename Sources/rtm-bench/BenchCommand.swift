@@ -28,6 +28,7 @@ struct BenchCommand: AsyncParsableCommand {
     @Option(help: "Payload bytes.") var payload = 64
     @Option(help: "Messages per second (latency).") var rate = 200
     @Option(help: "Round trips (ack).") var count = 2000
+    @Option(help: "Seconds to keep the connections open after measuring (connections; for profiling the server).") var hold = 0
     @Option(help: "A label for the JSON line.") var label = ""
 
     func run() async throws {
@@ -140,6 +141,7 @@ struct BenchCommand: AsyncParsableCommand {
                      "server_rss_before_mb": Double(before) / 1_048_576, "server_rss_after_mb": Double(after) / 1_048_576,
                      "bytes_per_connection": ready > 0 ? (after - before) / ready : 0,
                      "generator_rss_mb": Double(residentBytes(pid: getpid())) / 1_048_576])
+        if hold > 0 { try? await Task.sleep(for: .seconds(min(hold, 3600))) }
         await crowd.stop()
     }
 

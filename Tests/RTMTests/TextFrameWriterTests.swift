@@ -36,4 +36,19 @@ import Testing
         let decoded = try #require(try decode(TextFrameWriter.frame(payload)))
         #expect(decoded.opcode == .text && decoded.data == payload)
     }
+
+    /// A coalesced batch: every length encoding back to back in one buffer decodes to the same frames in order.
+    @Test func appendedFramesDecodeInOrder() throws {
+        var frames = ByteBuffer()
+        let payloads = Self.lengths.map { ByteBuffer(repeating: UInt8(truncatingIfNeeded: $0), count: $0) }
+        for payload in payloads { TextFrameWriter.appendFrame(payload, to: &frames) }
+        let channel = EmbeddedChannel(handler: ByteToMessageHandler(WebSocketFrameDecoder(maxFrameSize: 1 << 20)))
+        try channel.writeInbound(frames)
+        for payload in payloads {
+            let frame = try #require(try channel.readInbound(as: WebSocketFrame.self))
+            #expect(frame.fin && frame.opcode == .text && frame.data == payload)
+        }
+        #expect(try channel.readInbound(as: WebSocketFrame.self) == nil)
+        _ = try channel.finish()
+    }
 }
