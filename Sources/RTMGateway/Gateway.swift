@@ -15,6 +15,7 @@ public final class Gateway: Sendable {
     public let configuration: GatewayConfiguration
     let logger: Logger
     let metrics = GatewayMetrics()
+    let sharedLimits: SessionRateLimits.SharedLimits
     let sessionIDs = SessionIDGenerator()
     /// Live sessions by id, for `resume`; a session leaves the table when it ends or expires.
     let sessions = Mutex<[String: RouterSession]>([:])
@@ -27,6 +28,7 @@ public final class Gateway: Sendable {
         self.router = messages.router
         self.apps = apps
         self.configuration = configuration
+        self.sharedLimits = SessionRateLimits.SharedLimits(configuration.limits)
         self.logger = logger
     }
 
@@ -61,11 +63,9 @@ public final class Gateway: Sendable {
     public static let path = "/v1/ws"
 
     /// The handler that runs an upgraded socket: add it last, after NIO's WebSocket frame decoder
-    /// and a frame aggregator (see ``makeFrameHandlers(logger:)``).
-    public func makeFrameHandlers(logger: Logger) -> [any ChannelHandler] {
-        [NIOWebSocketFrameAggregator(minNonFinalFragmentSize: 0, maxAccumulatedFrameCount: 256,
-                                     maxAccumulatedFrameSize: configuration.maximumFrameBytes),
-         GatewayFrameHandler(gateway: self, logger: logger)]
+    /// (with NIO's automatic error handling off: the handler answers framing errors itself).
+    public func makeFrameHandler(logger: Logger) -> any ChannelHandler {
+        GatewayFrameHandler(gateway: self, logger: logger)
     }
 
     /// The pinger of `eventLoop`'s sockets, made on first use.

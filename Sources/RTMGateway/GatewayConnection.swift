@@ -55,7 +55,7 @@ final class GatewayConnection: Sendable {
         self.logger = logger
         self.queue = OutboundQueue(maximumFrames: gateway.configuration.maximumQueuedFrames,
                                    maximumBytes: gateway.configuration.maximumQueuedBytes)
-        self.shared = Mutex(Shared(readLoop: ReadLoop(limits: SessionRateLimits(limits: gateway.configuration.limits))))
+        self.shared = Mutex(Shared(readLoop: ReadLoop(limits: SessionRateLimits(limits: gateway.sharedLimits))))
         self.frameHandler = NIOLoopBoundBox.makeEmptyBox(valueType: GatewayFrameHandler.self, eventLoop: channel.eventLoop)
     }
 

@@ -4,9 +4,8 @@ import NIOWebSocket
 
 /// The last handler of an upgraded socket: WebSocket frames in, requests to its ``GatewayConnection``.
 ///
-/// There is no task per socket. Frames arrive on the event loop (whole messages: NIO's frame
-/// aggregator sits in front); control frames are answered here, text messages go to the
-/// connection's inbox, whose requests run in order on a task that exists only while there is work.
+/// There is no task per socket. Frames arrive on the event loop from NIO's frame decoder; control
+/// frames are answered here, fragments are joined here, text messages go to the connection's inbox, whose requests run in order on a task that exists only while there is work.
 /// Pings come from the event loop's ``LoopPinger`` (one timer per loop, not one per socket).
 final class GatewayFrameHandler: ChannelInboundHandler, RemovableChannelHandler {
     typealias InboundIn = WebSocketFrame
@@ -21,6 +20,15 @@ final class GatewayFrameHandler: ChannelInboundHandler, RemovableChannelHandler 
     private(set) var awaitingPong = false
     /// A close frame went out (ours, or the answer to the peer's).
     private var closeSent = false
+    /// A fragmented message being put together (rare: clients send small whole frames).
+    private var fragments: Fragments?
+    struct Fragments {
+        var isText: Bool
+        var data: ByteBuffer
+        var count: Int
+    }
+    /// Frames one message may be split into.
+    static let maximumFragments = 256
     /// Requests waiting in the inbox past which the socket stops reading until they are handled.
     static let inboxHighWater = 64
 
@@ -67,33 +75,63 @@ final class GatewayFrameHandler: ChannelInboundHandler, RemovableChannelHandler 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         let frame = unwrapInboundIn(data)
         awaitingPong = false   // anything from the peer shows the link is alive
-        guard let connection else { return }
+        guard connection != nil else { return }
         switch frame.opcode {
-        case .text:
-            if connection.received(frame.unmaskedData) >= Self.inboxHighWater {
-                context.channel.setOption(ChannelOptions.autoRead, value: false).whenFailure { _ in }
+        case .text, .binary:
+            guard fragments == nil else { return failProtocol(code: 1002, reason: "a new message inside a fragmented one") }
+            if frame.fin {
+                deliver(frame.unmaskedData, isText: frame.opcode == .text, context: context)
+            } else {
+                fragments = Fragments(isText: frame.opcode == .text, data: frame.unmaskedData, count: 1)
             }
-        case .binary:
-            connection.refuse(code: 1003, reason: "binary frames are not supported")
+        case .continuation:
+            guard var message = fragments else { return failProtocol(code: 1002, reason: "a continuation without a message") }
+            fragments = nil
+            message.count += 1
+            var data = frame.unmaskedData
+            guard message.data.readableBytes + data.readableBytes <= gateway.configuration.maximumFrameBytes else {
+                return failProtocol(code: 1009, reason: "message too big")
+            }
+            guard message.count <= Self.maximumFragments else { return failProtocol(code: 1009, reason: "too many fragments") }
+            message.data.writeBuffer(&data)
+            if frame.fin {
+                deliver(message.data, isText: message.isText, context: context)
+            } else {
+                fragments = message
+            }
         case .ping:
             let pong = WebSocketFrame(fin: true, opcode: .pong, data: frame.unmaskedData)
             context.writeAndFlush(wrapOutboundOut(pong), promise: nil)
         case .connectionClose:
             peerClosed(frame.unmaskedData, context: context)
         default:
-            break   // pongs; continuation frames never get past the aggregator
+            break   // pongs
         }
     }
 
+    /// A whole message: text goes to the connection's inbox; binary closes the socket with 1003.
+    private func deliver(_ data: ByteBuffer, isText: Bool, context: ChannelHandlerContext) {
+        guard let connection else { return }
+        guard isText else { return connection.refuse(code: 1003, reason: "binary frames are not supported") }
+        if connection.received(data) >= Self.inboxHighWater {
+            context.channel.setOption(ChannelOptions.autoRead, value: false).whenFailure { _ in }
+        }
+    }
+
+    /// A framing error: nothing more is read; the socket gets a close frame with `code` and is closed.
+    private func failProtocol(code: UInt16, reason: String) {
+        fragments = nil
+        gateway.metrics.protocolErrors.increment()
+        sendClose(code: code, reason: reason, closeAfter: .zero)
+        connection?.refuse(code: code, reason: reason)   // stops further requests; its own close is then a no-op
+    }
+
     func errorCaught(context: ChannelHandlerContext, error: any Error) {
-        switch error {
-        case is NIOWebSocketError:
-            break   // NIO's protocol error handler already sent the close frame and closes the socket
-        case NIOWebSocketFrameAggregator.Error.accumulatedFrameSizeIsTooLarge:
-            connection?.refuse(code: 1009, reason: "message too big")
-        case is NIOWebSocketFrameAggregator.Error:
-            connection?.refuse(code: 1002, reason: "bad fragmentation")
-        default:
+        // NIO's frame decoder fails on frames over the size limit and on malformed frames; after an
+        // error it reads nothing more, so the socket is closed.
+        if let error = error as? NIOWebSocketError {
+            failProtocol(code: error == .invalidFrameLength ? 1009 : 1002, reason: "\(error)")
+        } else {
             logger.debug("socket error: \(error)")
             context.close(promise: nil)
         }

@@ -6,9 +6,17 @@ import RTMCore
 /// in a dictionary: every logged-in socket has them, and a dictionary allocation per socket showed up
 /// in the memory profile of idle connections.
 struct SessionRateLimits {
-    private let limits: ClientLimits
+    /// Shared by every socket (a reference, rather than a 144-byte copy in each).
+    final class SharedLimits: Sendable {
+        let limits: ClientLimits
+        init(_ limits: ClientLimits) { self.limits = limits }
+    }
+
+    private let shared: SharedLimits
+    private var limits: ClientLimits { shared.limits }
     private var buckets = Buckets()
-    private var channelJoins: [String: Bucket] = [:]
+    /// Per-channel join buckets: a short list (a session joins few channels), searched linearly.
+    private var channelJoins: [(channel: String, bucket: Bucket)] = []
 
     enum Kind: Int, CaseIterable {
         case sends, logins, joins, getMembers, memberCountQueries, presence, attributeWrites, attributeReads
@@ -40,8 +48,8 @@ struct SessionRateLimits {
         var memberCountQueries = Bucket(), presence = Bucket(), attributeWrites = Bucket(), attributeReads = Bucket()
     }
 
-    init(limits: ClientLimits) {
-        self.limits = limits
+    init(limits: SharedLimits) {
+        self.shared = limits
     }
 
     /// Takes one token of `kind`; `false` when the limit is reached.
@@ -60,7 +68,12 @@ struct SessionRateLimits {
 
     /// Takes one token of the per-channel join limit for `channel`.
     mutating func allowJoin(of channel: String, now: Int64) -> Bool {
-        if channelJoins.count > 256 { channelJoins.removeAll() } // bounded; a reset only forgives
-        return channelJoins[channel, default: Bucket()].tryTake(limits.sameChannelJoins, now: now)
+        if let index = channelJoins.firstIndex(where: { $0.channel == channel }) {
+            return channelJoins[index].bucket.tryTake(limits.sameChannelJoins, now: now)
+        }
+        if channelJoins.count >= 256 { channelJoins.removeAll() } // bounded; a reset only forgives
+        var bucket = Bucket()
+        defer { channelJoins.append((channel, bucket)) }
+        return bucket.tryTake(limits.sameChannelJoins, now: now)
     }
 }

@@ -50,6 +50,7 @@ struct RTMServerChannel: ServerChildChannel, HTTPChannelHandler {
             let upgradeAttempted = NIOLoopBoundBox(false, eventLoop: channel.eventLoop)
             let upgrader = NIOTypedWebSocketServerUpgrader<UpgradeResult>(
                 maxFrameSize: gateway.configuration.maximumFrameBytes,
+                enableAutomaticErrorHandling: false,   // the gateway's handler closes with 1002/1009 itself
                 shouldUpgrade: { channel, head in
                     upgradeAttempted.value = true
                     let path = head.uri.split(separator: "?", maxSplits: 1).first ?? ""
@@ -59,7 +60,7 @@ struct RTMServerChannel: ServerChildChannel, HTTPChannelHandler {
                     channel.eventLoop.makeCompletedFuture {
                         // One read per wake-up keeps NIO's pool of receive buffers at one buffer per socket.
                         try channel.syncOptions?.setOption(ChannelOptions.maxMessagesPerRead, value: 1)
-                        try channel.pipeline.syncOperations.addHandlers(gateway.makeFrameHandlers(logger: logger))
+                        try channel.pipeline.syncOperations.addHandler(gateway.makeFrameHandler(logger: logger))
                         return .webSocket
                     }
                 })

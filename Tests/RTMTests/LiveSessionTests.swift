@@ -119,6 +119,13 @@ import Testing
             try? await huge.send(String(repeating: "x", count: 70_000))
             #expect(await huge.closeCode() == 1009)
 
+            // Fragmented messages are joined; one over 64 KiB in total is refused like a big frame.
+            let fragmented = try await RawSocket.connect(server.wsURL)
+            try await fragmented.sendFragmented([#"{"op":"login","id":1,"#, #""app_id":"\#(TestServer.openAppID)","#, #""user_id":"frag"}"#])
+            guard case .reply(1, 0, _)? = await fragmented.nextFrame() else { Issue.record("expected a login reply"); return }
+            try? await fragmented.sendFragmented(Array(repeating: String(repeating: "y", count: 30_000), count: 3))
+            #expect(await fragmented.closeCode() == 1009)
+
             let silent = try await RawSocket.connect(server.wsURL)  // never logs in
             _ = silent
 

@@ -60,6 +60,13 @@ final class RawSocket: Sendable {
         try await outbound.withLock { $0 }!.write(.text(text))
     }
 
+    /// Sends one text message split into frames (a first frame, then continuations), one per part.
+    func sendFragmented(_ parts: [String]) async throws {
+        try await outbound.withLock { $0 }!.withTextMessageWriter { write in
+            for part in parts { try await write(part) }
+        }
+    }
+
     func sendBinary(_ bytes: [UInt8]) async throws {
         try await outbound.withLock { $0 }!.write(.binary(ByteBuffer(bytes: bytes)))
     }
