@@ -73,10 +73,11 @@ let package = Package(
         .target(
             name: "RTMHTTPAPI",
             dependencies: [
-                "RTMCore", "AgoraToken",
+                "RTMCore", "RTMProtocol", "AgoraToken",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HTTPTypes", package: "swift-http-types"),
                 .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
                 .product(name: "Metrics", package: "swift-metrics"),
             ],
             swiftSettings: swiftSettings

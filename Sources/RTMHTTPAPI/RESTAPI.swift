@@ -18,6 +18,7 @@ public struct RESTAPI: Sendable {
     let eventsLimiter: KeyedRateLimiter<AppID>
     let historyHandles: HistoryQueryHandles
     let requestIDs = RequestIDGenerator()
+    let fastMetrics: FastPathMetrics
     let logger: Logger
 
     public init(messages: MessageService, apps: AppDirectory, configuration: RESTConfiguration = RESTConfiguration(),
@@ -32,6 +33,7 @@ public struct RESTAPI: Sendable {
         self.historyLimiter = KeyedRateLimiter(clock: router.clock)
         self.eventsLimiter = KeyedRateLimiter(clock: router.clock)
         self.historyHandles = HistoryQueryHandles(clock: router.clock, lifetime: configuration.historyHandleLifetime)
+        self.fastMetrics = FastPathMetrics()
         self.logger = logger
     }
 

@@ -22,45 +22,79 @@ struct RESTAuthenticator: Sendable {
     static let tokenHeader = HTTPField.Name("x-agora-token")!
     static let uidHeader = HTTPField.Name("x-agora-uid")!
 
-    /// - Throws: ``APIError/unauthorized`` for anything but a valid credential for `app`.
-    func authenticate(_ headers: HTTPFields, app: AppRecord?) async throws -> (AppRecord, RESTPrincipal) {
-        let authorization = headers[.authorization]?.trimmingCharacters(in: .whitespaces)
+    /// What a request presents, read from its headers.
+    enum Presented {
+        /// A customer id and the SHA-256 (hex) of the presented secret.
+        case basic(customerID: String, secretHash: String)
+        case token(String, claimedUser: String)
+    }
+
+    /// Reads the credential from the `Authorization`, `x-agora-token` and `x-agora-uid` values; `nil`
+    /// when none is usable (the call is then unauthorized).
+    static func presented(authorization: String?, token headerToken: String?, uid: String?) -> Presented? {
+        let authorization = authorization?.trimmingCharacters(in: .whitespaces)
         // The scheme is matched without case; only the first 12 characters ("agora token=") are lowered.
         let scheme = authorization.map { $0.prefix(12).lowercased() } ?? ""
         if let authorization, scheme.hasPrefix("basic ") {
-            guard let app, await basicIsValid(String(authorization.dropFirst(6)), app: app.appID) else { throw APIError.unauthorized }
-            return (app, .customer)
+            return basic(String(authorization.dropFirst(6)))
         }
-        let token: String
-        let claimedUser: String
         if let authorization, scheme == "agora token=" {
-            token = String(authorization.dropFirst("agora token=".count))
-            guard let embedded = RTMToken.embeddedUserID(of: token) else { throw APIError.unauthorized }
-            claimedUser = headers[Self.uidHeader] ?? embedded
-        } else if let headerToken = headers[Self.tokenHeader], let uid = headers[Self.uidHeader] {
-            token = headerToken
-            claimedUser = uid
-        } else {
-            throw APIError.unauthorized
+            let token = String(authorization.dropFirst("agora token=".count))
+            guard let embedded = RTMToken.embeddedUserID(of: token) else { return nil }
+            return .token(token, claimedUser: uid ?? embedded)
         }
-        guard let app, let certificate = app.certificate, let user = UserID(claimedUser) else { throw APIError.unauthorized }
-        guard case .success = RTMToken.verify(token, appID: app.appID.rawValue, certificate: certificate,
-                                               userID: user.rawValue, now: clock.nowSeconds()) else {
-            throw APIError.unauthorized
-        }
-        return (app, .user(user))
+        if let headerToken, let uid { return .token(headerToken, claimedUser: uid) }
+        return nil
     }
 
-    private func basicIsValid(_ encoded: String, app: AppID) async -> Bool {
+    private static func basic(_ encoded: String) -> Presented? {
         guard encoded.utf8.count <= 1024,
               let data = Data(base64Encoded: encoded.trimmingCharacters(in: .whitespaces)),
               let decoded = String(data: data, encoding: .utf8),
-              let colon = decoded.firstIndex(of: ":") else { return false }
-        let customerID = String(decoded[..<colon])
-        let secret = String(decoded[decoded.index(after: colon)...])
-        // Hash even when the id is unknown so timing does not tell ids apart.
-        let presentedHash = Signing.sha256Hex(secret)
-        guard let credential = await apps.credential(customerID: customerID) else { return false }
-        return Signing.constantTimeEquals(presentedHash, credential.secretHash) && credential.allows(app)
+              let colon = decoded.firstIndex(of: ":") else { return nil }
+        // Hashed before the id is looked up, so timing does not tell known ids from unknown ones.
+        return .basic(customerID: String(decoded[..<colon]), secretHash: Signing.sha256Hex(String(decoded[decoded.index(after: colon)...])))
+    }
+
+    /// - Throws: ``APIError/unauthorized`` for anything but a valid credential for `app`.
+    func authenticate(_ headers: HTTPFields, app: AppRecord?) async throws -> (AppRecord, RESTPrincipal) {
+        guard let presented = Self.presented(authorization: headers[.authorization], token: headers[Self.tokenHeader],
+                                             uid: headers[Self.uidHeader]),
+              let app else { throw APIError.unauthorized }
+        switch presented {
+        case .basic(let customerID, let secretHash):
+            let credential = await apps.credential(customerID: customerID)
+            guard Self.matches(credential, secretHash: secretHash, app: app) else { throw APIError.unauthorized }
+            return (app, .customer)
+        case .token(let token, let claimedUser):
+            guard let user = verify(token, claimedUser: claimedUser, app: app) else { throw APIError.unauthorized }
+            return (app, .user(user))
+        }
+    }
+
+    /// The same decision from memory only, for the event-loop fast path: `nil` when the credential is
+    /// not cached or does not authenticate (the regular path then decides, and answers 401).
+    func authenticateFromCache(_ presented: Presented, app: AppRecord) -> RESTPrincipal? {
+        switch presented {
+        case .basic(let customerID, let secretHash):
+            guard case .some(let credential) = apps.cachedCredential(customerID: customerID),
+                  Self.matches(credential, secretHash: secretHash, app: app) else { return nil }
+            return .customer
+        case .token(let token, let claimedUser):
+            return verify(token, claimedUser: claimedUser, app: app).map { .user($0) }
+        }
+    }
+
+    private static func matches(_ credential: CustomerCredential?, secretHash: String, app: AppRecord) -> Bool {
+        guard let credential else { return false }
+        return Signing.constantTimeEquals(secretHash, credential.secretHash) && credential.allows(app.appID)
+    }
+
+    /// The token's user when `token` is valid now for `app` and `claimedUser`.
+    private func verify(_ token: String, claimedUser: String, app: AppRecord) -> UserID? {
+        guard let certificate = app.certificate, let user = UserID(claimedUser) else { return nil }
+        guard case .success = RTMToken.verify(token, appID: app.appID.rawValue, certificate: certificate,
+                                               userID: user.rawValue, now: clock.nowSeconds()) else { return nil }
+        return user
     }
 }

@@ -22,11 +22,6 @@ public enum JSONValue: Sendable, Equatable, Decodable {
         else { self = .object(try container.decode([String: JSONValue].self)) }
     }
 
-    /// Parses `bytes` as one JSON value; `nil` if it is not valid JSON.
-    public static func parse(_ bytes: some Sequence<UInt8>) -> JSONValue? {
-        try? JSONDecoder().decode(JSONValue.self, from: Data(bytes))
-    }
-
     public var stringValue: String? { if case .string(let value) = self { value } else { nil } }
     public var intValue: Int64? { if case .int(let value) = self { value } else { nil } }
     public var boolValue: Bool? { if case .bool(let value) = self { value } else { nil } }

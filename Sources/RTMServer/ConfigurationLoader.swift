@@ -82,6 +82,10 @@ public enum ConfigurationLoader {
         if let value = environment["RTM_DATA_DIR"] { configuration.dataDirectory = value }
         if let value = environment["RTM_DATABASE_URL"] { configuration.databaseURL = value }
         if let value = environment["RTM_NODE_ID"] { configuration.nodeID = value }
+        if let value = environment["RTM_REST_FAST_PATH"] {
+            guard value == "0" || value == "1" else { throw ConfigurationError(key: "RTM_REST_FAST_PATH", problem: "must be 0 or 1") }
+            configuration.restFastPath = value == "1"
+        }
     }
 
     /// Checks every value; throws naming the first bad key.

@@ -78,9 +78,10 @@ public struct RTMApplication: Sendable {
 
         let host = configuration.host
         let boundPort = self.boundPort
+        let restFastPath = configuration.restFastPath
         return Application(
             router: httpRouter,
-            server: .rtm(gateway: gateway),
+            server: .rtm(gateway: gateway, fastPath: { restFastPath ? rest.makeFastPath() : nil }),
             configuration: .init(address: .hostname(host, port: configuration.port), serverName: nil),
             onServerRunning: { channel in
                 let port = channel.localAddress?.port ?? 0

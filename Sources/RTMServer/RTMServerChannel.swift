@@ -15,7 +15,7 @@ import RTMGateway
 /// Hummingbird's own WebSocket channel runs every socket in a task (plus an auto-ping task); this one
 /// ends the connection's task as soon as the upgrade is done, so an idle client costs only its NIO
 /// channel and its session. HTTP requests go to Hummingbird's router as usual, except the REST
-/// sends that ``RESTFastPath`` answers on the event loop.
+/// sends that the fast path (`RESTFastPath`) answers on the event loop.
 struct RTMServerChannel: ServerChildChannel, HTTPChannelHandler {
     enum UpgradeResult: Sendable {
         case webSocket
@@ -30,19 +30,20 @@ struct RTMServerChannel: ServerChildChannel, HTTPChannelHandler {
 
     let responder: HTTPChannelHandler.Responder
     let gateway: Gateway
-    /// Handlers added to every HTTP connection between the HTTP codec and Hummingbird.
-    let httpHandlers: @Sendable () -> [any RemovableChannelHandler]
+    /// Makes the handler that sits right after NIO's HTTP/1 codec on every HTTP connection (the REST
+    /// fast path), if any.
+    let fastPath: @Sendable () -> (any ChannelHandler)?
 
     init(responder: @escaping HTTPChannelHandler.Responder, gateway: Gateway,
-         httpHandlers: @escaping @Sendable () -> [any RemovableChannelHandler]) {
+         fastPath: @escaping @Sendable () -> (any ChannelHandler)?) {
         self.responder = Self.redirectingLateUpgrades(responder)
         self.gateway = gateway
-        self.httpHandlers = httpHandlers
+        self.fastPath = fastPath
     }
 
     func setup(channel: any Channel, logger: Logger) -> EventLoopFuture<Value> {
         channel.eventLoop.makeCompletedFuture {
-            let gateway = self.gateway, httpHandlers = self.httpHandlers
+            let gateway = self.gateway, fastPath = self.fastPath
             // NIO keeps each socket's first receive buffer for reuse for the socket's lifetime: its
             // default 2 KiB is most of what an idle WebSocket costs. Requests and frames here are
             // small; the allocator still grows the buffer for larger reads.
@@ -69,8 +70,8 @@ struct RTMServerChannel: ServerChildChannel, HTTPChannelHandler {
                 notUpgradingCompletionHandler: { channel in
                     channel.eventLoop.makeCompletedFuture {
                         let pipeline = channel.pipeline.syncOperations
+                        if let fastPath = fastPath() { try pipeline.addHandler(fastPath) }
                         try pipeline.addHandler(HTTP1ToHTTPServerCodec(secure: false))
-                        try pipeline.addHandlers(httpHandlers())
                         try pipeline.addHandler(HTTPConnectionStateHandler(idleTimeout: nil, logger: logger))
                         let asyncChannel = try NIOAsyncChannel<HTTPRequestPart, HTTPResponsePart>(
                             wrappingChannelSynchronously: channel, configuration: .init(isOutboundHalfClosureEnabled: true))
@@ -132,9 +133,7 @@ struct RTMServerChannel: ServerChildChannel, HTTPChannelHandler {
 
 extension HTTPServerBuilder {
     /// HTTP/1.1 with the gateway's WebSocket upgrade at `/v1/ws` (see ``RTMServerChannel``).
-    static func rtm(gateway: Gateway, httpHandlers: @escaping @Sendable () -> [any RemovableChannelHandler] = { [] })
-        -> HTTPServerBuilder
-    {
-        HTTPServerBuilder { responder in RTMServerChannel(responder: responder, gateway: gateway, httpHandlers: httpHandlers) }
+    static func rtm(gateway: Gateway, fastPath: @escaping @Sendable () -> (any ChannelHandler)? = { nil }) -> HTTPServerBuilder {
+        HTTPServerBuilder { responder in RTMServerChannel(responder: responder, gateway: gateway, fastPath: fastPath) }
     }
 }

@@ -50,18 +50,35 @@ public final class AppDirectory: Sendable {
         await lookup(customerID, in: \.credentials, misses: \.missingCredentials) { try await registry.credential(customerID: customerID) }
     }
 
+    /// What the cache knows of app `id` without asking the registry: `.some(record)`, `.some(nil)` for
+    /// an id recently looked up and not found, or `nil` when only the registry can tell.
+    public func cachedApp(_ id: AppID) -> AppRecord?? {
+        cached(id, in: \.apps, misses: \.missingApps)
+    }
+
+    /// What the cache knows of credential `customerID` (see ``cachedApp(_:)``).
+    public func cachedCredential(customerID: String) -> CustomerCredential?? {
+        cached(customerID, in: \.credentials, misses: \.missingCredentials)
+    }
+
+    private func cached<Key: Hashable, Value: Sendable>(
+        _ key: Key, in values: KeyPath<Snapshot, [Key: Value]>, misses: KeyPath<Snapshot, [Key: Int64]>
+    ) -> Value?? {
+        let now = clock.nowMilliseconds()
+        return snapshot.withLock { snapshot -> Value?? in
+            if let value = snapshot[keyPath: values][key] { return .some(value) }
+            if let until = snapshot[keyPath: misses][key], until > now { return .some(nil) }
+            return .none
+        }
+    }
+
     /// A cached value, else one registry lookup whose answer (found or not) is remembered.
     private func lookup<Key: Hashable, Value: Sendable>(
         _ key: Key, in values: WritableKeyPath<Snapshot, [Key: Value]>,
         misses: WritableKeyPath<Snapshot, [Key: Int64]>, fetch: () async throws -> Value?
     ) async -> Value? {
+        if let known = cached(key, in: values, misses: misses) { return known }
         let now = clock.nowMilliseconds()
-        let cached = snapshot.withLock { snapshot -> Value?? in
-            if let value = snapshot[keyPath: values][key] { return .some(value) }
-            if let until = snapshot[keyPath: misses][key], until > now { return .some(nil) }
-            return .none
-        }
-        if let cached { return cached }
         let found = (try? await fetch()) ?? nil
         snapshot.withLock { snapshot in
             if let found {

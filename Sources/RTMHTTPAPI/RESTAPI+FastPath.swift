@@ -1,0 +1,114 @@
+import Metrics
+import NIOCore
+import NIOHTTP1
+import RTMCore
+import RTMProtocol
+
+/// The event-loop path of the two send routes (see ``RESTFastPath``): a send that needs nothing but
+/// memory is answered without leaving the socket's event loop. It gives the same answer the regular
+/// route would; whatever it cannot decide from memory goes to the regular route untouched.
+extension RESTAPI {
+    /// A send route, recognised from the request line alone.
+    struct FastRoute {
+        enum Kind { case peer, channel }
+        let kind: Kind
+        let appID: String
+        let userID: String
+    }
+
+    /// The answer to a send taken on the fast path.
+    struct FastAnswer {
+        let requestID: String
+        let code: StaticString
+    }
+
+    /// `POST /dev/v2/project/<appid>/rtm/users/<user_id>/(peer|channel)_messages` whose query asks
+    /// nothing of the fast path (no `wait_for_ack` other than false), kept alive, without `Expect`.
+    func fastRoute(for head: HTTPRequestHead) -> FastRoute? {
+        guard head.method == .POST, head.isKeepAlive, !head.headers.contains(name: "expect") else { return nil }
+        let uri = head.uri.utf8
+        let pathEnd = uri.firstIndex(of: UInt8(ascii: "?")) ?? uri.endIndex
+        // Percent-encoded paths (and anything unusual) are left to the router, which decodes them.
+        guard !uri[..<pathEnd].contains(UInt8(ascii: "%")) else { return nil }
+        let segments = uri[..<pathEnd].split(separator: UInt8(ascii: "/"), omittingEmptySubsequences: false)
+        guard segments.count == 9, segments[0].isEmpty,
+              segments[1].elementsEqual("dev".utf8), segments[2].elementsEqual("v2".utf8),
+              segments[3].elementsEqual("project".utf8), segments[5].elementsEqual("rtm".utf8),
+              segments[6].elementsEqual("users".utf8) else { return nil }
+        let kind: FastRoute.Kind
+        if segments[8].elementsEqual("peer_messages".utf8) {
+            kind = .peer
+        } else if segments[8].elementsEqual("channel_messages".utf8) {
+            kind = .channel
+        } else {
+            return nil
+        }
+        if pathEnd != uri.endIndex, !Self.queryAllowsFastPath(uri[uri.index(after: pathEnd)...]) { return nil }
+        return FastRoute(kind: kind, appID: String(decoding: segments[4], as: UTF8.self),
+                         userID: String(decoding: segments[7], as: UTF8.self))
+    }
+
+    /// A query the fast path may ignore: no parameter but `wait_for_ack` set to false/0, nothing encoded.
+    private static func queryAllowsFastPath(_ query: Substring.UTF8View) -> Bool {
+        for parameter in query.split(separator: UInt8(ascii: "&")) {
+            guard !parameter.contains(UInt8(ascii: "%")), !parameter.contains(UInt8(ascii: "+")) else { return false }
+            let pair = parameter.split(separator: UInt8(ascii: "="), maxSplits: 1, omittingEmptySubsequences: false)
+            guard String(decoding: pair[0], as: UTF8.self) == "wait_for_ack" else { continue }
+            let value = pair.count > 1 ? String(decoding: pair[1], as: UTF8.self).lowercased() : ""
+            guard value == "false" || value == "0" else { return false }
+        }
+        return true
+    }
+
+    /// Sends from memory when every check can be made there and passes; `nil` hands the request to the
+    /// regular route (unknown or uncached app or credential, a refused check, a body that is not the
+    /// plain case, storage asked for, the rate limit reached).
+    func fastSend(_ route: FastRoute, head: HTTPRequestHead, body: ByteBuffer) -> FastAnswer? {
+        guard let appID = AppID(route.appID), case .some(let app?) = apps.cachedApp(appID),
+              let presented = RESTAuthenticator.presented(authorization: head.headers.first(name: "authorization"),
+                                                          token: head.headers.first(name: "x-agora-token"),
+                                                          uid: head.headers.first(name: "x-agora-uid")),
+              let principal = authenticator.authenticateFromCache(presented, app: app),
+              let from = UserID(route.userID) else { return nil }
+        if case .user(let tokenUser) = principal, tokenUser != from { return nil }
+        guard let fields = JSONValue.parse(body.readableBytesView)?.objectValue,
+              case .string(let payload)? = fields["payload"], let content = MessageContent.validatedText(payload),
+              Self.isAbsentOrFalse(fields["enable_historical_messaging"]) else { return nil }
+        switch route.kind {
+        case .peer:
+            guard case .string(let to)? = fields["destination"], let destination = UserID(to),
+                  Self.isAbsentOrFalse(fields["enable_offline_messaging"]) else { return nil }
+            guard take(app) else { return nil }
+            let dispatch = router.sendPeer(PeerMessage(appID: app.appID, from: from, to: destination, content: content), wantAck: false)
+            let code: StaticString = if case .handedOff = dispatch { "message_sent" } else { "message_offline" }
+            fastMetrics.peerOK.increment()
+            return FastAnswer(requestID: requestIDs.next(), code: code)
+        case .channel:
+            guard case .string(let name)? = fields["channel_name"], let channel = ChannelName(name) else { return nil }
+            guard take(app) else { return nil }
+            _ = router.sendChannel(app: app.appID, channel: channel, from: from, content: content)
+            fastMetrics.channelOK.increment()
+            return FastAnswer(requestID: requestIDs.next(), code: "message_sent")
+        }
+    }
+
+    /// One token of the app's messaging limit; `false` (the regular route then answers 429) when none is left.
+    private func take(_ app: AppRecord) -> Bool {
+        let limit = RateLimit.perSecond(app.messagingRateLimit ?? configuration.defaultMessagingRateLimit)
+        if case .allowed = messagingLimiter.acquire(app.appID, limit: limit) { return true }
+        return false
+    }
+
+    private static func isAbsentOrFalse(_ value: JSONValue?) -> Bool {
+        switch value {
+        case nil, .null?, .bool(false)?: true
+        default: false
+        }
+    }
+}
+
+/// The fast path's counters, made once (the regular route makes them per route and status).
+struct FastPathMetrics: Sendable {
+    let peerOK = RESTMetrics.shared.requests(route: "peer_messages", status: 200)
+    let channelOK = RESTMetrics.shared.requests(route: "channel_messages", status: 200)
+}

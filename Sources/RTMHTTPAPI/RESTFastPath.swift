@@ -1,0 +1,142 @@
+import Foundation
+import NIOCore
+import NIOHTTP1
+
+/// Answers the REST sends that need nothing but memory on the socket's event loop, before the request
+/// reaches Hummingbird; every other request passes through untouched.
+///
+/// It sits between NIO's HTTP/1 codec and Hummingbird's. A send is held until its body has arrived;
+/// then ``RESTAPI/fastSend(_:head:body:)`` either answers it (the response is written here) or
+/// declines, and the held request is passed on as if it had never stopped. A request is only taken
+/// while no passed-on request awaits its response, so responses leave in request order.
+public final class RESTFastPath: ChannelDuplexHandler, RemovableChannelHandler {
+    public typealias InboundIn = HTTPServerRequestPart
+    public typealias InboundOut = HTTPServerRequestPart
+    public typealias OutboundIn = HTTPServerResponsePart
+    public typealias OutboundOut = HTTPServerResponsePart
+
+    private enum State {
+        case idle
+        /// A send held for the fast path, its body so far.
+        case holding(RESTAPI.FastRoute, HTTPRequestHead, ByteBuffer)
+        /// The current request goes to Hummingbird.
+        case passing
+    }
+
+    private let api: RESTAPI
+    private var state = State.idle
+    /// Requests passed on whose response has not been written completely yet.
+    private var awaitingResponses = 0
+    private var needsFlush = false
+    private var date = HTTPDate()
+
+    init(api: RESTAPI) {
+        self.api = api
+    }
+
+    public func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        let part = unwrapInboundIn(data)
+        switch (part, state) {
+        case (.head(let head), _):
+            if awaitingResponses == 0, let route = api.fastRoute(for: head),
+               (head.headers.first(name: "content-length").flatMap(Int.init) ?? 0) <= api.configuration.maximumBodyBytes {
+                state = .holding(route, head, context.channel.allocator.buffer(capacity: 0))
+            } else {
+                pass(part, context: context)
+            }
+        case (.body(var chunk), .holding(let route, let head, var body)):
+            state = .idle   // the held body is uniquely owned while it grows
+            guard body.readableBytes + chunk.readableBytes <= api.configuration.maximumBodyBytes else {
+                // Too large: the regular route answers 413.
+                pass(.head(head), context: context)
+                pass(.body(body), context: context)
+                pass(.body(chunk), context: context)
+                return
+            }
+            body.writeBuffer(&chunk)
+            state = .holding(route, head, body)
+        case (.end, .holding(let route, let head, let body)):
+            state = .idle
+            if let answer = api.fastSend(route, head: head, body: body) {
+                writeSuccess(answer, version: head.version, context: context)
+            } else {
+                pass(.head(head), context: context)
+                if body.readableBytes > 0 { pass(.body(body), context: context) }
+                pass(part, context: context)
+                state = .idle
+            }
+        case (.end, _):
+            context.fireChannelRead(data)
+            state = .idle
+        case (.body, _):
+            context.fireChannelRead(data)
+        }
+    }
+
+    /// Hands a part to Hummingbird; a head counts as a request awaiting its response.
+    private func pass(_ part: HTTPServerRequestPart, context: ChannelHandlerContext) {
+        if case .head = part {
+            awaitingResponses += 1
+            state = .passing
+        }
+        context.fireChannelRead(wrapInboundOut(part))
+    }
+
+    public func write(context: ChannelHandlerContext, data: NIOAny, promise: EventLoopPromise<Void>?) {
+        if case .end = unwrapOutboundIn(data) { awaitingResponses = max(0, awaitingResponses - 1) }
+        context.write(data, promise: promise)
+    }
+
+    public func channelReadComplete(context: ChannelHandlerContext) {
+        if needsFlush {
+            needsFlush = false
+            context.flush()
+        }
+        context.fireChannelReadComplete()
+    }
+
+    /// `200` with `{"code":…,"request_id":…,"result":"success"}`, as the regular route writes it.
+    private func writeSuccess(_ answer: RESTAPI.FastAnswer, version: HTTPVersion, context: ChannelHandlerContext) {
+        var body = context.channel.allocator.buffer(capacity: 80 + answer.requestID.utf8.count)
+        body.writeStaticString("{\"code\":\"")
+        body.writeStaticString(answer.code)
+        body.writeStaticString("\",\"request_id\":\"")
+        body.writeString(answer.requestID)
+        body.writeStaticString("\",\"result\":\"success\"}")
+        var headers = HTTPHeaders()
+        headers.reserveCapacity(4)
+        headers.add(name: "Content-Type", value: "application/json; charset=utf-8")
+        headers.add(name: "X-Request-ID", value: answer.requestID)
+        headers.add(name: "Content-Length", value: String(body.readableBytes))
+        headers.add(name: "Date", value: date.now())
+        context.write(wrapOutboundOut(.head(HTTPResponseHead(version: version, status: .ok, headers: headers))), promise: nil)
+        context.write(wrapOutboundOut(.body(.byteBuffer(body))), promise: nil)
+        context.write(wrapOutboundOut(.end(nil)), promise: nil)
+        needsFlush = true
+    }
+}
+
+extension RESTAPI {
+    /// The fast path for one HTTP connection; add it right after NIO's HTTP/1 server codec.
+    public func makeFastPath() -> RESTFastPath {
+        RESTFastPath(api: self)
+    }
+}
+
+/// The `Date` header value (RFC 9110 IMF-fixdate), formatted once per second.
+struct HTTPDate {
+    private var second: time_t = 0
+    private var text = ""
+
+    mutating func now() -> String {
+        var current = time(nil)
+        guard current != second else { return text }
+        second = current
+        var parts = tm()
+        gmtime_r(&current, &parts)
+        var buffer = [CChar](repeating: 0, count: 40)
+        let count = strftime(&buffer, buffer.count, "%a, %d %b %Y %H:%M:%S GMT", &parts)
+        text = String(decoding: buffer[..<count].map { UInt8(bitPattern: $0) }, as: UTF8.self)
+        return text
+    }
+}
