@@ -3,6 +3,7 @@ import NIOCore
 import NIOHTTP1
 import RTMCore
 import RTMProtocol
+import Synchronization
 
 /// The event-loop path of the two send routes (see ``RESTFastPath``): a send that needs nothing but
 /// memory is answered without leaving the socket's event loop. It gives the same answer the regular
@@ -65,10 +66,7 @@ extension RESTAPI {
     /// plain case, storage asked for, the rate limit reached).
     func fastSend(_ route: FastRoute, head: HTTPRequestHead, body: ByteBuffer) -> FastAnswer? {
         guard let appID = AppID(route.appID), case .some(let app?) = apps.cachedApp(appID),
-              let presented = RESTAuthenticator.presented(authorization: head.headers.first(name: "authorization"),
-                                                          token: head.headers.first(name: "x-agora-token"),
-                                                          uid: head.headers.first(name: "x-agora-uid")),
-              let principal = authenticator.authenticateFromCache(presented, app: app),
+              let principal = fastPrincipal(head.headers, app: app),
               let from = UserID(route.userID) else { return nil }
         if case .user(let tokenUser) = principal, tokenUser != from { return nil }
         guard let fields = JSONValue.parse(body.readableBytesView)?.objectValue,
@@ -81,15 +79,30 @@ extension RESTAPI {
             guard take(app) else { return nil }
             let dispatch = router.sendPeer(PeerMessage(appID: app.appID, from: from, to: destination, content: content), wantAck: false)
             let code: StaticString = if case .handedOff = dispatch { "message_sent" } else { "message_offline" }
-            fastMetrics.peerOK.increment()
+            fastMetrics.answered(peer: true)
             return FastAnswer(requestID: requestIDs.next(), code: code)
         case .channel:
             guard case .string(let name)? = fields["channel_name"], let channel = ChannelName(name) else { return nil }
             guard take(app) else { return nil }
             _ = router.sendChannel(app: app.appID, channel: channel, from: from, content: content)
-            fastMetrics.channelOK.increment()
+            fastMetrics.answered(peer: false)
             return FastAnswer(requestID: requestIDs.next(), code: "message_sent")
         }
+    }
+
+    /// Who the request is from, decided from memory: a Basic header verified before (see
+    /// ``VerifiedBasicCache``), else the full check against the cached credential or the token.
+    private func fastPrincipal(_ headers: HTTPHeaders, app: AppRecord) -> RESTPrincipal? {
+        let authorization = headers.first(name: "authorization")
+        let cacheKey = authorization.map(VerifiedBasicCache.key)
+        if let cacheKey, verifiedBasic.isVerified(cacheKey, app: app, apps: apps) { return .customer }
+        guard let presented = RESTAuthenticator.presented(authorization: authorization, token: headers.first(name: "x-agora-token"),
+                                                          uid: headers.first(name: "x-agora-uid")),
+              let principal = authenticator.authenticateFromCache(presented, app: app) else { return nil }
+        if let cacheKey, case .basic(let customerID, let secretHash) = presented {
+            verifiedBasic.remember(cacheKey, customerID: customerID, secretHash: secretHash)
+        }
+        return principal
     }
 
     /// One token of the app's messaging limit; `false` (the regular route then answers 429) when none is left.
@@ -108,7 +121,21 @@ extension RESTAPI {
 }
 
 /// The fast path's counters, made once (the regular route makes them per route and status).
-struct FastPathMetrics: Sendable {
+final class FastPathMetrics: Sendable {
     let peerOK = RESTMetrics.shared.requests(route: "peer_messages", status: 200)
     let channelOK = RESTMetrics.shared.requests(route: "channel_messages", status: 200)
+    /// Also exported as `rtm_rest_fast_path_total`.
+    let fastPath = Counter(label: "rtm_rest_fast_path_total")
+    let count = Atomic<Int>(0)
+
+    func answered(peer: Bool) {
+        (peer ? peerOK : channelOK).increment()
+        fastPath.increment()
+        count.add(1, ordering: .relaxed)
+    }
+}
+
+extension RESTAPI {
+    /// Sends this API answered on the event loop since it was made.
+    public var fastPathAnswerCount: Int { fastMetrics.count.load(ordering: .relaxed) }
 }

@@ -19,6 +19,7 @@ public struct RESTAPI: Sendable {
     let historyHandles: HistoryQueryHandles
     let requestIDs = RequestIDGenerator()
     let fastMetrics: FastPathMetrics
+    let verifiedBasic = VerifiedBasicCache()
     let logger: Logger
 
     public init(messages: MessageService, apps: AppDirectory, configuration: RESTConfiguration = RESTConfiguration(),

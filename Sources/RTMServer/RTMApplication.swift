@@ -18,6 +18,8 @@ public struct RTMApplication: Sendable {
     /// The stores of the configured backend (SQLite in the data dir, or PostgreSQL).
     public let stores: StoreBundle
     public let gateway: Gateway
+    /// The REST API (its fast path counts what it answered: ``RESTAPI/fastPathAnswerCount``).
+    public let rest: RESTAPI
     public let sweeper: RetentionSweeper
     /// Background work started by `build` (the database pool, the event writer, the sweeper),
     /// stopped by ``BackgroundWork/stop()`` after the listener is down.
@@ -60,8 +62,11 @@ public struct RTMApplication: Sendable {
         var gatewayConfiguration = GatewayConfiguration()
         gatewayConfiguration.peerAckTimeout = configuration.ackTimeout
         let gateway = Gateway(messages: messages, apps: apps, configuration: gatewayConfiguration, logger: logger)
+        var restConfiguration = RESTConfiguration()
+        restConfiguration.ackTimeout = configuration.ackTimeout
+        let rest = RESTAPI(messages: messages, apps: apps, configuration: restConfiguration, logger: logger)
         return RTMApplication(configuration: configuration, router: router, messages: messages, apps: apps, stores: stores,
-                              gateway: gateway, sweeper: sweeper, background: background, isReachable: isReachable,
+                              gateway: gateway, rest: rest, sweeper: sweeper, background: background, isReachable: isReachable,
                               bootstrap: bootstrap, boundPort: BoundPort(), logger: logger, clock: clock)
     }
 
@@ -69,9 +74,7 @@ public struct RTMApplication: Sendable {
     public func makeHTTPApplication(onListening: @escaping @Sendable (String, Int) -> Void = { _, _ in })
         -> some ApplicationProtocol
     {
-        var restConfiguration = RESTConfiguration()
-        restConfiguration.ackTimeout = configuration.ackTimeout
-        let rest = RESTAPI(messages: messages, apps: apps, configuration: restConfiguration, logger: logger)
+        let rest = self.rest
         let httpRouter = Hummingbird.Router(context: BasicRequestContext.self)
         rest.register(on: httpRouter)
         HealthRoutes(isReachable: isReachable).register(on: httpRouter)

@@ -90,9 +90,12 @@ import Testing
         ]
     }
 
-    @Test(arguments: [StoreBackend.sqlite, .postgres])
-    func everyRuleAnswersWithItsStatusAndBody(_ backend: StoreBackend) async throws {
-        try await TestServer.with(backend: backend) { server in
+    /// With the fast path on (it answers the plain sends) and off (the regular route answers all): the same answers.
+    @Test(arguments: [StoreBackend.sqlite, .postgres], [true, false])
+    func everyRuleAnswersWithItsStatusAndBody(_ backend: StoreBackend, fastPath: Bool) async throws {
+        var configuration = TestServer.configuration()
+        configuration.restFastPath = fastPath
+        try await TestServer.with(configuration, backend: backend) { server in
             for row in Self.rows {
                 let result = try await server.post(row.path, app: row.app, headers: row.headers, body: row.body)
                 #expect(result.status == row.status, "\(row.name)")
@@ -105,6 +108,13 @@ import Testing
                     #expect(result.json["result"] as? String == "failed", "\(row.name)")
                     #expect((result.json["message"] as? String)?.isEmpty == false, "\(row.name)")
                 }
+                #expect(result.headers["content-type"] == "application/json; charset=utf-8", "\(row.name)")
+                #expect(result.headers["date"]?.hasSuffix(" GMT") == true, "\(row.name)")
+            }
+            if fastPath {
+                #expect(server.application.rest.fastPathAnswerCount > 0)
+            } else {
+                #expect(server.application.rest.fastPathAnswerCount == 0)
             }
         }
     }
