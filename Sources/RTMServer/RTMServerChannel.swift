@@ -87,8 +87,8 @@ struct RTMServerChannel: ServerChildChannel, HTTPChannelHandler {
         }
     }
 
-    /// Receive buffers start at 512 bytes (NIO's default is 2 KiB) and adapt between 64 bytes and 64 KiB.
-    static let receiveBuffers = AdaptiveRecvByteBufferAllocator(minimum: 64, initial: 512, maximum: 64 * 1024)
+    /// Receive buffers start at 256 bytes (NIO's default is 2 KiB) and adapt between 64 bytes and 64 KiB.
+    static let receiveBuffers = AdaptiveRecvByteBufferAllocator(minimum: 64, initial: 256, maximum: 64 * 1024)
 
     func handle(value: Value, logger: Logger) async {
         do {
