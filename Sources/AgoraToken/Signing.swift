@@ -14,9 +14,12 @@ package enum Signing {
         return difference == 0
     }
 
-    /// Constant-time comparison of two strings' UTF-8 bytes.
+    /// Constant-time comparison of two strings' UTF-8 bytes (without copying them).
     package static func constantTimeEquals(_ lhs: String, _ rhs: String) -> Bool {
-        constantTimeEquals(Array(lhs.utf8), Array(rhs.utf8))
+        guard lhs.utf8.count == rhs.utf8.count else { return false }
+        var difference: UInt8 = 0
+        for (left, right) in zip(lhs.utf8, rhs.utf8) { difference |= left ^ right }
+        return difference == 0
     }
 
     /// SHA-256 of a string, hex encoded (used to store customer secrets).

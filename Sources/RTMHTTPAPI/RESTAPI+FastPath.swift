@@ -1,3 +1,4 @@
+import Foundation
 import Metrics
 import NIOCore
 import NIOHTTP1
@@ -23,38 +24,60 @@ extension RESTAPI {
         let code: StaticString
     }
 
-    /// `POST /dev/v2/project/<appid>/rtm/users/<user_id>/(peer|channel)_messages` whose query asks
-    /// nothing of the fast path (no `wait_for_ack` other than false), kept alive, without `Expect`.
+    /// `POST /dev/v2/project/<appid>/rtm/users/<user_id>/(peer|channel)_messages` over HTTP/1.1, kept
+    /// alive, without `Expect`, whose query asks nothing of the fast path (no `wait_for_ack` other
+    /// than false). Percent-encoded paths (and anything unusual) are left to the router, which decodes them.
     func fastRoute(for head: HTTPRequestHead) -> FastRoute? {
-        guard head.method == .POST, head.isKeepAlive, !head.headers.contains(name: "expect") else { return nil }
-        let uri = head.uri.utf8
-        let pathEnd = uri.firstIndex(of: UInt8(ascii: "?")) ?? uri.endIndex
-        // Percent-encoded paths (and anything unusual) are left to the router, which decodes them.
-        guard !uri[..<pathEnd].contains(UInt8(ascii: "%")) else { return nil }
-        let segments = uri[..<pathEnd].split(separator: UInt8(ascii: "/"), omittingEmptySubsequences: false)
-        guard segments.count == 9, segments[0].isEmpty,
-              segments[1].elementsEqual("dev".utf8), segments[2].elementsEqual("v2".utf8),
-              segments[3].elementsEqual("project".utf8), segments[5].elementsEqual("rtm".utf8),
-              segments[6].elementsEqual("users".utf8) else { return nil }
+        guard head.method == .POST, head.version == .http1_1, head.isKeepAlive,
+              !head.headers.contains(name: "expect") else { return nil }
+        var uri = head.uri
+        return uri.withUTF8 { Self.parseSendPath($0) }
+    }
+
+    /// Reads the send path in one pass over its bytes, without splitting it.
+    private static func parseSendPath(_ uri: UnsafeBufferPointer<UInt8>) -> FastRoute? {
+        var cursor = 0
+        func expect(_ literal: StaticString) -> Bool {
+            let count = literal.utf8CodeUnitCount
+            guard uri.count - cursor >= count, memcmp(uri.baseAddress! + cursor, literal.utf8Start, count) == 0 else { return false }
+            cursor += count
+            return true
+        }
+        /// The bytes up to the next `/` (not empty, no `%`), then past it.
+        func segment() -> String? {
+            let start = cursor
+            while cursor < uri.count, uri[cursor] != UInt8(ascii: "/") {
+                guard uri[cursor] != UInt8(ascii: "%"), uri[cursor] != UInt8(ascii: "?") else { return nil }
+                cursor += 1
+            }
+            guard cursor > start, cursor < uri.count else { return nil }
+            defer { cursor += 1 }
+            return String(decoding: UnsafeBufferPointer(rebasing: uri[start..<cursor]), as: UTF8.self)
+        }
+        guard uri.count > 0, expect("/dev/v2/project/"), let appID = segment(), expect("rtm/users/"), let userID = segment() else {
+            return nil
+        }
         let kind: FastRoute.Kind
-        if segments[8].elementsEqual("peer_messages".utf8) {
+        if expect("peer_messages") {
             kind = .peer
-        } else if segments[8].elementsEqual("channel_messages".utf8) {
+        } else if expect("channel_messages") {
             kind = .channel
         } else {
             return nil
         }
-        if pathEnd != uri.endIndex, !Self.queryAllowsFastPath(uri[uri.index(after: pathEnd)...]) { return nil }
-        return FastRoute(kind: kind, appID: String(decoding: segments[4], as: UTF8.self),
-                         userID: String(decoding: segments[7], as: UTF8.self))
+        if cursor < uri.count {
+            guard uri[cursor] == UInt8(ascii: "?"),
+                  queryAllowsFastPath(UnsafeBufferPointer(rebasing: uri[(cursor + 1)...])) else { return nil }
+        }
+        return FastRoute(kind: kind, appID: appID, userID: userID)
     }
 
-    /// A query the fast path may ignore: no parameter but `wait_for_ack` set to false/0, nothing encoded.
-    private static func queryAllowsFastPath(_ query: Substring.UTF8View) -> Bool {
+    /// A query the fast path may ignore: no `wait_for_ack` but false/0, nothing percent- or plus-encoded.
+    private static func queryAllowsFastPath(_ query: UnsafeBufferPointer<UInt8>) -> Bool {
+        guard !query.contains(UInt8(ascii: "%")), !query.contains(UInt8(ascii: "+")) else { return false }
         for parameter in query.split(separator: UInt8(ascii: "&")) {
-            guard !parameter.contains(UInt8(ascii: "%")), !parameter.contains(UInt8(ascii: "+")) else { return false }
             let pair = parameter.split(separator: UInt8(ascii: "="), maxSplits: 1, omittingEmptySubsequences: false)
-            guard String(decoding: pair[0], as: UTF8.self) == "wait_for_ack" else { continue }
+            guard pair[0].elementsEqual("wait_for_ack".utf8) else { continue }
             let value = pair.count > 1 ? String(decoding: pair[1], as: UTF8.self).lowercased() : ""
             guard value == "false" || value == "0" else { return false }
         }
