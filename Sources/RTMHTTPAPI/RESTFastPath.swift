@@ -29,6 +29,8 @@ public final class RESTFastPath: ChannelDuplexHandler, RemovableChannelHandler {
     private var awaitingResponses = 0
     private var needsFlush = false
     private var date = HTTPDate()
+    /// The Basic header this connection verified last (see ``RESTAPI/ConnectionVerifiedBasic``).
+    private var verified: RESTAPI.ConnectionVerifiedBasic?
     /// NIO's response encoder, whose context writes already-encoded responses towards the socket.
     private var encoderContext: ChannelHandlerContext?
 
@@ -59,7 +61,7 @@ public final class RESTFastPath: ChannelDuplexHandler, RemovableChannelHandler {
             state = .holding(route, head, body)
         case (.end, .holding(let route, let head, let body)):
             state = .idle
-            if let answer = api.fastSend(route, head: head, body: body) {
+            if let answer = api.fastSend(route, head: head, body: body, verified: &verified) {
                 writeSuccess(answer, version: head.version, context: context)
             } else {
                 pass(.head(head), context: context)
@@ -97,6 +99,15 @@ public final class RESTFastPath: ChannelDuplexHandler, RemovableChannelHandler {
         context.fireChannelReadComplete()
     }
 
+    /// `{"code":…,"request_id":…,"result":"success"}`: 46 bytes besides the code and the request id.
+    private static func writeBody(_ answer: RESTAPI.FastAnswer, to buffer: inout ByteBuffer) {
+        buffer.writeStaticString("{\"code\":\"")
+        buffer.writeStaticString(answer.code)
+        buffer.writeStaticString("\",\"request_id\":\"")
+        buffer.writeString(answer.requestID)
+        buffer.writeStaticString("\",\"result\":\"success\"}")
+    }
+
     public func handlerAdded(context: ChannelHandlerContext) {
         encoderContext = try? context.pipeline.syncOperations.context(handlerType: HTTPResponseEncoder.self)
     }
@@ -113,13 +124,9 @@ public final class RESTFastPath: ChannelDuplexHandler, RemovableChannelHandler {
     /// allocation and one pipeline write per answer. Writes happen on the event loop in call order, so
     /// responses from Hummingbird, which do go through the encoder, stay in order with these.
     private func writeSuccess(_ answer: RESTAPI.FastAnswer, version: HTTPVersion, context: ChannelHandlerContext) {
-        var body = context.channel.allocator.buffer(capacity: 80 + answer.requestID.utf8.count)
-        body.writeStaticString("{\"code\":\"")
-        body.writeStaticString(answer.code)
-        body.writeStaticString("\",\"request_id\":\"")
-        body.writeString(answer.requestID)
-        body.writeStaticString("\",\"result\":\"success\"}")
         guard let encoderContext, version == .http1_1 else {
+            var body = context.channel.allocator.buffer(capacity: 80 + answer.requestID.utf8.count)
+            Self.writeBody(answer, to: &body)
             var headers = HTTPHeaders()
             headers.add(name: "Content-Type", value: "application/json; charset=utf-8")
             headers.add(name: "X-Request-ID", value: answer.requestID)
@@ -131,15 +138,18 @@ public final class RESTFastPath: ChannelDuplexHandler, RemovableChannelHandler {
             needsFlush = true
             return
         }
-        var response = context.channel.allocator.buffer(capacity: 200 + body.readableBytes)
+        let bodyLength = 46 + answer.code.utf8CodeUnitCount + answer.requestID.utf8.count
+        var response = context.channel.allocator.buffer(capacity: 200 + bodyLength)
         response.writeStaticString("HTTP/1.1 200 OK\r\nContent-Type: application/json; charset=utf-8\r\nX-Request-ID: ")
         response.writeString(answer.requestID)
         response.writeStaticString("\r\nContent-Length: ")
-        response.writeString(String(body.readableBytes))
+        response.writeString(String(bodyLength))
         response.writeStaticString("\r\nDate: ")
         response.writeString(date.now())
         response.writeStaticString("\r\n\r\n")
-        response.writeBuffer(&body)
+        let bodyStart = response.writerIndex
+        Self.writeBody(answer, to: &response)
+        assert(response.writerIndex - bodyStart == bodyLength)
         encoderContext.write(NIOAny(response), promise: nil)
         needsFlush = true
     }

@@ -21,7 +21,8 @@ final class VerifiedBasicCache: Sendable {
     private let entries = Mutex<[SHA256Digest: Entry]>([:])
 
     static func key(_ authorization: String) -> SHA256Digest {
-        SHA256.hash(data: Array(authorization.utf8))
+        var authorization = authorization
+        return authorization.withUTF8 { SHA256.hash(data: UnsafeRawBufferPointer($0)) }
     }
 
     /// Whether the header with `key` was verified before and the directory still agrees (a customer principal).

@@ -19,6 +19,7 @@ public final class AppDirectory: Sendable {
     private let clock: any RTMClock
     private let negativeTTLMilliseconds: Int64
     private let snapshot = Mutex(Snapshot())
+    private let changes = Atomic<UInt64>(0)
     /// Remembered unknown ids, at most (the memory bound under floods).
     static let maximumMisses = 10_000
 
@@ -37,8 +38,13 @@ public final class AppDirectory: Sendable {
             snapshot.credentials = Dictionary(credentials.map { ($0.customerID, $0) }, uniquingKeysWith: { _, last in last })
             snapshot.missingApps = [:]
             snapshot.missingCredentials = [:]
+            changes.add(1, ordering: .releasing)
         }
     }
+
+    /// Grows whenever an app or credential is added or replaced, so a caller that verified something
+    /// against the directory can tell cheaply that its answer still holds.
+    public var generation: UInt64 { changes.load(ordering: .acquiring) }
 
     /// The app with `id`, or `nil` if the registry has none.
     public func app(_ id: AppID) async -> AppRecord? {
@@ -64,10 +70,10 @@ public final class AppDirectory: Sendable {
     private func cached<Key: Hashable, Value: Sendable>(
         _ key: Key, in values: KeyPath<Snapshot, [Key: Value]>, misses: KeyPath<Snapshot, [Key: Int64]>
     ) -> Value?? {
-        let now = clock.nowMilliseconds()
-        return snapshot.withLock { snapshot -> Value?? in
+        snapshot.withLock { snapshot -> Value?? in
             if let value = snapshot[keyPath: values][key] { return .some(value) }
-            if let until = snapshot[keyPath: misses][key], until > now { return .some(nil) }
+            // The clock is read only for ids not found (a hit is the hot path of every request).
+            if let until = snapshot[keyPath: misses][key], until > clock.nowMilliseconds() { return .some(nil) }
             return .none
         }
     }
@@ -84,6 +90,7 @@ public final class AppDirectory: Sendable {
             if let found {
                 snapshot[keyPath: values][key] = found
                 snapshot[keyPath: misses].removeValue(forKey: key)
+                changes.add(1, ordering: .releasing)
             } else {
                 if snapshot[keyPath: misses].count >= Self.maximumMisses { snapshot[keyPath: misses].removeAll() }
                 snapshot[keyPath: misses][key] = now + negativeTTLMilliseconds
