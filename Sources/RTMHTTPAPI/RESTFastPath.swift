@@ -28,6 +28,7 @@ public final class RESTFastPath: ChannelDuplexHandler, RemovableChannelHandler {
     /// Requests passed on whose response has not been written completely yet.
     private var awaitingResponses = 0
     private var needsFlush = false
+    private var passedSinceReadComplete = false
     private var date = HTTPDate()
     /// The Basic header this connection verified last (see ``RESTAPI/ConnectionVerifiedBasic``).
     private var verified: RESTAPI.ConnectionVerifiedBasic?
@@ -70,15 +71,18 @@ public final class RESTFastPath: ChannelDuplexHandler, RemovableChannelHandler {
                 state = .idle
             }
         case (.end, _):
+            passedSinceReadComplete = true
             context.fireChannelRead(data)
             state = .idle
         case (.body, _):
+            passedSinceReadComplete = true
             context.fireChannelRead(data)
         }
     }
 
     /// Hands a part to Hummingbird; a head counts as a request awaiting its response.
     private func pass(_ part: HTTPServerRequestPart, context: ChannelHandlerContext) {
+        passedSinceReadComplete = true
         if case .head = part {
             awaitingResponses += 1
             state = .passing
@@ -91,12 +95,17 @@ public final class RESTFastPath: ChannelDuplexHandler, RemovableChannelHandler {
         context.write(data, promise: promise)
     }
 
+    /// Flushes the answers of this read; the handlers behind hear of the read's end only when they
+    /// were passed something in it (four handler calls saved per fast-path request).
     public func channelReadComplete(context: ChannelHandlerContext) {
         if needsFlush {
             needsFlush = false
             context.flush()
         }
-        context.fireChannelReadComplete()
+        if passedSinceReadComplete {
+            passedSinceReadComplete = false
+            context.fireChannelReadComplete()
+        }
     }
 
     /// `{"code":…,"request_id":…,"result":"success"}`: 46 bytes besides the code and the request id.
