@@ -167,7 +167,7 @@ if ProcessInfo.processInfo.environment["RTM_MICROBENCHMARKS"] == "1" {
         .executableTarget(
             name: "RTMMicro",
             dependencies: [
-                "AgoraToken", "RTMCore", "RTMGateway",
+                "AgoraToken", "RTMCore", "RTMGateway", "RTMProtocol",
                 .product(name: "Benchmark", package: "benchmark"),
                 .product(name: "NIOCore", package: "swift-nio"),
             ],

@@ -73,6 +73,7 @@ run() { # target scenario label args...
   local target=$1 scenario=$2 label=$3; shift 3
   local port=$rport pid=$rpid
   if [ "$target" != rtm ]; then port=$nport; pid=$npid; fi
+  sleep 2   # let the previous scenario's teardown (closes, logouts, event-log writes) finish, on both servers
   $pin_load $bin/rtm-bench "$scenario" --target "$target" --url "http://127.0.0.1:$port" --server-pid "$pid" --label "$label" "$@"
 }
 results="$work/results.jsonl"

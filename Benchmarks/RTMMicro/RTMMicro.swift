@@ -1,8 +1,10 @@
 import AgoraToken
 import Benchmark
+import Foundation
 import NIOCore
 import RTMCore
 import RTMGateway
+import RTMProtocol
 
 /// A sink that only counts, so fan-out cost is the router's and the encoder's.
 final class CountingSink: SessionSink {
@@ -36,6 +38,19 @@ let benchmarks: @Sendable () -> Void = {
                                              content: .text(String(repeating: "x", count: 64)), serverTimestamp: 1_800_000_000_000)
     Benchmark("Encode a channel_message frame") { benchmark in
         for _ in benchmark.scaledIterations { blackHole(encoder.encodeBody(event)) }
+    }
+
+    // The body of a REST send and a client frame: the hand-written parser against Foundation's decoder.
+    let restBody = Array(#"{"channel_name":"lobby","payload":"\#(String(repeating: "x", count: 64))"}"#.utf8)
+    let frame = Array(#"{"op":"send_channel","id":42,"channel":"lobby","text":"hello there"}"#.utf8)
+    Benchmark("Parse a REST send body (JSONParser)") { benchmark in
+        for _ in benchmark.scaledIterations { blackHole(JSONValue.parse(restBody)) }
+    }
+    Benchmark("Parse a REST send body (Foundation JSONDecoder)") { benchmark in
+        for _ in benchmark.scaledIterations { blackHole(try? JSONDecoder().decode(JSONValue.self, from: Data(restBody))) }
+    }
+    Benchmark("Parse a client frame (RequestParser)") { benchmark in
+        for _ in benchmark.scaledIterations { blackHole(RequestParser.parse(frame)) }
     }
 
     Benchmark("Router fan-out to 1,000 members", configuration: .init(metrics: [.wallClock, .throughput, .mallocCountTotal])) { benchmark in

@@ -48,6 +48,14 @@ enum BenchTarget: String, CaseIterable, Sendable {
         }
     }
 
+    /// The frame a subscriber sends before closing (swift-rtm: `logout`, which ends the session at once).
+    var goodbye: String? {
+        switch self {
+        case .rtm, .trivial: #"{"op":"logout","id":3}"#
+        case .nchan: nil
+        }
+    }
+
     /// Where the published payload lies in a received text frame (indices of its readable bytes), if the frame is a message.
     func payloadRange(of frame: ByteBuffer) -> Range<Int>? {
         let bytes = frame.readableBytesView

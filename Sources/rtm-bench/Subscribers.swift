@@ -24,10 +24,14 @@ final class Subscribers: Sendable {
         self.recordLatency = recordLatency
     }
 
+    /// The server kind the subscribers talk to (for ``stop()``).
+    private let target = Mutex(BenchTarget.rtm)
+
     /// Opens `count` subscribers of `channel` from 127.0.0.1 (this machine allows 20,000 open files per
     /// process, below what one source address can reach).
     func start(count: Int, target: BenchTarget, endpoint: Endpoint, channel: String, credentials: BenchCredentials,
                userPrefix: String) {
+        self.target.withLock { $0 = target }
         let path = target.subscribePath(channel: channel)
         let task = Task {
             for index in 0..<count {
@@ -94,12 +98,24 @@ final class Subscribers: Sendable {
         latencies.withLock { $0.append(now > sentNanoseconds ? now - sentNanoseconds : 0) }
     }
 
+    /// Ends every subscriber. swift-rtm sessions log out first (as an app closing normally does), so
+    /// the server does not carry 30 s of disconnected sessions into the next scenario; a socket still
+    /// open 5 s later is closed.
     func stop() async {
         let task = opener.withLock { $0 }
         task?.cancel()
         await task?.value
         let all = channels.withLock { $0 }
-        for channel in all { channel.close(promise: nil) }
+        let goodbye = target.withLock { $0 }.goodbye
+        for channel in all {
+            if let goodbye {
+                let frame = WebSocketFrame(fin: true, opcode: .text, maskKey: .random(), data: ByteBuffer(string: goodbye))
+                channel.writeAndFlush(frame, promise: nil)
+                channel.eventLoop.scheduleTask(in: .seconds(5)) { channel.close(promise: nil) }
+            } else {
+                channel.close(promise: nil)
+            }
+        }
         for channel in all { try? await channel.closeFuture.get() }
     }
 }
