@@ -19,8 +19,9 @@ public final class Gateway: Sendable {
     let sessionIDs = SessionIDGenerator()
     /// Live sessions by id, for `resume`; a session leaves the table when it ends or expires.
     let sessions = Mutex<[String: RouterSession]>([:])
-    /// One pinger per event loop.
+    /// One pinger and one drainer per event loop.
     private let pingers = Mutex<[ObjectIdentifier: LoopPinger]>([:])
+    private let drainers = Mutex<[ObjectIdentifier: LoopDrainer]>([:])
 
     public init(messages: MessageService, apps: AppDirectory, configuration: GatewayConfiguration = GatewayConfiguration(),
                 logger: Logger = Logger(label: "rtm.gateway")) {
@@ -66,6 +67,16 @@ public final class Gateway: Sendable {
     /// (with NIO's automatic error handling off: the handler answers framing errors itself).
     public func makeFrameHandler(logger: Logger) -> any ChannelHandler {
         GatewayFrameHandler(gateway: self, logger: logger)
+    }
+
+    /// The drainer of `eventLoop`'s sockets, made on first use.
+    func drainer(for eventLoop: any EventLoop) -> LoopDrainer {
+        drainers.withLock { drainers in
+            if let drainer = drainers[ObjectIdentifier(eventLoop)] { return drainer }
+            let drainer = LoopDrainer(eventLoop: eventLoop)
+            drainers[ObjectIdentifier(eventLoop)] = drainer
+            return drainer
+        }
     }
 
     /// The pinger of `eventLoop`'s sockets, made on first use.

@@ -126,6 +126,12 @@ final class GatewayFrameHandler: ChannelInboundHandler, RemovableChannelHandler 
         connection?.refuse(code: code, reason: reason)   // stops further requests; its own close is then a no-op
     }
 
+    /// NIO's buffered writes fell below the low-water mark: the connection writes what it queued meanwhile.
+    func channelWritabilityChanged(context: ChannelHandlerContext) {
+        if context.channel.isWritable { connection?.drain() }
+        context.fireChannelWritabilityChanged()
+    }
+
     func errorCaught(context: ChannelHandlerContext, error: any Error) {
         // NIO's frame decoder fails on frames over the size limit and on malformed frames; after an
         // error it reads nothing more, so the socket is closed.
