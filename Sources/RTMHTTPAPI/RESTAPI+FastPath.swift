@@ -23,8 +23,6 @@ extension RESTAPI {
     struct FastAnswer {
         let requestID: String
         let code: StaticString
-        /// The send queued deliveries to sockets (written by their loops' drain tasks).
-        let queuedDeliveries: Bool
     }
 
     /// `POST /dev/v2/project/<appid>/rtm/users/<user_id>/(peer|channel)_messages` over HTTP/1.1, kept
@@ -104,16 +102,15 @@ extension RESTAPI {
                   Self.isAbsentOrFalse(fields["enable_offline_messaging"]) else { return nil }
             guard take(app) else { return nil }
             let dispatch = router.sendPeer(PeerMessage(appID: app.appID, from: from, to: destination, content: content), wantAck: false)
-            let delivered = if case .handedOff = dispatch { true } else { false }
+            let code: StaticString = if case .handedOff = dispatch { "message_sent" } else { "message_offline" }
             fastMetrics.answered(peer: true)
-            return FastAnswer(requestID: requestIDs.next(), code: delivered ? "message_sent" : "message_offline",
-                              queuedDeliveries: delivered)
+            return FastAnswer(requestID: requestIDs.next(), code: code)
         case .channel:
             guard case .string(let name)? = fields["channel_name"], let channel = ChannelName(name) else { return nil }
             guard take(app) else { return nil }
-            let sent = router.sendChannel(app: app.appID, channel: channel, from: from, content: content)
+            _ = router.sendChannel(app: app.appID, channel: channel, from: from, content: content)
             fastMetrics.answered(peer: false)
-            return FastAnswer(requestID: requestIDs.next(), code: "message_sent", queuedDeliveries: sent.receivers > 0)
+            return FastAnswer(requestID: requestIDs.next(), code: "message_sent")
         }
     }
 

@@ -28,7 +28,6 @@ public final class RESTFastPath: ChannelDuplexHandler, RemovableChannelHandler {
     /// Requests passed on whose response has not been written completely yet.
     private var awaitingResponses = 0
     private var needsFlush = false
-    private var deferFlush = false
     private var passedSinceReadComplete = false
     private var date = HTTPDate()
     /// The Basic header this connection verified last (see ``RESTAPI/ConnectionVerifiedBasic``).
@@ -65,7 +64,6 @@ public final class RESTFastPath: ChannelDuplexHandler, RemovableChannelHandler {
             state = .idle
             if let answer = api.fastSend(route, head: head, body: body, verified: &verified) {
                 writeSuccess(answer, version: head.version, context: context)
-                if answer.queuedDeliveries { deferFlush = true }
             } else {
                 pass(.head(head), context: context)
                 if body.readableBytes > 0 { pass(.body(body), context: context) }
@@ -99,19 +97,10 @@ public final class RESTFastPath: ChannelDuplexHandler, RemovableChannelHandler {
 
     /// Flushes the answers of this read; the handlers behind hear of the read's end only when they
     /// were passed something in it (four handler calls saved per fast-path request).
-    ///
-    /// When a send in this read queued deliveries, the answer is flushed from a task queued after the
-    /// deliveries' drain: receivers get the message one `writev` sooner (the publisher's answer waits).
     public func channelReadComplete(context: ChannelHandlerContext) {
         if needsFlush {
             needsFlush = false
-            if deferFlush {
-                deferFlush = false
-                let channel = context.channel
-                context.eventLoop.execute { channel.flush() }
-            } else {
-                context.flush()
-            }
+            context.flush()
         }
         if passedSinceReadComplete {
             passedSinceReadComplete = false
