@@ -50,9 +50,13 @@ http {
   }
 }
 CONF
-$pin_server nginx -c "$work/nginx/nginx.conf" & pids+=($!)
-for _ in $(seq 1 50); do npid=$(pgrep -P $! nginx | head -n 1 || true); [ -n "$npid" ] && break; sleep 0.1; done
-# npid is nginx's one worker process: the one that does the work, whose CPU and memory count.
+start_nginx() {
+  $pin_server nginx -c "$work/nginx/nginx.conf" & pids+=($!)
+  nmaster=$!
+  for _ in $(seq 1 50); do npid=$(pgrep -P $nmaster nginx | head -n 1 || true); [ -n "$npid" ] && break; sleep 0.1; done
+  # npid is nginx's one worker process: the one that does the work, whose CPU and memory count.
+}
+start_nginx
 
 # swift-rtm: an app without certificate and a Basic credential.
 rport=$(free_port)
@@ -64,10 +68,22 @@ customers:
   - id: bench
     secret: bench-secret
 CONF
-$pin_server $bin/rtm serve --port "$rport" --data-dir "$work/rtm-data" --config "$work/rtm.yaml" --log-level warning > "$work/rtm.log" 2>&1 & pids+=($!)
-rpid=$!
-for _ in $(seq 1 100); do grep -q "^listening" "$work/rtm.log" && break; sleep 0.1; done
-sleep 0.5
+start_rtm() {
+  $pin_server $bin/rtm serve --port "$rport" --data-dir "$work/rtm-data" --config "$work/rtm.yaml" --log-level warning > "$work/rtm.log" 2>&1 & pids+=($!)
+  rpid=$!
+  for _ in $(seq 1 100); do grep -q "^listening" "$work/rtm.log" && break; sleep 0.1; done
+  sleep 0.5
+}
+start_rtm
+# Fresh processes for the memory scenario: memory freed by earlier scenarios stays in each process
+# (reused by the next connections) and would hide what connections cost.
+restart_servers() {
+  kill "$nmaster" "$rpid" 2>/dev/null || true
+  wait "$nmaster" "$rpid" 2>/dev/null || true
+  rm -f "$work/rtm.log"
+  start_nginx
+  start_rtm
+}
 
 run() { # target scenario label args...
   local target=$1 scenario=$2 label=$3; shift 3
@@ -89,5 +105,6 @@ both publish "publish-100-subs" --duration "$dur" --concurrency 64 --subscribers
 both fanout "fanout-$fan" --duration "$dur" --concurrency 4 --subscribers "$fan"
 both latency "latency-200ps-10subs" --duration "$dur" --rate 200 --subscribers 10
 wanted ack && run rtm ack "ack-round-trip" --count 2000 | tee -a "$results"
+if wanted connections; then restart_servers; fi
 both connections "idle-$conns" --subscribers "$conns"
 python3 scripts/bench-table.py "$results"
