@@ -110,7 +110,7 @@ struct JSONParser {
         guard let stop = current else { return nil }
         if stop == UInt8(ascii: "\"") {
             defer { index += 1 }
-            return String(validating: UnsafeBufferPointer(rebasing: bytes[start..<index]), as: UTF8.self)
+            return Self.makeString(UnsafeBufferPointer(rebasing: bytes[start..<index]))
         }
         // Escapes: decode into a byte array.
         var decoded = Array(bytes[start..<index])
@@ -118,7 +118,7 @@ struct JSONParser {
             switch byte {
             case UInt8(ascii: "\""):
                 index += 1
-                return String(validating: decoded, as: UTF8.self)
+                return decoded.withUnsafeBufferPointer { Self.makeString($0) }
             case UInt8(ascii: "\\"):
                 index += 1
                 guard let escape = current else { return nil }
@@ -143,6 +143,15 @@ struct JSONParser {
             }
         }
         return nil
+    }
+
+    /// A string from UTF-8 bytes, `nil` if they are not valid UTF-8. ASCII (the usual case: keys, ids,
+    /// most payloads) skips the general validation, which profiles showed doing type-metadata lookups.
+    private static func makeString(_ utf8: UnsafeBufferPointer<UInt8>) -> String? {
+        var ascii = true
+        for byte in utf8 where byte >= 0x80 { ascii = false; break }
+        if ascii { return String(decoding: utf8, as: UTF8.self) }
+        return String(validating: utf8, as: UTF8.self)
     }
 
     /// The scalar of `\uXXXX` (after the `u`), joining a surrogate pair; `nil` for an unpaired surrogate.

@@ -62,6 +62,7 @@ public final class KeyedRateLimiter<Key: Hashable & Sendable>: Sendable {
     }
 
     /// Takes one token for `key` under `limit`. On refusal returns the whole seconds (≥ 1) to wait.
+    @_specialize(where Key == AppID)
     public func acquire(_ key: Key, limit: RateLimit) -> RateDecision {
         let now = clock.nowMilliseconds()
         return buckets.withLock { buckets in
