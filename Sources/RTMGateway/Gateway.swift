@@ -57,6 +57,12 @@ public final class Gateway: Sendable {
         return true
     }
 
+    /// Whether `user` has a session with a socket attached right now (not in its grace period).
+    public func hasSocket(of user: UserID, in app: AppID) -> Bool {
+        let session = sessions.withLock { $0.values.first { $0.userID == user && $0.appID == app } }
+        return (session?.sink as? GatewaySession)?.state.withLock({ $0.attached }) != nil
+    }
+
     /// Sessions that can still be resumed (connected or within their grace period).
     public var liveSessionCount: Int { sessions.withLock { $0.count } }
 

@@ -61,6 +61,7 @@ public struct RTMApplication: Sendable {
         background.start { await sweeper.run() }
         var gatewayConfiguration = GatewayConfiguration()
         gatewayConfiguration.peerAckTimeout = configuration.ackTimeout
+        gatewayConfiguration.pingInterval = configuration.pingInterval
         let gateway = Gateway(messages: messages, apps: apps, configuration: gatewayConfiguration, logger: logger)
         var restConfiguration = RESTConfiguration()
         restConfiguration.ackTimeout = configuration.ackTimeout

@@ -45,6 +45,9 @@ public struct ServerConfiguration: Sendable {
     public var offlineRetention: Duration = .seconds(7 * 24 * 3600)
     /// Time between retention sweeps.
     public var retentionSweepInterval: Duration = .seconds(60)
+    /// How often the server pings each WebSocket; a socket that sent nothing since the previous ping
+    /// is closed at the next one (`client-protocol.md` §1: every 10 s). Set programmatically.
+    public var pingInterval: Duration = .seconds(10)
     /// Answer plain REST sends on the event loop (`RESTFastPath`); `RTM_REST_FAST_PATH=0` turns it
     /// off, for comparison and diagnosis. Answers are the same either way.
     public var restFastPath = true

@@ -2,6 +2,8 @@ import AgoraToken
 import Foundation
 import RTMClient
 import RTMCore
+import NIOCore
+import NIOPosix
 import RTMProtocol
 import Testing
 
@@ -225,5 +227,67 @@ import Testing
             #expect(await socket.closeCode() == 1000)
             #expect(!server.application.router.isOnline(RTMCore.UserID("renewer")!, in: RTMCore.AppID(TestServer.appID)!))
         }
+    }
+}
+
+/// Dead-link detection with the per-loop pinger: a client that answers pings keeps its socket; one
+/// that reads nothing (so never answers) loses it, and its session waits in the grace period.
+@Suite struct PingTests {
+    @Test func silentSocketsAreClosedAndAnsweringOnesStay() async throws {
+        var configuration = TestServer.configuration()
+        configuration.pingInterval = .milliseconds(200)
+        try await TestServer.with(configuration) { server in
+            let gateway = server.application.gateway
+            let app = try #require(AppID(TestServer.openAppID))
+            let alive = try await RawSocket.connect(server.wsURL)   // its WebSocket client answers pings
+            #expect(try await alive.login(app: TestServer.openAppID, user: "alive", token: nil) == 0)
+            let silent = try await MuteWebSocket.connect(
+                port: server.port, login: #"{"op":"login","id":1,"app_id":"\#(TestServer.openAppID)","user_id":"silent"}"#)
+            var loggedIn = false
+            for _ in 0..<50 where !loggedIn {   // ≤ 5 s
+                try await Task.sleep(for: .milliseconds(20))
+                loggedIn = gateway.liveSessionCount == 2
+            }
+            #expect(loggedIn)
+
+            var closed = false
+            for _ in 0..<50 where !closed {   // ≤ 5 s; expected after two intervals (~0.4 s)
+                try await Task.sleep(for: .milliseconds(100))
+                closed = !silent.channel.isActive
+            }
+            #expect(closed)
+            #expect(!gateway.hasSocket(of: UserID("silent")!, in: app))
+            #expect(gateway.liveSessionCount == 2)   // the silent session is in its grace period, not ended
+
+            // Many intervals later the answering client is still connected and served.
+            try await Task.sleep(for: .milliseconds(1_000))
+            #expect(gateway.hasSocket(of: UserID("alive")!, in: app))
+            let sent = try await server.post("rtm/users/backend/peer_messages", app: TestServer.openAppID,
+                                             body: #"{"destination":"alive","payload":"still here"}"#)
+            #expect(sent.code == "message_sent")
+            let frame = await alive.frame { if case .event(_, .peerMessage) = $0 { true } else { false } }
+            #expect(frame != nil)
+        }
+    }
+}
+
+/// A WebSocket client on raw NIO that upgrades, sends one text frame, then neither reads frames nor
+/// answers pings (what a dead peer behind a live TCP connection looks like).
+struct MuteWebSocket {
+    let channel: any Channel
+
+    static func connect(port: Int, login: String) async throws -> MuteWebSocket {
+        let channel = try await ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton)
+            .connect(host: "127.0.0.1", port: port).get()
+        var bytes = ByteBuffer(string: "GET /v1/ws HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+            + "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n")
+        let payload = Array(login.utf8), mask: [UInt8] = [0x12, 0x34, 0x56, 0x78]
+        precondition(payload.count < 126)
+        bytes.writeInteger(UInt8(0x81))
+        bytes.writeInteger(UInt8(0x80 | payload.count))
+        bytes.writeBytes(mask)
+        bytes.writeBytes(payload.enumerated().map { $0.element ^ mask[$0.offset % 4] })
+        try await channel.writeAndFlush(bytes).get()
+        return MuteWebSocket(channel: channel)
     }
 }
