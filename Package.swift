@@ -133,7 +133,7 @@ let package = Package(
         .executableTarget(
             name: "rtm-bench",
             dependencies: [
-                "RTMClient", "RTMCore",
+                "RTMClient", "RTMCore", "AgoraToken",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "NIOCore", package: "swift-nio"),

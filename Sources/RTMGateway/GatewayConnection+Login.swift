@@ -28,7 +28,7 @@ extension GatewayConnection {
             reply.field("server_ts", clock.nowMilliseconds())
             if let expiresAt { reply.field("token_expires_at", expiresAt) } else { reply.nullField("token_expires_at") }
         }
-        session.scheduleTokenTimer(expiresAt: expiresAt)
+        session.scheduleTokenTimer(expiresAt: expiresAt, on: channel.eventLoop)
         let messages = gateway.messages
         Task { await messages.deliverStoredMessages(to: routerSession) }
     }
@@ -60,7 +60,7 @@ extension GatewayConnection {
             previous.unbind()
             previous.close(code: 1000, reason: "resumed elsewhere")
         }
-        session.scheduleTokenTimer(expiresAt: expiresAt)
+        session.scheduleTokenTimer(expiresAt: expiresAt, on: channel.eventLoop)
     }
 
     private func failLogin(_ id: Int64, _ code: LoginErrorCode) {
@@ -86,7 +86,7 @@ extension GatewayConnection {
         guard let app = await gateway.apps.app(routerSession.appID) else { return reply(id, code: RenewTokenErrorCode.failure.rawValue) }
         switch verify(token: token, app: app, user: routerSession.userID) {
         case .success(let expiresAt):
-            session?.scheduleTokenTimer(expiresAt: expiresAt)
+            session?.scheduleTokenTimer(expiresAt: expiresAt, on: channel.eventLoop)
             reply(id, code: RenewTokenErrorCode.ok.rawValue) { reply in
                 if let expiresAt { reply.field("token_expires_at", expiresAt) } else { reply.nullField("token_expires_at") }
             }

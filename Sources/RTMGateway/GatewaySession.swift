@@ -23,7 +23,8 @@ final class GatewaySession: SessionSink, Sendable {
         var routerSession: RouterSession?
         var unackedPeerMessages = Deque<BufferedEvent>()
         var channelMessages: [ChannelName: Deque<BufferedEvent>] = [:]
-        var tokenTimer: Task<Void, Never>?
+        /// The token's warning and expiry timers (none for apps without certificate).
+        var tokenTimers: [any RTMTimer] = []
         var ended = false
     }
 
@@ -168,18 +169,18 @@ final class GatewaySession: SessionSink, Sendable {
     /// Ends the session for good (logout, kick, expiry, shutdown); returns what was attached.
     @discardableResult
     func end() -> (GatewayConnection?, RouterSession?) {
-        let (connection, routerSession, timer) = state.withLock { state -> (GatewayConnection?, RouterSession?, Task<Void, Never>?) in
+        let (connection, routerSession, timers) = state.withLock { state -> (GatewayConnection?, RouterSession?, [any RTMTimer]) in
             state.ended = true
             defer {
                 state.attached = nil
                 state.routerSession = nil
-                state.tokenTimer = nil
+                state.tokenTimers = []
                 state.unackedPeerMessages.removeAll()
                 state.channelMessages.removeAll()
             }
-            return (state.attached, state.routerSession, state.tokenTimer)
+            return (state.attached, state.routerSession, state.tokenTimers)
         }
-        timer?.cancel()
+        for timer in timers { timer.cancel() }
         gateway.forget(sessionID: sessionID)
         if let routerSession { gateway.messages.sessionEnded(routerSession) }
         return (connection, routerSession)
@@ -189,34 +190,26 @@ final class GatewaySession: SessionSink, Sendable {
 
     // MARK: Token expiry
 
-    /// Warns `tokenWarningLead` before `expiresAt` (Unix seconds) and ends the session once it has passed.
-    func scheduleTokenTimer(expiresAt: Int64?) {
-        let clock = gateway.clock
-        let lead = gateway.configuration.tokenWarningLead
-        let timer: Task<Void, Never>? = expiresAt.map { expiresAt in
-            Task {
-                let expiryMS = expiresAt * 1000
-                let untilWarning = expiryMS - lead.milliseconds - clock.nowMilliseconds()
-                if untilWarning > 0 {
-                    do { try await clock.sleep(for: .milliseconds(untilWarning)) } catch { return }
-                }
-                if clock.nowMilliseconds() < expiryMS {
-                    _ = self.enqueueEvent(ByteBuffer(bytes: ServerEvent.tokenPrivilegeWillExpire.encodeBody()), kind: .other)
-                }
-                // Expired iff now > expiry, in whole seconds.
-                let untilExpiry = expiryMS + 1000 - clock.nowMilliseconds()
-                if untilExpiry > 0 {
-                    do { try await clock.sleep(for: .milliseconds(untilExpiry)) } catch { return }
-                }
-                guard !Task.isCancelled else { return }
-                self.terminate(.tokenExpired)
-            }
+    /// Warns `tokenWarningLead` before `expiresAt` (Unix seconds) and ends the session once it has
+    /// passed. The timers run on `eventLoop` (the socket's), so a waiting session holds no task.
+    func scheduleTokenTimer(expiresAt: Int64?, on eventLoop: any EventLoop) {
+        var timers: [any RTMTimer] = []
+        if let expiresAt {
+            let clock = gateway.clock
+            let expiryMS = expiresAt * 1000
+            let warningAt = expiryMS - gateway.configuration.tokenWarningLead.milliseconds
+            timers.append(clock.schedule(atMilliseconds: warningAt, on: eventLoop) {
+                guard clock.nowMilliseconds() < expiryMS else { return }
+                _ = self.enqueueEvent(ByteBuffer(bytes: ServerEvent.tokenPrivilegeWillExpire.encodeBody()), kind: .other)
+            })
+            // Expired iff now > expiry, in whole seconds.
+            timers.append(clock.schedule(atMilliseconds: expiryMS + 1000, on: eventLoop) { self.terminate(.tokenExpired) })
         }
-        let previous = state.withLock { state -> Task<Void, Never>? in
-            guard !state.ended else { return timer }
-            defer { state.tokenTimer = timer }
-            return state.tokenTimer
+        let previous = state.withLock { state -> [any RTMTimer] in
+            guard !state.ended else { return timers }
+            defer { state.tokenTimers = timers }
+            return state.tokenTimers
         }
-        previous?.cancel()
+        for timer in previous { timer.cancel() }
     }
 }

@@ -22,6 +22,7 @@ struct BenchCommand: AsyncParsableCommand {
     @Option(name: .customLong("app-id")) var appID = "0123456789abcdef0123456789abcdef"
     @Option(name: .customLong("customer-id")) var customerID = "bench"
     @Option(name: .customLong("customer-secret")) var customerSecret = "bench-secret"
+    @Option(help: "The app's certificate: swift-rtm subscribers then log in with 007 tokens.") var certificate: String?
     @Option(help: "Subscribers (publish: 0 or 100; fanout: 1000; latency: 10; connections: how many).") var subscribers = 0
     @Option(help: "Seconds of load.") var duration = 10
     @Option(help: "Concurrent publishing connections.") var concurrency = 16
@@ -32,7 +33,7 @@ struct BenchCommand: AsyncParsableCommand {
     @Option(help: "A label for the JSON line.") var label = ""
 
     func run() async throws {
-        let credentials = BenchCredentials(appID: appID, customerID: customerID, secret: customerSecret)
+        let credentials = BenchCredentials(appID: appID, customerID: customerID, secret: customerSecret, certificate: certificate)
         let report = Report(scenario: scenario.rawValue, target: target.rawValue, label: label, serverPID: serverPID)
         switch scenario {
         case .publish, .fanout: try await publish(credentials: credentials, report: report)

@@ -1,3 +1,4 @@
+import AgoraToken
 import ArgumentParser
 import Foundation
 import NIOCore
@@ -41,11 +42,19 @@ enum BenchTarget: String, CaseIterable, Sendable {
     func subscribeHandshake(channel: String, user: String, credentials: BenchCredentials) -> [String] {
         switch self {
         case .rtm, .trivial:
-            [#"{"op":"login","id":1,"app_id":"\#(credentials.appID)","user_id":"\#(user)"}"#,
-             #"{"op":"join","id":2,"channel":"\#(channel)"}"#]
+            [Self.login(user: user, credentials: credentials), #"{"op":"join","id":2,"channel":"\#(channel)"}"#]
         case .nchan:
             []
         }
+    }
+
+    private static func login(user: String, credentials: BenchCredentials) -> String {
+        guard let certificate = credentials.certificate else {
+            return #"{"op":"login","id":1,"app_id":"\#(credentials.appID)","user_id":"\#(user)"}"#
+        }
+        let token = RTMToken.build007(appID: credentials.appID, certificate: certificate, userID: user, expireSeconds: 86_400,
+                                      issuedAt: UInt32(nowNanoseconds() / 1_000_000_000))
+        return #"{"op":"login","id":1,"app_id":"\#(credentials.appID)","user_id":"\#(user)","token":"\#(token)"}"#
     }
 
     /// The frame a subscriber sends before closing (swift-rtm: `logout`, which ends the session at once).
@@ -94,6 +103,8 @@ struct BenchCredentials: Sendable {
     var appID: String
     var customerID: String
     var secret: String
+    /// The app's certificate, when its clients log in with tokens (swift-rtm subscribers then build a 007 token each).
+    var certificate: String? = nil
     var basic: String { "Basic " + Data("\(customerID):\(secret)".utf8).base64EncodedString() }
 }
 

@@ -1,3 +1,4 @@
+import NIOCore
 import Synchronization
 #if canImport(Glibc)
 import Glibc
@@ -11,6 +12,28 @@ public protocol RTMClock: Sendable {
     func nowMilliseconds() -> Int64
     /// Suspends for `duration` of this clock's time; throws on cancellation.
     func sleep(for duration: Duration) async throws
+    /// Runs `work` once this clock reads `deadline` (ms since the epoch), unless cancelled first. A
+    /// clock on real time schedules it on `eventLoop` (no task is kept while it waits); the default
+    /// is a task sleeping on this clock (so a ``ManualClock`` drives it).
+    func schedule(atMilliseconds deadline: Int64, on eventLoop: any EventLoop, _ work: @escaping @Sendable () -> Void) -> any RTMTimer
+}
+
+/// A pending ``RTMClock/schedule(atMilliseconds:on:_:)``.
+public protocol RTMTimer: Sendable {
+    /// Stops the work from running if it has not run yet.
+    func cancel()
+}
+
+/// A timer that is a task sleeping on its clock.
+struct TaskTimer: RTMTimer {
+    let task: Task<Void, Never>
+    func cancel() { task.cancel() }
+}
+
+/// A timer that is a task scheduled on an event loop.
+struct EventLoopTimer: RTMTimer {
+    let scheduled: Scheduled<Void>
+    func cancel() { scheduled.cancel() }
 }
 
 extension RTMClock {
@@ -22,6 +45,14 @@ extension RTMClock {
     public func sleep(untilMilliseconds deadline: Int64) async throws {
         let remaining = deadline - nowMilliseconds()
         if remaining > 0 { try await sleep(for: .milliseconds(remaining)) }
+    }
+
+    public func schedule(atMilliseconds deadline: Int64, on eventLoop: any EventLoop,
+                         _ work: @escaping @Sendable () -> Void) -> any RTMTimer {
+        TaskTimer(task: Task {
+            do { try await sleep(untilMilliseconds: deadline) } catch { return }
+            work()
+        })
     }
 }
 
@@ -35,6 +66,14 @@ public struct SystemClock: RTMClock {
     }
     public func sleep(for duration: Duration) async throws {
         try await Task.sleep(for: duration)
+    }
+
+    /// Scheduled on the event loop: a waiting timer costs a scheduled task (a few hundred bytes), not
+    /// a sleeping Swift task (kilobytes).
+    public func schedule(atMilliseconds deadline: Int64, on eventLoop: any EventLoop,
+                         _ work: @escaping @Sendable () -> Void) -> any RTMTimer {
+        let delay = max(0, deadline - nowMilliseconds())
+        return EventLoopTimer(scheduled: eventLoop.scheduleTask(in: .milliseconds(delay)) { work() })
     }
 }
 
