@@ -104,6 +104,7 @@ both publish "publish-0-subs" --duration "$dur" --concurrency 64
 both publish "publish-100-subs" --duration "$dur" --concurrency 64 --subscribers 100
 both fanout "fanout-$fan" --duration "$dur" --concurrency 4 --subscribers "$fan"
 both latency "latency-200ps-10subs" --duration "$dur" --rate 200 --subscribers 10
+both latency "latency-200ps-1sub" --duration "$dur" --rate 200 --subscribers 1   # a peer message's shape: one receiver
 wanted ack && run rtm ack "ack-round-trip" --count 2000 | tee -a "$results"
 if wanted connections; then restart_servers; fi
 both connections "idle-$conns" --subscribers "$conns"

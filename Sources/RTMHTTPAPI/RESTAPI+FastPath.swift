@@ -23,6 +23,8 @@ extension RESTAPI {
     struct FastAnswer {
         let requestID: String
         let code: StaticString
+        /// Deliveries the send queued to sockets (written by their loops' drain tasks).
+        let queuedDeliveries: Int
     }
 
     /// `POST /dev/v2/project/<appid>/rtm/users/<user_id>/(peer|channel)_messages` over HTTP/1.1, kept
@@ -102,15 +104,16 @@ extension RESTAPI {
                   Self.isAbsentOrFalse(fields["enable_offline_messaging"]) else { return nil }
             guard take(app) else { return nil }
             let dispatch = router.sendPeer(PeerMessage(appID: app.appID, from: from, to: destination, content: content), wantAck: false)
-            let code: StaticString = if case .handedOff = dispatch { "message_sent" } else { "message_offline" }
+            let delivered = if case .handedOff = dispatch { true } else { false }
             fastMetrics.answered(peer: true)
-            return FastAnswer(requestID: requestIDs.next(), code: code)
+            return FastAnswer(requestID: requestIDs.next(), code: delivered ? "message_sent" : "message_offline",
+                              queuedDeliveries: delivered ? 1 : 0)
         case .channel:
             guard case .string(let name)? = fields["channel_name"], let channel = ChannelName(name) else { return nil }
             guard take(app) else { return nil }
-            _ = router.sendChannel(app: app.appID, channel: channel, from: from, content: content)
+            let sent = router.sendChannel(app: app.appID, channel: channel, from: from, content: content)
             fastMetrics.answered(peer: false)
-            return FastAnswer(requestID: requestIDs.next(), code: "message_sent")
+            return FastAnswer(requestID: requestIDs.next(), code: "message_sent", queuedDeliveries: sent.receivers)
         }
     }
 
