@@ -15,8 +15,8 @@ extension PostgresStore: OfflineMessageStore {
                         \(message.serverTimestamp))
                 """, logger: logger).drain()
             try await connection.query("""
-                DELETE FROM offline_message WHERE app_id = \(app) AND receiver = \(receiver) AND seq NOT IN (
-                    SELECT seq FROM offline_message WHERE app_id = \(app) AND receiver = \(receiver) ORDER BY seq DESC LIMIT \(limit))
+                DELETE FROM offline_message WHERE app_id = \(app) AND receiver = \(receiver) AND seq <= (
+                    SELECT seq FROM offline_message WHERE app_id = \(app) AND receiver = \(receiver) ORDER BY seq DESC LIMIT 1 OFFSET \(limit))
                 """, logger: logger).drain()
         }
     }

@@ -5,30 +5,32 @@ extension SQLiteStore: OfflineMessageStore {
     public func store(_ message: StoredPeerMessage, limit: Int) async throws {
         let (kind, body, description) = Self.columns(message.content)
         try await pool.write { db in
-            try db.execute(sql: """
+            try db.cachedStatement(sql: """
                 INSERT INTO offline_message (app_id, receiver, message_id, sender, kind, body, description, server_ts)
                 VALUES (?, ?, ?, ?, ?, ?, ?, ?)
-                """, arguments: [message.appID.rawValue, message.to.rawValue, message.messageID, message.from.rawValue,
-                                 kind, body, description, message.serverTimestamp])
-            try db.execute(sql: """
-                DELETE FROM offline_message WHERE app_id = ? AND receiver = ? AND seq NOT IN (
-                    SELECT seq FROM offline_message WHERE app_id = ? AND receiver = ? ORDER BY seq DESC LIMIT ?)
-                """, arguments: [message.appID.rawValue, message.to.rawValue, message.appID.rawValue, message.to.rawValue, limit])
+                """).execute(arguments: [message.appID.rawValue, message.to.rawValue, message.messageID, message.from.rawValue,
+                                         kind, body, description, message.serverTimestamp])
+            // Everything at or below the (limit+1)-th newest seq goes (a range delete, like the event log's trim).
+            try db.cachedStatement(sql: """
+                DELETE FROM offline_message WHERE app_id = ? AND receiver = ? AND seq <= (
+                    SELECT seq FROM offline_message WHERE app_id = ? AND receiver = ? ORDER BY seq DESC LIMIT 1 OFFSET ?)
+                """).execute(arguments: [message.appID.rawValue, message.to.rawValue, message.appID.rawValue, message.to.rawValue, limit])
         }
     }
 
     public func pending(for receiver: UserID, in app: AppID, notBefore: Int64) async throws -> [StoredPeerMessage] {
         try await pool.read { db in
-            try Row.fetchAll(db, sql: """
+            // Cached statements: every login runs this one (SQLite no longer parses it each time).
+            try Row.fetchAll(db.cachedStatement(sql: """
                 SELECT * FROM offline_message WHERE app_id = ? AND receiver = ? AND server_ts >= ? ORDER BY seq
-                """, arguments: [app.rawValue, receiver.rawValue, notBefore]).compactMap(Self.storedMessage)
+                """), arguments: [app.rawValue, receiver.rawValue, notBefore]).compactMap(Self.storedMessage)
         }
     }
 
     public func delete(messageID: String, for receiver: UserID, in app: AppID) async throws {
         try await pool.write { db in
-            try db.execute(sql: "DELETE FROM offline_message WHERE app_id = ? AND receiver = ? AND message_id = ?",
-                           arguments: [app.rawValue, receiver.rawValue, messageID])
+            try db.cachedStatement(sql: "DELETE FROM offline_message WHERE app_id = ? AND receiver = ? AND message_id = ?")
+                .execute(arguments: [app.rawValue, receiver.rawValue, messageID])
         }
     }
 
@@ -59,9 +61,9 @@ extension SQLiteStore: OfflineMessageStore {
 extension SQLiteStore: HistoryStore {
     public func append(_ record: HistoryRecord) async throws {
         try await pool.write { db in
-            try db.execute(sql: """
+            try db.cachedStatement(sql: """
                 INSERT INTO history_message (app_id, source, destination, message_type, payload, ts) VALUES (?, ?, ?, ?, ?, ?)
-                """, arguments: [record.appID.rawValue, record.source, record.destination, record.kind.rawValue, record.payload,
+                """).execute(arguments: [record.appID.rawValue, record.source, record.destination, record.kind.rawValue, record.payload,
                                  record.timestamp])
         }
     }
@@ -115,8 +117,8 @@ extension SQLiteStore: EventLog {
         try await pool.write { db in
             var touched = Set<String>()
             for event in events {
-                try db.execute(sql: "INSERT INTO event_log (app_id, feed, user_id, kind, channel, ts) VALUES (?, ?, ?, ?, ?, ?)",
-                               arguments: [event.appID.rawValue, event.kind.feed.rawValue, event.userID, event.kind.rawValue,
+                try db.cachedStatement(sql: "INSERT INTO event_log (app_id, feed, user_id, kind, channel, ts) VALUES (?, ?, ?, ?, ?, ?)")
+                    .execute(arguments: [event.appID.rawValue, event.kind.feed.rawValue, event.userID, event.kind.rawValue,
                                            event.channel, event.timestamp])
                 touched.insert(event.appID.rawValue + "\u{0}" + event.kind.feed.rawValue)
             }
@@ -124,10 +126,10 @@ extension SQLiteStore: EventLog {
                 let parts = key.split(separator: "\u{0}").map(String.init)
                 // Everything at or below the (capacity+1)-th newest seq goes: a walk down the feed's index and
                 // a range delete (`NOT IN (… LIMIT capacity)` compared every row of the feed with the kept set).
-                try db.execute(sql: """
+                try db.cachedStatement(sql: """
                     DELETE FROM event_log WHERE app_id = ? AND feed = ? AND seq <= (
                         SELECT seq FROM event_log WHERE app_id = ? AND feed = ? ORDER BY seq DESC LIMIT 1 OFFSET ?)
-                    """, arguments: [parts[0], parts[1], parts[0], parts[1], capacity])
+                    """).execute(arguments: [parts[0], parts[1], parts[0], parts[1], capacity])
             }
         }
     }
