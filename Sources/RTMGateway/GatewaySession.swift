@@ -41,9 +41,9 @@ final class GatewaySession: SessionSink, Sendable {
 
     /// `{"seq":N,` + `body`, with room in front for the WebSocket header (see ``TextFrameWriter``).
     static func frame(seq: Int64, body: ByteBuffer) -> ByteBuffer {
-        var buffer = TextFrameWriter.payloadBuffer(capacity: body.readableBytes + 24)
-        buffer.writeString("{\"seq\":")
-        buffer.writeString(String(seq))
+        var buffer = TextFrameWriter.payloadBuffer(capacity: body.readableBytes + 28)
+        buffer.writeStaticString("{\"seq\":")
+        buffer.writeDecimal(seq)
         buffer.writeInteger(UInt8(ascii: ","))
         buffer.writeImmutableBuffer(body)
         return buffer
@@ -62,11 +62,10 @@ final class GatewaySession: SessionSink, Sendable {
                 state.unackedPeerMessages.append(BufferedEvent(seq: state.seq, body: body, messageID: messageID))
                 if state.unackedPeerMessages.count > limits.maximumUnackedPeerMessages { state.unackedPeerMessages.removeFirst() }
             case .channelMessage(let channel, let timestamp):
-                // Mutated in place: copying the ring out and back would copy its storage on every message.
-                state.channelMessages[channel, default: []].append(BufferedEvent(seq: state.seq, body: body, timestamp: timestamp))
-                if state.channelMessages[channel, default: []].count > limits.replayedChannelMessages {
-                    state.channelMessages[channel, default: []].removeFirst()
-                }
+                // Mutated in place (copying the ring out and back would copy its storage on every message),
+                // with one dictionary lookup per message.
+                state.channelMessages[channel, default: []].appendKeepingLast(
+                    BufferedEvent(seq: state.seq, body: body, timestamp: timestamp), limit: limits.replayedChannelMessages)
             case .other:
                 break
             }
@@ -211,5 +210,32 @@ final class GatewaySession: SessionSink, Sendable {
             return state.tokenTimers
         }
         for timer in previous { timer.cancel() }
+    }
+}
+
+extension Deque {
+    /// Appends `element`, dropping the oldest elements past `limit`.
+    mutating func appendKeepingLast(_ element: Element, limit: Int) {
+        append(element)
+        if count > limit { removeFirst(count - limit) }
+    }
+}
+
+extension ByteBuffer {
+    /// Writes `value` in decimal, in place (no `String` is made).
+    mutating func writeDecimal(_ value: Int64) {
+        if value < 0 { writeInteger(UInt8(ascii: "-")) }
+        let magnitude = value.magnitude
+        var digits = 1
+        var probe = magnitude
+        while probe >= 10 { probe /= 10; digits += 1 }
+        writeWithUnsafeMutableBytes(minimumWritableBytes: digits) { bytes in
+            var rest = magnitude
+            for index in stride(from: digits - 1, through: 0, by: -1) {
+                bytes[index] = UInt8(ascii: "0") + UInt8(rest % 10)
+                rest /= 10
+            }
+            return digits
+        }
     }
 }

@@ -51,4 +51,13 @@ import Testing
         #expect(try channel.readInbound(as: WebSocketFrame.self) == nil)
         _ = try channel.finish()
     }
+
+    /// A session's frame is `{"seq":N,` then the shared body; `N` written in place for every width.
+    @Test(arguments: [Int64(0), 7, 10, 99, 100, 1_234_567, Int64.max, -42])
+    func sessionFramePrefix(seq: Int64) {
+        let body = ByteBuffer(string: #""type":"x"}"#)
+        let frame = GatewaySession.frame(seq: seq, body: body)
+        #expect(String(buffer: frame) == #"{"seq":\#(seq),"type":"x"}"#)
+        #expect(frame.readerIndex == TextFrameWriter.headerRoom)
+    }
 }
