@@ -45,7 +45,7 @@ final class GatewayConnection: Sendable {
     let writer: TextFrameWriter
     let shared: Mutex<Shared>
     /// The socket's handler, for control frames; cleared when the connection finishes.
-    private let frameHandler: NIOLoopBoundBox<GatewayFrameHandler?>
+    let frameHandler: NIOLoopBoundBox<GatewayFrameHandler?>
     private let slowConsumerClosed = Atomic<Bool>(false)
 
     init(gateway: Gateway, channel: any Channel, logger: Logger) {
@@ -83,63 +83,6 @@ final class GatewayConnection: Sendable {
         return true
     }
 
-    /// A text message arrived (on the event loop). Returns how many requests now wait in the inbox;
-    /// at ``GatewayFrameHandler/inboxHighWater`` the handler stops reading.
-    func received(_ text: ByteBuffer) -> Int {
-        enqueue(.text(text))
-    }
-
-    /// Closes the socket with `code` after the requests that arrived before (binary or oversized frames).
-    func refuse(code: UInt16, reason: String) {
-        _ = enqueue(.refuse(code: code, reason: reason))
-    }
-
-    private func enqueue(_ item: Inbound) -> Int {
-        let (count, startPump) = shared.withLock { shared -> (Int, Bool) in
-            guard !shared.finished, !shared.finishWhenIdle, !shared.closing else { return (0, false) }
-            shared.inbox.append(item)
-            if shared.inbox.count >= GatewayFrameHandler.inboxHighWater { shared.readingPaused = true }
-            guard !shared.pumping else { return (shared.inbox.count, false) }
-            shared.pumping = true
-            return (shared.inbox.count, true)
-        }
-        if startPump { Task { await self.pump() } }
-        return count
-    }
-
-    /// Handles the inbox in order until it is empty; the task then ends.
-    private func pump() async {
-        var loop = shared.withLock { $0.readLoop }
-        while true {
-            let (next, resumeReading, finishIdle) = shared.withLock { shared -> (Inbound?, Bool, Bool) in
-                shared.readLoop = loop
-                if loop.isClosing { shared.closing = true; shared.inbox.removeAll() }
-                guard !shared.finished, let next = shared.inbox.popFirst() else {
-                    shared.pumping = false
-                    return (nil, false, shared.finishWhenIdle)
-                }
-                let resume = shared.readingPaused && shared.inbox.count < GatewayFrameHandler.inboxHighWater / 2
-                if resume { shared.readingPaused = false }
-                return (next, resume, false)
-            }
-            if resumeReading {
-                let handler = frameHandler
-                channel.eventLoop.execute { handler.value?.resumeReading() }
-            }
-            guard let next else {
-                if finishIdle { finishNow() }
-                return
-            }
-            switch next {
-            case .text(let text):
-                await handle(text, loop: &loop)
-            case .refuse(let code, let reason):
-                loop.isClosing = true
-                close(code: code, reason: reason)
-            }
-        }
-    }
-
     /// The socket is gone (on the event loop). Requests still waiting are handled first; then a live
     /// session waits for a resume for the grace period.
     func finish() {
@@ -152,7 +95,7 @@ final class GatewayConnection: Sendable {
         if now { finishNow() }
     }
 
-    private func finishNow() {
+    func finishNow() {
         let (routerSession, session, loginTimer) = shared.withLock { shared -> (RouterSession?, GatewaySession?, Task<Void, Never>?) in
             guard !shared.finished else { return (nil, nil, nil) }
             shared.finished = true
@@ -185,53 +128,6 @@ final class GatewayConnection: Sendable {
             shared.session = nil
         }
     }
-
-    /// Writes everything queued to the socket, on its event loop: all frames of a batch in one pass
-    /// with one flush (one syscall for many frames), batch after batch until the queue is empty (it is
-    /// then idle; the next push schedules a drain). No task, promise or callback per batch.
-    ///
-    /// While NIO reports the socket not writable (more than its high-water mark of written data is
-    /// waiting for the kernel), the drain stops and the queue keeps what is pushed; a client that does
-    /// not read makes the queue grow and trips the slow-consumer bound. The socket's handler calls
-    /// ``drain()`` again when it becomes writable.
-    ///
-    /// A batch of ``coalescingThreshold`` frames or more is copied into one buffer: NIO's list of
-    /// pending writes then never grows past its initial size (it keeps its largest size for the
-    /// socket's lifetime), and the kernel gets one buffer instead of many small ones.
-    func drain() {
-        while channel.isWritable {
-            var items = queue.take()
-            guard !items.isEmpty else { return }   // the queue is idle again
-            var combined: ByteBuffer? = nil
-            if items.count >= Self.coalescingThreshold {
-                var bytes = 0
-                for case .frame(let buffer) in items { bytes += buffer.readableBytes + TextFrameWriter.headerRoom }
-                combined = channel.allocator.buffer(capacity: bytes)
-            }
-            while let item = items.popFirst() {
-                switch consume item {
-                case .frame(let buffer):
-                    if combined != nil {
-                        TextFrameWriter.appendFrame(buffer, to: &combined!)
-                    } else {
-                        writer.write(consume buffer, promise: nil)
-                    }
-                case .close(let code, let reason):
-                    if let framed = combined.take() { writer.writeFramed(framed, promise: nil) }
-                    writer.flush()
-                    frameHandler.value?.sendClose(code: code, reason: reason, closeAfter: gateway.configuration.closeTimeout)
-                    return   // the queue refuses pushes after a close; it never drains again
-                }
-            }
-            if let framed = combined.take() { writer.writeFramed(framed, promise: nil) }
-            writer.flush()
-        }
-        // Not writable: the queue stays claimed (pushes schedule nothing) until the handler sees the
-        // socket writable again and calls drain().
-    }
-
-    /// Frames per batch from which the batch is written as one buffer.
-    static let coalescingThreshold = 8
 
     /// Queues a close frame after what is already queued.
     func close(code: UInt16, reason: String) {
