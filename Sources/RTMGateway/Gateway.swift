@@ -51,16 +51,20 @@ public final class Gateway: Sendable {
     /// The session stays resumable for the grace period. For operations and tests.
     @discardableResult
     public func dropSocket(of user: UserID, in app: AppID) -> Bool {
-        let session = sessions.withLock { $0.values.first { $0.userID == user && $0.appID == app } }
-        guard let connection = (session?.sink as? GatewaySession)?.state.withLock({ $0.attached }) else { return false }
+        guard let connection = attachedConnection(of: user, in: app) else { return false }
         connection.channel.close(promise: nil)
         return true
     }
 
     /// Whether `user` has a session with a socket attached right now (not in its grace period).
     public func hasSocket(of user: UserID, in app: AppID) -> Bool {
+        attachedConnection(of: user, in: app) != nil
+    }
+
+    /// The socket `user`'s session is attached to, if any.
+    private func attachedConnection(of user: UserID, in app: AppID) -> GatewayConnection? {
         let session = sessions.withLock { $0.values.first { $0.userID == user && $0.appID == app } }
-        return (session?.sink as? GatewaySession)?.state.withLock({ $0.attached }) != nil
+        return (session?.sink as? GatewaySession)?.state.withLock { $0.attached }
     }
 
     /// Sessions that can still be resumed (connected or within their grace period).
@@ -77,21 +81,22 @@ public final class Gateway: Sendable {
 
     /// The drainer of `eventLoop`'s sockets, made on first use.
     func drainer(for eventLoop: any EventLoop) -> LoopDrainer {
-        drainers.withLock { drainers in
-            if let drainer = drainers[ObjectIdentifier(eventLoop)] { return drainer }
-            let drainer = LoopDrainer(eventLoop: eventLoop)
-            drainers[ObjectIdentifier(eventLoop)] = drainer
-            return drainer
-        }
+        Self.perLoop(eventLoop, in: drainers) { LoopDrainer(eventLoop: eventLoop) }
     }
 
     /// The pinger of `eventLoop`'s sockets, made on first use.
     func pinger(for eventLoop: any EventLoop) -> LoopPinger {
-        pingers.withLock { pingers in
-            if let pinger = pingers[ObjectIdentifier(eventLoop)] { return pinger }
-            let pinger = LoopPinger(eventLoop: eventLoop, interval: configuration.pingInterval)
-            pingers[ObjectIdentifier(eventLoop)] = pinger
-            return pinger
+        Self.perLoop(eventLoop, in: pingers) { LoopPinger(eventLoop: eventLoop, interval: configuration.pingInterval) }
+    }
+
+    /// `eventLoop`'s entry of a per-loop table, made by `make` the first time.
+    private static func perLoop<Value>(_ eventLoop: any EventLoop, in table: borrowing Mutex<[ObjectIdentifier: Value]>,
+                                       make: () -> Value) -> Value {
+        table.withLock { table in
+            if let value = table[ObjectIdentifier(eventLoop)] { return value }
+            let value = make()
+            table[ObjectIdentifier(eventLoop)] = value
+            return value
         }
     }
 }

@@ -5,7 +5,8 @@ import NIOWebSocket
 /// The last handler of an upgraded socket: WebSocket frames in, requests to its ``GatewayConnection``.
 ///
 /// There is no task per socket. Frames arrive on the event loop from NIO's frame decoder; control
-/// frames are answered here, fragments are joined here, text messages go to the connection's inbox, whose requests run in order on a task that exists only while there is work.
+/// frames are answered here, fragments are joined here, text messages go to the connection's inbox,
+/// whose requests run in order on a task that exists only while there is work.
 /// Pings come from the event loop's ``LoopPinger`` (one timer per loop, not one per socket).
 final class GatewayFrameHandler: ChannelInboundHandler, RemovableChannelHandler {
     typealias InboundIn = WebSocketFrame
@@ -17,7 +18,7 @@ final class GatewayFrameHandler: ChannelInboundHandler, RemovableChannelHandler 
     private var context: ChannelHandlerContext?
     private var pinger: LoopPinger?
     /// A ping went out and nothing has come back since (the next tick closes the link).
-    private(set) var awaitingPong = false
+    private var awaitingPong = false
     /// A close frame went out (ours, or the answer to the peer's).
     private var closeSent = false
     /// A fragmented message being put together (rare: clients send small whole frames).

@@ -31,7 +31,6 @@ final class LoopDrainer: Sendable {
             state.scheduled = false
             var taken: [GatewayConnection] = []
             swap(&taken, &state.pending)
-            state.pending.reserveCapacity(taken.count)
             return taken
         }
         for connection in connections { connection.drain() }

@@ -5,8 +5,8 @@ import NIOWebSocket
 ///
 /// NIO's `WebSocketFrameEncoder` puts a frame's header in front of its payload only when it holds the
 /// payload's only reference; called through the pipeline it does not (the caller's `NIOAny` still holds
-/// one), and a fan-out profile showed every frame leaving as two buffers, a header then the payload. Every buffer the gateway queues has
-/// ``headerRoom`` free bytes in front of it: the header goes there and the frame leaves as one buffer,
+/// one), and a fan-out profile showed every frame leaving as two buffers, a header then the payload.
+/// Every buffer the gateway queues has ``headerRoom`` free bytes in front of it: the header goes there and the frame leaves as one buffer,
 /// written from the encoder's context straight towards the socket. Control frames (pings, pongs,
 /// close) still go through the encoder; all writes happen on the event loop, so their order holds.
 struct TextFrameWriter {
@@ -58,16 +58,9 @@ struct TextFrameWriter {
     /// Appends `payload` as a complete unmasked text frame to `frames`.
     static func appendFrame(_ payload: ByteBuffer, to frames: inout ByteBuffer) {
         let length = payload.readableBytes
-        frames.writeInteger(UInt8(0x81))   // FIN, text
-        if length < 126 {
-            frames.writeInteger(UInt8(length))
-        } else if length <= Int(UInt16.max) {
-            frames.writeInteger(UInt8(126))
-            frames.writeInteger(UInt16(length))
-        } else {
-            frames.writeInteger(UInt8(127))
-            frames.writeInteger(UInt64(length))
-        }
+        let start = frames.writerIndex
+        frames.writeRepeatingByte(0, count: headerSize(length))
+        setHeader(length: length, in: &frames, at: start)
         frames.writeImmutableBuffer(payload)
     }
 
@@ -82,23 +75,31 @@ struct TextFrameWriter {
     /// place without copying the buffer.
     static func frame(_ payload: consuming ByteBuffer) -> ByteBuffer {
         let length = payload.readableBytes
-        let headerSize = length < 126 ? 2 : (length <= Int(UInt16.max) ? 4 : 10)
-        var frame: ByteBuffer
-        if payload.readerIndex >= headerSize {
-            payload.moveReaderIndex(to: payload.readerIndex - headerSize)
-            frame = consume payload
-        } else {
-            frame = ByteBufferAllocator().buffer(capacity: headerSize + length)
-            frame.moveWriterIndex(forwardBy: headerSize)
-            frame.writeImmutableBuffer(payload)
+        let size = headerSize(length)
+        guard payload.readerIndex >= size else {
+            var frame = ByteBufferAllocator().buffer(capacity: size + length)
+            appendFrame(payload, to: &frame)
+            return frame
         }
-        let start = frame.readerIndex
-        frame.setInteger(UInt8(0x81), at: start)   // FIN, text
-        switch headerSize {
-        case 2: frame.setInteger(UInt8(length), at: start + 1)
-        case 4: frame.setInteger(UInt8(126), at: start + 1); frame.setInteger(UInt16(length), at: start + 2)
-        default: frame.setInteger(UInt8(127), at: start + 1); frame.setInteger(UInt64(length), at: start + 2)
-        }
+        payload.moveReaderIndex(to: payload.readerIndex - size)
+        var frame = consume payload
+        setHeader(length: length, in: &frame, at: frame.readerIndex)
         return frame
+    }
+
+    /// Bytes of the header of an unmasked frame with a payload of `length` bytes.
+    static func headerSize(_ length: Int) -> Int {
+        length < 126 ? 2 : (length <= Int(UInt16.max) ? 4 : 10)
+    }
+
+    /// Writes the header of an unmasked final text frame of `length` payload bytes at `start`
+    /// (``headerSize(_:)`` bytes there must already be within the buffer).
+    private static func setHeader(length: Int, in buffer: inout ByteBuffer, at start: Int) {
+        buffer.setInteger(UInt8(0x81), at: start)   // FIN, text
+        switch headerSize(length) {
+        case 2: buffer.setInteger(UInt8(length), at: start + 1)
+        case 4: buffer.setInteger(UInt8(126), at: start + 1); buffer.setInteger(UInt16(length), at: start + 2)
+        default: buffer.setInteger(UInt8(127), at: start + 1); buffer.setInteger(UInt64(length), at: start + 2)
+        }
     }
 }

@@ -14,37 +14,40 @@ public struct RateLimit: Sendable, Equatable, Codable {
     public static func perSecond(_ count: Int) -> RateLimit { RateLimit(count: count, perMilliseconds: 1000) }
 }
 
-/// A token bucket: full at `count`, refilled continuously at `count / window`.
-/// Value type; wrap it in a lock where it is shared.
+/// A token bucket's state (how many tokens, as of when) without its limit, which every call passes:
+/// full at `limit.count`, refilled continuously at `count / window`, full until first used. Value type;
+/// wrap it in a lock where it is shared. Being 16 bytes with no limit inside, it also serves the
+/// per-socket buckets every logged-in connection keeps (`SessionRateLimits`).
 public struct TokenBucket: Sendable {
-    public let limit: RateLimit
-    private var tokens: Double
-    private var updatedAt: Int64
+    private var tokens: Double = 0
+    /// `.min` until first used (the bucket is then full).
+    private var updatedAt: Int64 = .min
 
-    public init(limit: RateLimit, now: Int64) {
-        self.limit = limit
-        self.tokens = Double(limit.count)
-        self.updatedAt = now
-    }
+    public init() {}
 
-    private mutating func refill(now: Int64) {
+    private mutating func refill(_ limit: RateLimit, now: Int64) {
+        if updatedAt == .min {
+            tokens = Double(limit.count)
+            updatedAt = now
+            return
+        }
         guard now > updatedAt else { return }
         let rate = Double(limit.count) / Double(limit.windowMilliseconds)
         tokens = min(Double(limit.count), tokens + Double(now - updatedAt) * rate)
         updatedAt = now
     }
 
-    /// Takes one token if there is one.
-    public mutating func tryTake(now: Int64) -> Bool {
-        refill(now: now)
+    /// Takes one token under `limit` if there is one.
+    public mutating func tryTake(under limit: RateLimit, now: Int64) -> Bool {
+        refill(limit, now: now)
         guard tokens >= 1 else { return false }
         tokens -= 1
         return true
     }
 
-    /// Milliseconds until one token is available (0 if one is available now).
-    public mutating func millisecondsUntilAvailable(now: Int64) -> Int64 {
-        refill(now: now)
+    /// Milliseconds until one token is available under `limit` (0 if one is available now).
+    public mutating func millisecondsUntilAvailable(under limit: RateLimit, now: Int64) -> Int64 {
+        refill(limit, now: now)
         if tokens >= 1 { return 0 }
         let rate = Double(limit.count) / Double(limit.windowMilliseconds)
         return Int64(((1 - tokens) / rate).rounded(.up))
@@ -53,7 +56,7 @@ public struct TokenBucket: Sendable {
 
 /// Token buckets keyed by `Key`, safe to share between tasks; idle buckets are dropped once full again.
 public final class KeyedRateLimiter<Key: Hashable & Sendable>: Sendable {
-    private let buckets: Mutex<[Key: TokenBucket]>
+    private let buckets: Mutex<[Key: (limit: RateLimit, bucket: TokenBucket)]>
     private let clock: any RTMClock
 
     public init(clock: any RTMClock) {
@@ -66,13 +69,14 @@ public final class KeyedRateLimiter<Key: Hashable & Sendable>: Sendable {
     public func acquire(_ key: Key, limit: RateLimit) -> RateDecision {
         let now = clock.nowMilliseconds()
         return buckets.withLock { buckets in
-            var bucket = buckets[key].flatMap { $0.limit == limit ? $0 : nil } ?? TokenBucket(limit: limit, now: now)
+            // A changed limit starts a fresh bucket.
+            var bucket = buckets[key].flatMap { $0.limit == limit ? $0.bucket : nil } ?? TokenBucket()
             defer {
-                buckets[key] = bucket
+                buckets[key] = (limit, bucket)
                 if buckets.count > 100_000 { buckets.removeAll(keepingCapacity: true) } // bound memory under id floods
             }
-            if bucket.tryTake(now: now) { return .allowed }
-            let wait = bucket.millisecondsUntilAvailable(now: now)
+            if bucket.tryTake(under: limit, now: now) { return .allowed }
+            let wait = bucket.millisecondsUntilAvailable(under: limit, now: now)
             return .limited(retryAfterSeconds: max(1, Int((wait + 999) / 1000)))
         }
     }
