@@ -19,7 +19,6 @@ public struct RESTAPI: Sendable {
     let historyHandles: HistoryQueryHandles
     let requestIDs = RequestIDGenerator()
     let fastMetrics: FastPathMetrics
-    let verifiedBasic = VerifiedBasicCache()
     let logger: Logger
 
     public init(messages: MessageService, apps: AppDirectory, configuration: RESTConfiguration = RESTConfiguration(),
@@ -79,9 +78,14 @@ public struct RESTAPI: Sendable {
     /// Authenticates, applies the app's messaging rate limit, and reads the body (in that order).
     func admit(request: Request, context: some RequestContext) async throws -> (AppRecord, RESTPrincipal, ByteBuffer) {
         let (app, principal) = try await authenticate(request: request, context: context)
-        let limit = RateLimit.perSecond(app.messagingRateLimit ?? configuration.defaultMessagingRateLimit)
-        try Self.check(messagingLimiter.acquire(app.appID, limit: limit))
+        try Self.check(takeMessagingToken(app))
         return (app, principal, try await readBody(request))
+    }
+
+    /// One token of `app`'s messaging rate limit (its own, else the default), for the regular route and
+    /// the fast path alike.
+    func takeMessagingToken(_ app: AppRecord) -> RateDecision {
+        messagingLimiter.acquire(app.appID, limit: .perSecond(app.messagingRateLimit ?? configuration.defaultMessagingRateLimit))
     }
 
     /// The request body, refused with 413 past the limit by `Content-Length` or while streaming.
@@ -107,12 +111,19 @@ public struct RESTAPI: Sendable {
     /// The path's `user_id`, percent-decoded and validated; with token auth it must be the token's user.
     func sender(context: some RequestContext, principal: RESTPrincipal) throws -> UserID {
         let raw = context.parameters.get("user_id") ?? ""
-        guard let decoded = raw.removingPercentEncoding, let user = UserID(decoded) else {
-            throw APIError.invalidParameter("user_id must be 1-64 characters from the allowed set, without leading or trailing spaces.")
-        }
+        guard let decoded = raw.removingPercentEncoding else { throw Self.invalidUserID }
+        return try Self.sender(decoded, principal: principal)
+    }
+
+    /// A decoded path `user_id`, validated; with token auth it must be the token's user.
+    static func sender(_ decoded: String, principal: RESTPrincipal) throws -> UserID {
+        guard let user = UserID(decoded) else { throw invalidUserID }
         if case .user(let tokenUser) = principal, tokenUser != user { throw APIError.unauthorized }
         return user
     }
+
+    private static let invalidUserID = APIError.invalidParameter(
+        "user_id must be 1-64 characters from the allowed set, without leading or trailing spaces.")
 
     static func decode<Body: Decodable>(_ type: Body.Type, from buffer: ByteBuffer) throws -> Body {
         do {

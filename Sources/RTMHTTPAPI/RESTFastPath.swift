@@ -6,7 +6,7 @@ import NIOHTTP1
 /// reaches Hummingbird; every other request passes through untouched.
 ///
 /// It sits between NIO's HTTP/1 codec and Hummingbird's. A send is held until its body has arrived;
-/// then ``RESTAPI/fastSend(_:head:body:)`` either answers it (the response is written here) or
+/// then ``RESTAPI/fastSend(_:head:body:verified:)`` either answers it (the response is written here) or
 /// declines, and the held request is passed on as if it had never stopped. A request is only taken
 /// while no passed-on request awaits its response, so responses leave in request order.
 public final class RESTFastPath: ChannelDuplexHandler, RemovableChannelHandler {
@@ -36,6 +36,7 @@ public final class RESTFastPath: ChannelDuplexHandler, RemovableChannelHandler {
     /// The Basic header this connection verified last (see ``RESTAPI/ConnectionVerifiedBasic``).
     private var verified: RESTAPI.ConnectionVerifiedBasic?
     /// NIO's response encoder, whose context writes already-encoded responses towards the socket.
+    /// Without it (a pipeline this handler was not made for) every request passes through.
     private var encoderContext: ChannelHandlerContext?
 
     init(api: RESTAPI) {
@@ -46,7 +47,7 @@ public final class RESTFastPath: ChannelDuplexHandler, RemovableChannelHandler {
         let part = unwrapInboundIn(data)
         switch (part, state) {
         case (.head(let head), _):
-            if awaitingResponses == 0, let route = api.fastRoute(for: head),
+            if awaitingResponses == 0, encoderContext != nil, let route = api.fastRoute(for: head),
                (head.headers.first(name: "content-length").flatMap(Int.init) ?? 0) <= api.configuration.maximumBodyBytes {
                 state = .holding(route, head, context.channel.allocator.buffer(capacity: 0))
             } else {
@@ -65,8 +66,8 @@ public final class RESTFastPath: ChannelDuplexHandler, RemovableChannelHandler {
             state = .holding(route, head, body)
         case (.end, .holding(let route, let head, let body)):
             state = .idle
-            if let answer = api.fastSend(route, head: head, body: body, verified: &verified) {
-                writeSuccess(answer, version: head.version, context: context)
+            if let encoderContext, let answer = api.fastSend(route, head: head, body: body, verified: &verified) {
+                writeSuccess(answer, through: encoderContext)
                 if (1...Self.deliverFirstLimit).contains(answer.queuedDeliveries) { deferFlush = true }
             } else {
                 pass(.head(head), context: context)
@@ -124,15 +125,6 @@ public final class RESTFastPath: ChannelDuplexHandler, RemovableChannelHandler {
         }
     }
 
-    /// `{"code":…,"request_id":…,"result":"success"}`: 46 bytes besides the code and the request id.
-    private static func writeBody(_ answer: RESTAPI.FastAnswer, to buffer: inout ByteBuffer) {
-        buffer.writeStaticString("{\"code\":\"")
-        buffer.writeStaticString(answer.code)
-        buffer.writeStaticString("\",\"request_id\":\"")
-        buffer.writeString(answer.requestID)
-        buffer.writeStaticString("\",\"result\":\"success\"}")
-    }
-
     public func handlerAdded(context: ChannelHandlerContext) {
         encoderContext = try? context.pipeline.syncOperations.context(handlerType: HTTPResponseEncoder.self)
     }
@@ -148,23 +140,9 @@ public final class RESTFastPath: ChannelDuplexHandler, RemovableChannelHandler {
     /// encoder (towards the socket), instead of head, body and end through the encoder: one
     /// allocation and one pipeline write per answer. Writes happen on the event loop in call order, so
     /// responses from Hummingbird, which do go through the encoder, stay in order with these.
-    private func writeSuccess(_ answer: RESTAPI.FastAnswer, version: HTTPVersion, context: ChannelHandlerContext) {
-        guard let encoderContext, version == .http1_1 else {
-            var body = context.channel.allocator.buffer(capacity: 80 + answer.requestID.utf8.count)
-            Self.writeBody(answer, to: &body)
-            var headers = HTTPHeaders()
-            headers.add(name: "Content-Type", value: "application/json; charset=utf-8")
-            headers.add(name: "X-Request-ID", value: answer.requestID)
-            headers.add(name: "Content-Length", value: String(body.readableBytes))
-            headers.add(name: "Date", value: date.now())
-            context.write(wrapOutboundOut(.head(HTTPResponseHead(version: version, status: .ok, headers: headers))), promise: nil)
-            context.write(wrapOutboundOut(.body(.byteBuffer(body))), promise: nil)
-            context.write(wrapOutboundOut(.end(nil)), promise: nil)
-            needsFlush = true
-            return
-        }
-        let bodyLength = 46 + answer.code.utf8CodeUnitCount + answer.requestID.utf8.count
-        var response = context.channel.allocator.buffer(capacity: 200 + bodyLength)
+    private func writeSuccess(_ answer: RESTAPI.FastAnswer, through encoder: ChannelHandlerContext) {
+        let bodyLength = RESTResponse.successBodyLength(code: answer.code, requestID: answer.requestID)
+        var response = encoder.channel.allocator.buffer(capacity: 200 + bodyLength)
         response.writeStaticString("HTTP/1.1 200 OK\r\nContent-Type: application/json; charset=utf-8\r\nX-Request-ID: ")
         response.writeString(answer.requestID)
         response.writeStaticString("\r\nContent-Length: ")
@@ -172,10 +150,8 @@ public final class RESTFastPath: ChannelDuplexHandler, RemovableChannelHandler {
         response.writeStaticString("\r\nDate: ")
         response.writeString(date.now())
         response.writeStaticString("\r\n\r\n")
-        let bodyStart = response.writerIndex
-        Self.writeBody(answer, to: &response)
-        assert(response.writerIndex - bodyStart == bodyLength)
-        encoderContext.write(NIOAny(response), promise: nil)
+        RESTResponse.writeSuccessBody(code: answer.code, requestID: answer.requestID, to: &response)
+        encoder.write(NIOAny(response), promise: nil)
         needsFlush = true
     }
 }

@@ -10,18 +10,28 @@ enum RESTResponse {
     static let requestIDHeader = HTTPField.Name("X-Request-ID")!
 
     /// `{"code":…,"request_id":…,"result":"success"}`, written directly (the hot path of every send).
-    static func success(requestID: String, code: String) -> Response {
+    static func success(requestID: String, code: StaticString) -> Response {
         var buffer = ByteBuffer()
-        buffer.reserveCapacity(80 + requestID.utf8.count)
-        buffer.writeStaticString("{\"code\":\"")
-        buffer.writeString(code)  // one of a few fixed ASCII codes
-        buffer.writeStaticString("\",\"request_id\":\"")
-        buffer.writeString(requestID)  // hex and digits
-        buffer.writeStaticString("\",\"result\":\"success\"}")
+        buffer.reserveCapacity(successBodyLength(code: code, requestID: requestID))
+        writeSuccessBody(code: code, requestID: requestID, to: &buffer)
         var headers = HTTPFields()
         headers[.contentType] = "application/json; charset=utf-8"
         headers[requestIDHeader] = requestID
         return Response(status: .ok, headers: headers, body: ResponseBody(byteBuffer: buffer))
+    }
+
+    /// Writes a send's success body; the REST fast path writes the same bytes.
+    static func writeSuccessBody(code: StaticString, requestID: String, to buffer: inout ByteBuffer) {
+        buffer.writeStaticString("{\"code\":\"")
+        buffer.writeStaticString(code)  // one of a few fixed ASCII codes
+        buffer.writeStaticString("\",\"request_id\":\"")
+        buffer.writeString(requestID)  // hex and digits
+        buffer.writeStaticString("\",\"result\":\"success\"}")
+    }
+
+    /// The length of ``writeSuccessBody(code:requestID:to:)``'s bytes: 46 besides the code and the id.
+    static func successBodyLength(code: StaticString, requestID: String) -> Int {
+        46 + code.utf8CodeUnitCount + requestID.utf8.count
     }
 
     static func failure(_ error: APIError, requestID: String) -> Response {

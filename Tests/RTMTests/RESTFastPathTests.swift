@@ -14,7 +14,7 @@ import Testing
             let token = TestServer.token(for: "userA")
             let plain: [() async throws -> HTTPResult] = [
                 { try await server.peer(from: "userA", to: "userB") },
-                { try await server.peer(from: "userA", to: "userB") },   // the verified-credential cache's hit
+                { try await server.peer(from: "userA", to: "userB") },   // the header this connection verified
                 { try await server.peer(from: "userA", to: "userB", query: "?wait_for_ack=false") },
                 { try await server.peer(from: "userA", to: "userB", headers: ["x-agora-token": token, "x-agora-uid": "userA"]) },
                 { try await server.channelPost(from: "userA", channel: "room") },
