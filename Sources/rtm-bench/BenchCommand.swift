@@ -50,8 +50,8 @@ struct BenchCommand: AsyncParsableCommand {
     {
         let channel = "\(prefix)\(UInt32.random(in: 0...UInt32.max))"
         let endpoint = try Endpoint(url: url)
-        let crowd = Subscribers(recordLatency: recordLatency)
-        crowd.start(count: subscribers, target: target, endpoint: endpoint, channel: channel, credentials: credentials, userPrefix: user)
+        let crowd = Subscribers(target: target, recordLatency: recordLatency)
+        crowd.start(count: subscribers, endpoint: endpoint, channel: channel, credentials: credentials, userPrefix: user)
         let ready = await crowd.waitReady(subscribers)
         return (channel, crowd, ready, Publisher(target: target, endpoint: endpoint, credentials: credentials))
     }
@@ -127,11 +127,11 @@ struct BenchCommand: AsyncParsableCommand {
 
     private func connections(credentials: BenchCredentials, report: Report) async throws {
         let before = residentBytes(pid: serverPID)
-        let crowd = Subscribers(recordLatency: false)
+        let crowd = Subscribers(target: target, recordLatency: false)
         report.begin()
         let start = nowNanoseconds()
         // Every connection subscribes to (nchan) or logs in and joins (swift-rtm) one channel, "idle".
-        crowd.start(count: subscribers, target: target, endpoint: try Endpoint(url: url), channel: "idle", credentials: credentials,
+        crowd.start(count: subscribers, endpoint: try Endpoint(url: url), channel: "idle", credentials: credentials,
                     userPrefix: "c")
         let ready = await crowd.waitReady(subscribers, limit: .seconds(600))
         let seconds = Double(nowNanoseconds() - start) / 1e9

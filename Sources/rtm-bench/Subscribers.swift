@@ -20,18 +20,18 @@ final class Subscribers: Sendable {
     /// Connections being opened at once (the rest wait), so a large crowd does not overflow the listen backlog.
     static let openingAtOnce = 256
 
-    init(recordLatency: Bool) {
+    /// The server kind the subscribers talk to.
+    let target: BenchTarget
+
+    init(target: BenchTarget, recordLatency: Bool) {
+        self.target = target
         self.recordLatency = recordLatency
     }
 
-    /// The server kind the subscribers talk to (for ``stop()``).
-    private let target = Mutex(BenchTarget.rtm)
-
     /// Opens `count` subscribers of `channel` from 127.0.0.1 (this machine allows 20,000 open files per
     /// process, below what one source address can reach).
-    func start(count: Int, target: BenchTarget, endpoint: Endpoint, channel: String, credentials: BenchCredentials,
-               userPrefix: String) {
-        self.target.withLock { $0 = target }
+    func start(count: Int, endpoint: Endpoint, channel: String, credentials: BenchCredentials, userPrefix: String) {
+        let target = self.target
         let path = target.subscribePath(channel: channel)
         let task = Task {
             for index in 0..<count {
@@ -40,14 +40,14 @@ final class Subscribers: Sendable {
                     if Task.isCancelled { return }
                 }
                 let handshake = target.subscribeHandshake(channel: channel, user: "\(userPrefix)\(index)", credentials: credentials)
-                open(target: target, endpoint: endpoint, path: path, handshake: handshake)
+                open(endpoint: endpoint, path: path, handshake: handshake)
             }
         }
         opener.withLock { $0 = task }
     }
 
-    private func open(target: BenchTarget, endpoint: Endpoint, path: String, handshake: [String]) {
-        let crowd = self
+    private func open(endpoint: Endpoint, path: String, handshake: [String]) {
+        let crowd = self, target = self.target
         let connected = ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton)
             .channelInitializer { channel in
                 let upgrader = NIOWebSocketClientUpgrader(maxFrameSize: 1 << 16) { channel, _ in
@@ -106,7 +106,7 @@ final class Subscribers: Sendable {
         task?.cancel()
         await task?.value
         let all = channels.withLock { $0 }
-        let goodbye = target.withLock { $0 }.goodbye
+        let goodbye = target.goodbye
         for channel in all {
             if let goodbye {
                 let frame = WebSocketFrame(fin: true, opcode: .text, maskKey: .random(), data: ByteBuffer(string: goodbye))
