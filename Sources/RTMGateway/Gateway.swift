@@ -89,6 +89,26 @@ public final class Gateway: Sendable {
         Self.perLoop(eventLoop, in: pingers) { LoopPinger(eventLoop: eventLoop, interval: configuration.pingInterval) }
     }
 
+    /// Runs one ping round on every event loop now, as the loops' timers do every ping interval, and
+    /// returns how many sockets it closed for not answering the previous round. For tests, which
+    /// then need no timing: round one pings, round two closes the sockets that stayed silent.
+    func runPingRound() async throws -> Int {
+        var closed = 0
+        for pinger in pingers.withLock({ Array($0.values) }) {
+            closed += try await pinger.eventLoop.submit { pinger.tick() }.get()
+        }
+        return closed
+    }
+
+    /// How many sockets have not answered their last ping, over every event loop. For tests.
+    func unansweredPingCount() async throws -> Int {
+        var count = 0
+        for pinger in pingers.withLock({ Array($0.values) }) {
+            count += try await pinger.eventLoop.submit { pinger.unansweredCount }.get()
+        }
+        return count
+    }
+
     /// `eventLoop`'s entry of a per-loop table, made by `make` the first time.
     private static func perLoop<Value>(_ eventLoop: any EventLoop, in table: borrowing Mutex<[ObjectIdentifier: Value]>,
                                        make: () -> Value) -> Value {

@@ -178,16 +178,23 @@ final class GatewayFrameHandler: ChannelInboundHandler, RemovableChannelHandler 
         context.writeAndFlush(wrapOutboundOut(frame)).whenComplete { _ in channel.close(promise: nil) }
     }
 
+    /// What a ping tick did to the socket.
+    enum PingOutcome { case pinged, closed, inactive }
+
     /// Called by the loop's pinger every ping interval: a link that did not answer the last ping is closed.
-    func pingTick() {
-        guard let context else { return }
+    func pingTick() -> PingOutcome {
+        guard let context else { return .inactive }
         if awaitingPong {
             logger.debug("no pong within the ping interval; closing the link")
             context.close(promise: nil)
-            return
+            return .closed
         }
         awaitingPong = true
         let ping = WebSocketFrame(fin: true, opcode: .ping, data: ByteBuffer())
         context.writeAndFlush(wrapOutboundOut(ping), promise: nil)
+        return .pinged
     }
+
+    /// Whether the last ping is still unanswered (read on the event loop).
+    var isAwaitingPong: Bool { awaitingPong }
 }

@@ -3,7 +3,7 @@ import NIOCore
 /// Pings every socket of one event loop from a single repeating timer, so an idle socket costs no
 /// timer of its own. Used only on its loop (the gateway makes one per loop, on first use).
 final class LoopPinger: @unchecked Sendable {
-    private let eventLoop: any EventLoop
+    let eventLoop: any EventLoop
     private let interval: TimeAmount
     private var handlers: [ObjectIdentifier: GatewayFrameHandler] = [:]
     private var timer: RepeatedTask?
@@ -31,8 +31,20 @@ final class LoopPinger: @unchecked Sendable {
         }
     }
 
-    private func tick() {
+    /// Pings every socket of the loop once and closes those that did not answer the previous ping.
+    /// Returns how many sockets it closed.
+    @discardableResult
+    func tick() -> Int {
+        eventLoop.preconditionInEventLoop()
         // A tick may close sockets, which unregisters them: iterate over a snapshot.
-        for handler in Array(handlers.values) { handler.pingTick() }
+        var closed = 0
+        for handler in Array(handlers.values) where handler.pingTick() == .closed { closed += 1 }
+        return closed
+    }
+
+    /// How many of the loop's sockets have not answered their last ping.
+    var unansweredCount: Int {
+        eventLoop.preconditionInEventLoop()
+        return handlers.values.reduce(0) { $0 + ($1.isAwaitingPong ? 1 : 0) }
     }
 }

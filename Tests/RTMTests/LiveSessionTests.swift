@@ -2,6 +2,7 @@ import AgoraToken
 import Foundation
 import RTMClient
 import RTMCore
+@testable import RTMGateway
 import NIOCore
 import NIOPosix
 import RTMProtocol
@@ -254,9 +255,11 @@ import Testing
 /// Dead-link detection with the per-loop pinger: a client that answers pings keeps its socket; one
 /// that reads nothing (so never answers) loses it, and its session waits in the grace period.
 @Suite struct PingTests {
+    /// The rule, with the rounds run by the test rather than by a timer (the interval is an hour), so
+    /// a slow machine cannot make the answering client look dead.
     @Test func silentSocketsAreClosedAndAnsweringOnesStay() async throws {
         var configuration = TestServer.configuration()
-        configuration.pingInterval = .milliseconds(200)
+        configuration.pingInterval = .seconds(3600)
         try await TestServer.with(configuration) { server in
             let gateway = server.application.gateway
             let app = try #require(AppID(TestServer.openAppID))
@@ -264,24 +267,21 @@ import Testing
             #expect(try await alive.login(app: TestServer.openAppID, user: "alive", token: nil) == 0)
             let silent = try await MuteWebSocket.connect(
                 port: server.port, login: #"{"op":"login","id":1,"app_id":"\#(TestServer.openAppID)","user_id":"silent"}"#)
-            var loggedIn = false
-            for _ in 0..<50 where !loggedIn {   // ≤ 5 s
-                try await Task.sleep(for: .milliseconds(20))
-                loggedIn = gateway.liveSessionCount == 2
-            }
-            #expect(loggedIn)
+            #expect(try await waitUntil { gateway.liveSessionCount == 2 })
 
-            var closed = false
-            for _ in 0..<50 where !closed {   // ≤ 5 s; expected after two intervals (~0.4 s)
-                try await Task.sleep(for: .milliseconds(100))
-                closed = !silent.channel.isActive
-            }
-            #expect(closed)
+            #expect(try await gateway.runPingRound() == 0)            // round one: both pinged
+            #expect(try await waitUntil { try await gateway.unansweredPingCount() == 1 })   // "alive" answered
+            #expect(try await gateway.runPingRound() == 1)            // round two: the silent one is closed
+            #expect(try await waitUntil { !silent.channel.isActive })
             #expect(!gateway.hasSocket(of: UserID("silent")!, in: app))
             #expect(gateway.liveSessionCount == 2)   // the silent session is in its grace period, not ended
+            #expect(try await waitUntil { try await gateway.unansweredPingCount() == 0 })   // "alive" answered round two
 
-            // Many intervals later the answering client is still connected and served.
-            try await Task.sleep(for: .milliseconds(1_000))
+            // Rounds later the answering client is still connected and served.
+            for _ in 0..<3 {
+                #expect(try await gateway.runPingRound() == 0)
+                #expect(try await waitUntil { try await gateway.unansweredPingCount() == 0 })
+            }
             #expect(gateway.hasSocket(of: UserID("alive")!, in: app))
             let sent = try await server.post("rtm/users/backend/peer_messages", app: TestServer.openAppID,
                                              body: #"{"destination":"alive","payload":"still here"}"#)
@@ -289,6 +289,26 @@ import Testing
             let frame = await alive.frame { if case .event(_, .peerMessage) = $0 { true } else { false } }
             #expect(frame != nil)
         }
+    }
+
+    /// The loops' timers run the rounds: with a short interval a silent socket is closed by itself.
+    @Test func theTimerClosesASilentSocket() async throws {
+        var configuration = TestServer.configuration()
+        configuration.pingInterval = .milliseconds(100)
+        try await TestServer.with(configuration) { server in
+            let silent = try await MuteWebSocket.connect(
+                port: server.port, login: #"{"op":"login","id":1,"app_id":"\#(TestServer.openAppID)","user_id":"silent"}"#)
+            #expect(try await waitUntil { !silent.channel.isActive })   // expected after ~0.2 s
+        }
+    }
+
+    /// Polls `condition` every 20 ms for at most 10 s; whether it became true.
+    private func waitUntil(_ condition: () async throws -> Bool) async throws -> Bool {
+        for _ in 0..<500 {
+            if try await condition() { return true }
+            try await Task.sleep(for: .milliseconds(20))
+        }
+        return false
     }
 }
 
