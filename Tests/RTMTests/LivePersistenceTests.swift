@@ -72,7 +72,7 @@ import Testing
             func remaining() async throws -> [StoredPeerMessage] {
                 try await store.pending(for: UserID("away")!, in: AppID(TestServer.openAppID)!, notBefore: 0)
             }
-            for _ in 0..<100 where try await remaining().count != 1 {
+            for _ in 0..<1_000 where try await remaining().count != 1 {
                 try await server.application.sweeper.sweep()   // the background sweeper may get there first
                 try await Task.sleep(for: .milliseconds(10))
             }
@@ -134,7 +134,7 @@ import Testing
             try await send("rtm/users/userA/peer_messages", #"{"destination":"userB","payload":"fresh","enable_historical_messaging":true}"#)
             let everything = HistoryFilter(source: "userA", destination: nil, start: 0, end: .max)
             let history = server.application.stores.history
-            for _ in 0..<100 where try await history.count(everything, in: AppID(TestServer.openAppID)!) != 1 {
+            for _ in 0..<1_000 where try await history.count(everything, in: AppID(TestServer.openAppID)!) != 1 {
                 try await server.application.sweeper.sweep()
                 try await Task.sleep(for: .milliseconds(10))
             }
@@ -208,13 +208,13 @@ import Testing
             #expect(try await socket.login(app: TestServer.openAppID, user: "dropper", token: nil) == 0)
             socket.close()
             let router = server.application.router
-            for _ in 0..<500 where !router.isDetached(UserID("dropper")!, in: AppID(TestServer.openAppID)!) {
+            for _ in 0..<1_000 where !router.isDetached(UserID("dropper")!, in: AppID(TestServer.openAppID)!) {
                 try await Task.sleep(for: .milliseconds(10))
             }
             var before = try await Self.get(server, "rtm/vendor/user_events", app: TestServer.openAppID)
             #expect((before.json["events"] as? [[String: Any]])?.map { $0["type"] as? String } == ["Login"], "no Logout during the grace period")
             clock.advance(by: .seconds(31))
-            for _ in 0..<200 where router.isOnline(UserID("dropper")!, in: AppID(TestServer.openAppID)!) {
+            for _ in 0..<1_000 where router.isOnline(UserID("dropper")!, in: AppID(TestServer.openAppID)!) {
                 try await Task.sleep(for: .milliseconds(10))
             }
             clock.advance(by: .seconds(1))  // the feed's rate limit runs on the same clock

@@ -64,7 +64,7 @@ import Testing
             #expect(lastSeq > 0)
             alice.close()   // the socket drops without logout
             #expect(await alice.closeCode() != nil)
-            for _ in 0..<100 where server.application.router.isOnline(UserID("alice")!, in: AppID(TestServer.openAppID)!) == false {
+            for _ in 0..<1_000 where server.application.router.isOnline(UserID("alice")!, in: AppID(TestServer.openAppID)!) == false {
                 try await Task.sleep(for: .milliseconds(10))
             }
             // While away: peer messages and channel messages.
@@ -141,7 +141,7 @@ import Testing
             #expect(try await Self.request(alice, #"{"op":"join","id":2,"channel":"room"}"#, id: 2)?.0 == 0)
             alice.close()
             let router = server.application.router
-            for _ in 0..<500 where !router.isDetached(UserID("alice")!, in: AppID(TestServer.openAppID)!) {
+            for _ in 0..<1_000 where !router.isDetached(UserID("alice")!, in: AppID(TestServer.openAppID)!) {
                 try await Task.sleep(for: .milliseconds(10))
             }
             clock.advance(by: .seconds(7))

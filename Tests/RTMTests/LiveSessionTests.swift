@@ -186,12 +186,12 @@ import Testing
             let socket = try await RawSocket.connect(server.wsURL)
             #expect(try await socket.login(app: TestServer.appID, user: "short", token: token) == 0)
             // The login timer and the token timer both sleep on the clock.
-            for _ in 0..<200 where clock.sleeperCount < 2 { try await Task.sleep(for: .milliseconds(10)) }
+            for _ in 0..<1_000 where clock.sleeperCount < 2 { try await Task.sleep(for: .milliseconds(10)) }
             clock.advance(by: .seconds(31))
             guard case .event(_, .tokenPrivilegeWillExpire)? = await socket.nextFrame() else {
                 Issue.record("no token_privilege_will_expire"); return
             }
-            for _ in 0..<200 where clock.sleeperCount < 1 { try await Task.sleep(for: .milliseconds(10)) }
+            for _ in 0..<1_000 where clock.sleeperCount < 1 { try await Task.sleep(for: .milliseconds(10)) }
             clock.advance(by: .seconds(30))
             guard case .event(_, .connectionState(5, 9))? = await socket.nextFrame() else {
                 Issue.record("no ABORTED/TOKEN_EXPIRED"); return

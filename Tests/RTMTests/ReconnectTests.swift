@@ -18,7 +18,7 @@ import Testing
     }
 
     static func waitUntil(_ condition: () -> Bool) async {
-        for _ in 0..<500 where !condition() { try? await Task.sleep(for: .milliseconds(10)) }
+        for _ in 0..<1_000 where !condition() { try? await Task.sleep(for: .milliseconds(10)) }
     }
 
     @Test func resumeWithinGraceReplaysEverythingInOrder() async throws {

@@ -79,7 +79,7 @@ import Testing
         #expect(await router.awaitAck(messageID: first.messageID, timeout: .seconds(10)))
         let second = router.sendPeer(message, wantAck: true)
         async let waited = router.awaitAck(messageID: second.messageID, timeout: .seconds(10))
-        for _ in 0..<500 where clock.sleeperCount == 0 { await Task.yield() }
+        for _ in 0..<1_000 where clock.sleeperCount == 0 { try? await Task.sleep(for: .milliseconds(10)) }
         clock.advance(by: .seconds(10))
         #expect(await waited == false)
     }
