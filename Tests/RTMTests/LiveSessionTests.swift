@@ -207,14 +207,14 @@ import Testing
         try await TestServer.with { server in
             let now = UInt32(Date().timeIntervalSince1970)
             let token = RTMToken.build007(appID: TestServer.appID, certificate: TestServer.certificate, userID: "brief",
-                                          expireSeconds: 2, issuedAt: now)
+                                          expireSeconds: 6, issuedAt: now)   // 5-6 s left: room for a slow login
             let socket = try await RawSocket.connect(server.wsURL)
             #expect(try await socket.login(app: TestServer.appID, user: "brief", token: token) == 0)
             // Expiry is under the 30-s warning lead: the warning comes at once, the abort after expiry.
             guard case .event(_, .tokenPrivilegeWillExpire)? = await socket.nextFrame() else {
                 Issue.record("no token_privilege_will_expire"); return
             }
-            guard case .event(_, .connectionState(5, 9))? = await socket.nextFrame(within: .seconds(10)) else {
+            guard case .event(_, .connectionState(5, 9))? = await socket.nextFrame(within: .seconds(15)) else {
                 Issue.record("no ABORTED/TOKEN_EXPIRED"); return
             }
             #expect(await socket.closeCode() == 4009)
