@@ -70,6 +70,8 @@ struct RTMServerChannel: ServerChildChannel, HTTPChannelHandler {
                 notUpgradingCompletionHandler: { channel in
                     channel.eventLoop.makeCompletedFuture {
                         let pipeline = channel.pipeline.syncOperations
+                        // A REST request (a send is ~330 bytes) would take two reads with 256 bytes.
+                        try channel.syncOptions?.setOption(ChannelOptions.recvAllocator, value: Self.httpReceiveBuffers)
                         if let fastPath = fastPath() { try pipeline.addHandler(fastPath) }
                         try pipeline.addHandler(HTTP1ToHTTPServerCodec(secure: false))
                         try pipeline.addHandler(HTTPConnectionStateHandler(idleTimeout: nil, logger: logger))
@@ -87,8 +89,13 @@ struct RTMServerChannel: ServerChildChannel, HTTPChannelHandler {
         }
     }
 
-    /// Receive buffers start at 256 bytes (NIO's default is 2 KiB) and adapt between 64 bytes and 64 KiB.
+    /// Receive buffers start at 256 bytes (NIO's default is 2 KiB) and adapt between 64 bytes and 64 KiB:
+    /// what every connection starts with, and what a WebSocket keeps.
     static let receiveBuffers = AdaptiveRecvByteBufferAllocator(minimum: 64, initial: 256, maximum: 64 * 1024)
+
+    /// Receive buffers of connections that stay HTTP (REST calls), from their second read on: NIO's
+    /// default sizes (2 KiB, adapting between 64 bytes and 64 KiB), so a request arrives in one read.
+    static let httpReceiveBuffers = AdaptiveRecvByteBufferAllocator()
 
     func handle(value: Value, logger: Logger) async {
         do {
