@@ -1,6 +1,9 @@
 #!/usr/bin/env python3
-"""Prints the benchmark figures of a results.jsonl as a Markdown table with swift-rtm / nchan ratios."""
-import json, sys
+"""Prints the benchmark figures of a results.jsonl as a Markdown table with swift-rtm / nchan ratios.
+
+A scenario run several times (rounds, alternating nchan and swift-rtm) is shown by the median of each
+figure over its rounds, with the range of the per-round ratios."""
+import json, statistics, sys
 
 rows = [json.loads(line) for line in open(sys.argv[1]) if line.strip().startswith("{")]
 figures = {
@@ -18,9 +21,27 @@ def fmt(value):
 
 print("| figure | nchan | swift-rtm | swift-rtm / nchan | server CPU % (nchan / swift-rtm) | generator CPU % (nchan / swift-rtm) |")
 print("|---|---|---|---|---|---|")
-by_label = {}
+rounds_of = {}
 for row in rows:
-    by_label.setdefault(row.get("label", row["scenario"]), {})[row["target"]] = row
+    rounds_of.setdefault(row.get("label", row["scenario"]), {}).setdefault(row["target"], []).append(row)
+
+def median_row(runs):
+    """One row whose numbers are the medians over the runs (the first run's other fields)."""
+    merged = dict(runs[0])
+    for key, value in runs[0].items():
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            merged[key] = statistics.median(run[key] for run in runs if isinstance(run.get(key), (int, float)))
+    return merged
+
+def round_ratios(key, n_runs, r_runs):
+    """' (rounds: a–b)': the range of swift-rtm / nchan pairing the i-th round of each, if more than one."""
+    pairs = [(n.get(key), r.get(key)) for n, r in zip(n_runs, r_runs)]
+    ratios = [rv / nv for nv, rv in pairs if nv and rv is not None]
+    if len(ratios) < 2:
+        return ""
+    return f" ({len(ratios)} rounds: {min(ratios):.2f}–{max(ratios):.2f})"
+
+by_label = {label: {target: median_row(runs) for target, runs in targets.items()} for label, targets in rounds_of.items()}
 for label, targets in by_label.items():
     if "trivial" in targets:
         t = targets["trivial"]
@@ -34,6 +55,8 @@ for label, targets in by_label.items():
         if not nv and not rv:
             continue
         ratio = f"{rv / nv:.2f}" if nv and rv is not None else "—"
+        if n and r:
+            ratio += round_ratios(key, rounds_of[label]["nchan"], rounds_of[label]["rtm"])
         cpu = f"{fmt(n['server_cpu_pct']) if n else '—'} / {fmt(r['server_cpu_pct']) if r else '—'}"
         gen = f"{fmt(n['generator_cpu_pct']) if n else '—'} / {fmt(r['generator_cpu_pct']) if r else '—'}"
         print(f"| {label}: {key} | {fmt(nv)} | {fmt(rv)} | {ratio} | {cpu} | {gen} |")
