@@ -12,6 +12,10 @@ public struct OpenedStore: Sendable {
     /// Whether the database answers (for `/health`).
     public let isReachable: @Sendable () async -> Bool
 
+    /// How long `open` waits for PostgreSQL to accept a connection (a database starting beside the
+    /// server may need a moment) before it gives up with the reason.
+    public static let postgresStartLimit: Duration = .seconds(30)
+
     public static func open(databaseURL: String?, dataDirectory: String, background: BackgroundWork,
                             logger: Logger) async throws -> OpenedStore {
         guard let databaseURL else {
@@ -19,6 +23,11 @@ public struct OpenedStore: Sendable {
             return OpenedStore(stores: store.bundle, isReachable: { await store.isReachable() })
         }
         let store = try PostgresStore(url: databaseURL, logger: logger)
+        do {
+            try await store.waitUntilConnectable(for: postgresStartLimit)
+        } catch {
+            throw ConfigurationError(key: "database_url", problem: "\(error)")
+        }
         background.start { await store.run() }
         do {
             try await store.migrate()

@@ -1,5 +1,6 @@
 import Foundation
 import Logging
+import NIOSSL
 import PostgresNIO
 import RTMCore
 import ServiceLifecycle
@@ -9,20 +10,18 @@ import ServiceLifecycle
 public final class PostgresStore: Sendable {
     let client: PostgresClient
     let logger: Logger
+    let url: PostgresURL
 
-    /// - Parameter url: `postgres://user:password@host:port/database` (TLS is not used; keep it on a private network).
+    /// - Parameter url: `postgres://user:password@host:port/database`, with libpq's `sslmode` and
+    ///   `sslrootcert` parameters (default `sslmode=prefer`); see `docs/OPERATIONS.md`.
     public init(url: String, logger: Logger = Logger(label: "rtm.postgres")) throws {
-        guard let components = URLComponents(string: url), ["postgres", "postgresql"].contains(components.scheme ?? ""),
-              let host = components.host, !host.isEmpty else {
-            throw PostgresStoreError.invalidURL
-        }
-        let database = components.path.hasPrefix("/") ? String(components.path.dropFirst()) : components.path
-        var configuration = PostgresClient.Configuration(
-            host: host, port: components.port ?? 5432, username: components.user ?? "postgres",
-            password: components.password?.removingPercentEncoding, database: database.isEmpty ? nil : database, tls: .disable)
+        let parsed = try PostgresURL(url)
+        var configuration = try parsed.clientConfiguration()
         configuration.options.maximumConnections = 8
         self.client = PostgresClient(configuration: configuration, backgroundLogger: logger)
         self.logger = logger
+        self.url = parsed
+        logger.info("PostgreSQL at \(parsed.host):\(parsed.port), database \(parsed.database ?? parsed.username), sslmode=\(parsed.tlsMode.rawValue)")
     }
 
     /// This store as every seam the server needs.
@@ -31,6 +30,44 @@ public final class PostgresStore: Sendable {
     /// Runs the connection pool until cancelled (or graceful shutdown when run in a `ServiceGroup`).
     public func run() async {
         await client.run()
+    }
+
+    /// Returns once one connection with the URL's settings (server, credentials, TLS) can be made,
+    /// trying once a second for at most `limit` while the server is not there yet; throws
+    /// ``PostgresStoreError/unreachable(_:)`` with the reason at once when trying again cannot help
+    /// (an untrusted certificate, a refused login), else with the last failure at the limit.
+    ///
+    /// The pool itself retries failed connections without end and never reports why; `rtm serve`
+    /// calls this first so that a wrong URL is a clear error at start, not a server that never starts.
+    public func waitUntilConnectable(for limit: Duration) async throws {
+        let configuration = try url.connectionConfiguration()
+        let deadline = ContinuousClock.now + limit
+        var attempt = 0
+        while true {
+            attempt += 1
+            do {
+                let connection = try await PostgresConnection.connect(configuration: configuration, id: attempt, logger: logger)
+                try await connection.close()
+                return
+            } catch {
+                let reason = String(reflecting: error)
+                guard Self.mayPassLater(error), ContinuousClock.now + .seconds(1) < deadline else {
+                    throw PostgresStoreError.unreachable(
+                        "cannot connect to PostgreSQL at \(url.host):\(url.port) (sslmode=\(url.tlsMode.rawValue), attempts: \(attempt)): \(reason)")
+                }
+                logger.warning("PostgreSQL at \(url.host):\(url.port) not reachable yet (attempt \(attempt)): \(reason)")
+                try await Task.sleep(for: .seconds(1))
+            }
+        }
+    }
+
+    /// Whether a failed connection may succeed when tried again: not when the server refused the login
+    /// (wrong password, no such database) or the TLS handshake failed (an untrusted certificate).
+    private static func mayPassLater(_ error: any Error) -> Bool {
+        guard let error = error as? PSQLError else { return true }
+        if error.code == .server { return false }
+        if error.code == .connectionError, error.underlying is NIOSSLError { return false }
+        return true
     }
 
     /// Whether the database answers a trivial query.
@@ -65,10 +102,19 @@ public final class PostgresStore: Sendable {
 }
 
 /// Why the PostgreSQL store could not start.
+/// Why the PostgreSQL store could not be set up.
 public enum PostgresStoreError: Error, CustomStringConvertible {
-    case invalidURL
+    /// The database URL cannot be used; the text says why.
+    case invalidURL(String)
+    /// No connection could be made with the URL's settings; the text says why.
+    case unreachable(String)
 
-    public var description: String { "database_url must look like postgres://user:password@host:port/database" }
+    public var description: String {
+        switch self {
+        case .invalidURL(let reason): "database_url: \(reason)"
+        case .unreachable(let reason): reason
+        }
+    }
 }
 
 extension PostgresStore: Service {}

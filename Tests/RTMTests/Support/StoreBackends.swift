@@ -38,7 +38,7 @@ enum StoreBackend: String, CaseIterable, CustomTestStringConvertible, Sendable {
     static func freshPostgresDatabase() async throws -> String {
         guard let admin = postgresAdminURL, var components = URLComponents(string: admin) else {
             Issue.record("RTM_TEST_POSTGRES_URL is not set: run scripts/test.sh (or scripts/with-postgres.sh swift test), which starts PostgreSQL")
-            throw PostgresStoreError.invalidURL
+            throw PostgresStoreError.invalidURL("RTM_TEST_POSTGRES_URL is not set")
         }
         let name = "rtm_test_" + UUID().uuidString.lowercased().replacingOccurrences(of: "-", with: "")
         let client = PostgresClient(configuration: .init(host: components.host ?? "127.0.0.1", port: components.port ?? 5432,
