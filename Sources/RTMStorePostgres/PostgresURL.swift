@@ -40,9 +40,11 @@ struct PostgresURL: Equatable {
         }
         self.host = host
         port = components.port ?? 5432
-        username = components.user?.removingPercentEncoding ?? "postgres"
-        password = components.password?.removingPercentEncoding
-        let path = components.path.hasPrefix("/") ? String(components.path.dropFirst()) : components.path
+        // Decoded once, from the encoded forms (`user`, `password` and `path` are already decoded,
+        // and decoding them again would turn a password's `%25` into a bad escape).
+        username = components.percentEncodedUser?.removingPercentEncoding ?? "postgres"
+        password = components.percentEncodedPassword?.removingPercentEncoding
+        let path = components.percentEncodedPath.hasPrefix("/") ? String(components.percentEncodedPath.dropFirst()) : components.percentEncodedPath
         database = path.isEmpty ? nil : path.removingPercentEncoding
         var mode = TLSMode.prefer
         var rootCertificatePath: String?

@@ -23,8 +23,8 @@ import Testing
     }
 
     @Test func credentialsPortAndDatabase() throws {
-        let parsed = try PostgresURL("postgres://rtm%20user:p%40ss@db.example:6000/rtm%2Ddata")
-        #expect(parsed.username == "rtm user" && parsed.password == "p@ss")
+        let parsed = try PostgresURL("postgres://rtm%20user:p%40ss%2525@db.example:6000/rtm%2Ddata")
+        #expect(parsed.username == "rtm user" && parsed.password == "p@ss%25")
         #expect(parsed.port == 6000 && parsed.database == "rtm-data")
     }
 
