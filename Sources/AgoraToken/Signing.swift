@@ -7,19 +7,16 @@ package enum Signing {
     }
 
     /// Compares two byte strings in time that depends only on their lengths.
-    package static func constantTimeEquals(_ lhs: [UInt8], _ rhs: [UInt8]) -> Bool {
+    package static func constantTimeEquals(_ lhs: some Collection<UInt8>, _ rhs: some Collection<UInt8>) -> Bool {
         guard lhs.count == rhs.count else { return false }
         var difference: UInt8 = 0
-        for index in 0..<lhs.count { difference |= lhs[index] ^ rhs[index] }
+        for (left, right) in zip(lhs, rhs) { difference |= left ^ right }
         return difference == 0
     }
 
     /// Constant-time comparison of two strings' UTF-8 bytes (without copying them).
     package static func constantTimeEquals(_ lhs: String, _ rhs: String) -> Bool {
-        guard lhs.utf8.count == rhs.utf8.count else { return false }
-        var difference: UInt8 = 0
-        for (left, right) in zip(lhs.utf8, rhs.utf8) { difference |= left ^ right }
-        return difference == 0
+        constantTimeEquals(lhs.utf8, rhs.utf8)
     }
 
     /// SHA-256 of a string, hex encoded (used to store customer secrets).

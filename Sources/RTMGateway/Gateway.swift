@@ -93,20 +93,21 @@ public final class Gateway: Sendable {
     /// returns how many sockets it closed for not answering the previous round. For tests, which
     /// then need no timing: round one pings, round two closes the sockets that stayed silent.
     func runPingRound() async throws -> Int {
-        var closed = 0
-        for pinger in pingers.withLock({ Array($0.values) }) {
-            closed += try await pinger.eventLoop.submit { pinger.tick() }.get()
-        }
-        return closed
+        try await sumOverPingers { $0.tick() }
     }
 
     /// How many sockets have not answered their last ping, over every event loop. For tests.
     func unansweredPingCount() async throws -> Int {
-        var count = 0
+        try await sumOverPingers { $0.unansweredCount }
+    }
+
+    /// `count` run on each pinger's own loop, added up.
+    private func sumOverPingers(_ count: @escaping @Sendable (LoopPinger) -> Int) async throws -> Int {
+        var sum = 0
         for pinger in pingers.withLock({ Array($0.values) }) {
-            count += try await pinger.eventLoop.submit { pinger.unansweredCount }.get()
+            sum += try await pinger.eventLoop.submit { count(pinger) }.get()
         }
-        return count
+        return sum
     }
 
     /// `eventLoop`'s entry of a per-loop table, made by `make` the first time.

@@ -18,7 +18,7 @@ final class GatewayFrameHandler: ChannelInboundHandler, RemovableChannelHandler 
     private var context: ChannelHandlerContext?
     private var pinger: LoopPinger?
     /// A ping went out and nothing has come back since (the next tick closes the link).
-    private var awaitingPong = false
+    private(set) var awaitingPong = false
     /// A close frame went out (ours, or the answer to the peer's).
     private var closeSent = false
     /// A fragmented message being put together (rare: clients send small whole frames).
@@ -178,23 +178,18 @@ final class GatewayFrameHandler: ChannelInboundHandler, RemovableChannelHandler 
         context.writeAndFlush(wrapOutboundOut(frame)).whenComplete { _ in channel.close(promise: nil) }
     }
 
-    /// What a ping tick did to the socket.
-    enum PingOutcome { case pinged, closed, inactive }
-
-    /// Called by the loop's pinger every ping interval: a link that did not answer the last ping is closed.
-    func pingTick() -> PingOutcome {
-        guard let context else { return .inactive }
+    /// Called by the loop's pinger every ping interval: a link that did not answer the last ping is
+    /// closed (returns `true`), any other is pinged.
+    func pingTick() -> Bool {
+        guard let context else { return false }
         if awaitingPong {
             logger.debug("no pong within the ping interval; closing the link")
             context.close(promise: nil)
-            return .closed
+            return true
         }
         awaitingPong = true
         let ping = WebSocketFrame(fin: true, opcode: .ping, data: ByteBuffer())
         context.writeAndFlush(wrapOutboundOut(ping), promise: nil)
-        return .pinged
+        return false
     }
-
-    /// Whether the last ping is still unanswered (read on the event loop).
-    var isAwaitingPong: Bool { awaitingPong }
 }

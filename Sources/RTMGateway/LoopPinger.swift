@@ -38,13 +38,13 @@ final class LoopPinger: @unchecked Sendable {
         eventLoop.preconditionInEventLoop()
         // A tick may close sockets, which unregisters them: iterate over a snapshot.
         var closed = 0
-        for handler in Array(handlers.values) where handler.pingTick() == .closed { closed += 1 }
+        for handler in Array(handlers.values) where handler.pingTick() { closed += 1 }
         return closed
     }
 
     /// How many of the loop's sockets have not answered their last ping.
     var unansweredCount: Int {
         eventLoop.preconditionInEventLoop()
-        return handlers.values.reduce(0) { $0 + ($1.isAwaitingPong ? 1 : 0) }
+        return handlers.values.reduce(0) { $0 + ($1.awaitingPong ? 1 : 0) }
     }
 }

@@ -6,8 +6,8 @@ import NIOWebSocket
 /// NIO's `WebSocketFrameEncoder` puts a frame's header in front of its payload only when it holds the
 /// payload's only reference; called through the pipeline it does not (the caller's `NIOAny` still holds
 /// one), and a fan-out profile showed every frame leaving as two buffers, a header then the payload.
-/// Every buffer the gateway queues has ``headerRoom`` free bytes in front of it: the header goes there and the frame leaves as one buffer,
-/// written from the encoder's context straight towards the socket. Control frames (pings, pongs,
+/// Every buffer the gateway queues has ``headerRoom`` free bytes in front of it: the header goes there
+/// and the frame leaves as one buffer, written from the encoder's context straight towards the socket. Control frames (pings, pongs,
 /// close) still go through the encoder; all writes happen on the event loop, so their order holds.
 struct TextFrameWriter {
     /// Room kept in front of every queued payload: the largest header of an unmasked frame.
