@@ -17,10 +17,6 @@ import Testing
         return (RTMClient(serverURL: server.wsURL, appID: TestServer.openAppID, configuration: configuration), sleeper)
     }
 
-    static func waitUntil(_ condition: () -> Bool) async {
-        for _ in 0..<1_000 where !condition() { try? await Task.sleep(for: .milliseconds(10)) }
-    }
-
     @Test func resumeWithinGraceReplaysEverythingInOrder() async throws {
         try await TestServer.with { server in
             let (alice, sleeper) = Self.controlledClient(server)
@@ -36,7 +32,7 @@ import Testing
 
             // Cut alice's socket at the server while messages keep coming.
             #expect(server.application.gateway.dropSocket(of: UserID("alice")!, in: Self.app))
-            await Self.waitUntil { server.application.router.isDetached(UserID("alice")!, in: Self.app) }
+            await waitUntil { server.application.router.isDetached(UserID("alice")!, in: Self.app) }
             for index in 1...10 {
                 let result = try await server.post("rtm/users/bob/peer_messages", app: TestServer.openAppID,
                                                    body: #"{"destination":"alice","payload":"p\#(index)"}"#)
@@ -76,7 +72,7 @@ import Testing
             try await bobRoom.join()
 
             #expect(server.application.gateway.dropSocket(of: UserID("alice")!, in: Self.app))
-            await Self.waitUntil { server.application.router.isDetached(UserID("alice")!, in: Self.app) }
+            await waitUntil { server.application.router.isDetached(UserID("alice")!, in: Self.app) }
             clock.advance(by: .seconds(31))
             #expect(await first(bobRoom.events, where: { $0 == .memberLeft("alice") }) != nil)
             await #expect(throws: AttributeOperationErrorCode.userNotFound) { _ = try await bob.getUserAttributes("alice") }

@@ -38,3 +38,13 @@ func collect<Element: Sendable>(_ stream: AsyncStream<Element>, count: Int, with
         return result ?? []
     }
 }
+
+/// Polls `condition` every 10 ms for at most 10 s (bounded); whether it became true.
+@discardableResult
+func waitUntil(_ condition: () async throws -> Bool) async rethrows -> Bool {
+    for _ in 0..<1_000 {
+        if try await condition() { return true }
+        try? await Task.sleep(for: .milliseconds(10))
+    }
+    return false
+}
