@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 import Logging
 import PostgresNIO
 @testable import RTMStorePostgres
@@ -43,6 +44,16 @@ import Testing
         } catch {
             #expect(error.description.contains(reason), "\(error.description)")
         }
+    }
+
+    /// The start-up log line names the server, database and sslmode, never the password.
+    @Test func theLogNamesTheServerButNotThePassword() throws {
+        let lines = CapturedLog()
+        let logger = Logger(label: "rtm.test.tls") { _ in CapturingLogHandler(lines: lines) }
+        _ = try PostgresStore(url: "postgres://rtm:s3cr%40t-pw@db.example:6000/rtm?sslmode=require", logger: logger)
+        let logged = lines.all.joined(separator: "\n")
+        #expect(logged.contains("db.example:6000") && logged.contains("database rtm") && logged.contains("sslmode=require"), "\(logged)")
+        #expect(!logged.contains("s3cr") && !logged.contains("pw"), "\(logged)")
     }
 
     @Test func aMissingRootFileFailsAtStart() {
@@ -139,4 +150,28 @@ import Testing
 
 struct TLSTestFailure: Error {
     let reason: String
+}
+
+/// The messages logged through a ``CapturingLogHandler``.
+final class CapturedLog: Sendable {
+    private let lines = Mutex<[String]>([])
+    var all: [String] { lines.withLock { $0 } }
+    func append(_ line: String) { lines.withLock { $0.append(line) } }
+}
+
+/// A log handler that keeps every message (with its metadata) for a test to read.
+struct CapturingLogHandler: LogHandler {
+    let lines: CapturedLog
+    var metadata: Logger.Metadata = [:]
+    var logLevel: Logger.Level = .trace
+
+    subscript(metadataKey key: String) -> Logger.Metadata.Value? {
+        get { metadata[key] }
+        set { metadata[key] = newValue }
+    }
+
+    func log(level: Logger.Level, message: Logger.Message, metadata: Logger.Metadata?, source: String,
+             file: String, function: String, line: UInt) {
+        lines.append("\(message) \(self.metadata.merging(metadata ?? [:]) { $1 })")
+    }
 }
