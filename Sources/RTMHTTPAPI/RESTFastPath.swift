@@ -58,11 +58,12 @@ public final class RESTFastPath: ChannelDuplexHandler, RemovableChannelHandler {
             guard body.readableBytes + chunk.readableBytes <= api.configuration.maximumBodyBytes else {
                 // Too large: the regular route answers 413.
                 pass(.head(head), context: context)
-                pass(.body(body), context: context)
+                if body.readableBytes > 0 { pass(.body(body), context: context) }
                 pass(.body(chunk), context: context)
                 return
             }
-            body.writeBuffer(&chunk)
+            // The usual body arrives in one chunk: kept as it is, not copied.
+            if body.readableBytes == 0 { body = chunk } else { body.writeBuffer(&chunk) }
             state = .holding(route, head, body)
         case (.end, .holding(let route, let head, let body)):
             state = .idle

@@ -74,6 +74,20 @@ import Testing
             #expect(responses.map(\.code) == ["message_sent", "message_offline", "message_sent", "invalid_parameter"])
         }
     }
+
+    /// A body that arrives in several reads is put together and answered on the fast path.
+    @Test func aBodyInSeveralReadsIsJoined() async throws {
+        try await TestServer.with { server in
+            let body = #"{"channel_name":"room","payload":"in three parts"}"#
+            let head = "POST /dev/v2/project/\(TestServer.appID)/rtm/users/userA/channel_messages HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+                + "Authorization: \(TestServer.basicAuthorization)\r\nContent-Length: \(body.utf8.count)\r\n\r\n"
+            let parts = [head + body.prefix(10), String(body.dropFirst(10).prefix(15)), String(body.dropFirst(25))]
+            let responses = try await RawHTTP.exchange(port: server.port, sendParts: parts, responses: 1)
+            #expect(responses.map(\.status) == [200])
+            #expect(responses.map(\.code) == ["message_sent"])
+            #expect(server.application.rest.fastPathAnswerCount == 1)
+        }
+    }
 }
 
 /// Writes raw bytes to the server and reads back a number of HTTP/1.1 responses (bodies by Content-Length).
@@ -124,6 +138,11 @@ enum RawHTTP {
     }
 
     static func exchange(port: Int, send: String, responses: Int) async throws -> [Response] {
+        try await exchange(port: port, sendParts: [send], responses: responses)
+    }
+
+    /// The same, writing `sendParts` one at a time with a pause between, so the server reads them separately.
+    static func exchange(port: Int, sendParts: [String], responses: Int) async throws -> [Response] {
         let group = MultiThreadedEventLoopGroup.singleton
         let promise = group.next().makePromise(of: [Response].self)
         let channel = try await ClientBootstrap(group: group)
@@ -133,7 +152,10 @@ enum RawHTTP {
                 }
             }
             .connect(host: "127.0.0.1", port: port).get()
-        try await channel.writeAndFlush(ByteBuffer(string: send)).get()
+        for (index, part) in sendParts.enumerated() {
+            if index > 0 { try await Task.sleep(for: .milliseconds(50)) }
+            try await channel.writeAndFlush(ByteBuffer(string: part)).get()
+        }
         let timeout = channel.eventLoop.scheduleTask(in: .seconds(10)) { promise.fail(ChannelError.connectTimeout(.seconds(10))) }
         defer { timeout.cancel(); channel.close(promise: nil) }
         return try await promise.futureResult.get()
