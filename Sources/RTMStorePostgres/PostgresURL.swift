@@ -80,13 +80,14 @@ struct PostgresURL: Equatable {
         return inet_pton(AF_INET, bare, &v4) == 1 || inet_pton(AF_INET6, bare, &v6) == 1
     }
 
-    /// What TLS this URL asks for; reads `sslrootcert` now, so a missing file fails at start.
+    /// What TLS this URL asks for, before it is shaped for the pool or for one connection.
     enum TLSChoice {
         case disable
         case prefer(TLSConfiguration)
         case require(TLSConfiguration)
     }
 
+    /// This URL's TLS; reads `sslrootcert` now, so a missing or unreadable file fails at start.
     func tlsChoice() throws(PostgresStoreError) -> TLSChoice {
         var configuration = TLSConfiguration.makeClientConfiguration()
         switch tlsMode {
