@@ -150,6 +150,7 @@ let package = Package(
                 "AgoraToken", "RTMCore", "RTMProtocol", "RTMStoreSQLite", "RTMStorePostgres", "RTMHTTPAPI",
                 "RTMGateway", "RTMServer", "RTMClient",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "GRDB", package: "GRDB.swift"),   // the migration tests write databases of earlier schemas
                 .product(name: "HummingbirdWSClient", package: "hummingbird-websocket"),
                 .product(name: "NIOEmbedded", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),

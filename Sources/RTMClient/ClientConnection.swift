@@ -40,7 +40,7 @@ final class ClientConnection: Sendable {
         let (opened, openedContinuation) = AsyncStream.makeStream(of: Bool.self)
         let task = Task {
             var configuration = WebSocketClientConfiguration()
-            configuration.maxFrameSize = 1 << 20
+            configuration.maxFrameSize = ServerFrame.maximumBytes
             configuration.autoPing = .enabled(timePeriod: .seconds(10))
             do {
                 let closeFrame = try await WebSocketClient.connect(url: url, configuration: configuration, logger: logger) {
@@ -67,7 +67,7 @@ final class ClientConnection: Sendable {
     private func read(_ inbound: WebSocketInboundStream, outbound: WebSocketOutboundWriter,
                       onEvent: @Sendable (ClientConnection, Int64?, ServerEvent) async -> Void) async throws {
         var iterator = inbound.makeAsyncIterator()
-        while let message = try await iterator.nextMessage(maxSize: 1 << 20) {
+        while let message = try await iterator.nextMessage(maxSize: ServerFrame.maximumBytes) {
             guard case .text(let text) = message, let frame = ServerFrame.parse(text.utf8) else { continue }
             switch frame {
             case .reply(let id, let code, let fields):

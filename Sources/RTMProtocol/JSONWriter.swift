@@ -88,7 +88,10 @@ public struct JSONWriter {
         bytes.append(UInt8(ascii: "]"))
     }
 
-    /// Appends `value` as a JSON string literal.
+    /// Appends `value` as a JSON string literal: the two-character escapes where JSON has one (`\b`
+    /// `\f` `\n` `\r` `\t` `\"` `\\`), `\u00XX` for the other control characters, every other byte as it
+    /// is. No character is written longer than the shortest way a client may have sent it, so an event
+    /// grows past its request only by its envelope.
     public static func appendString(_ value: String, to bytes: inout [UInt8]) {
         bytes.append(UInt8(ascii: "\""))
         for byte in value.utf8 {
@@ -98,6 +101,8 @@ public struct JSONWriter {
             case 0x0A: bytes.append(UInt8(ascii: "\\")); bytes.append(UInt8(ascii: "n"))
             case 0x0D: bytes.append(UInt8(ascii: "\\")); bytes.append(UInt8(ascii: "r"))
             case 0x09: bytes.append(UInt8(ascii: "\\")); bytes.append(UInt8(ascii: "t"))
+            case 0x08: bytes.append(UInt8(ascii: "\\")); bytes.append(UInt8(ascii: "b"))
+            case 0x0C: bytes.append(UInt8(ascii: "\\")); bytes.append(UInt8(ascii: "f"))
             case 0..<0x20:
                 let hex = Array("0123456789abcdef".utf8)
                 bytes.append(contentsOf: Array("\\u00".utf8))

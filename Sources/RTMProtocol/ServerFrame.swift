@@ -94,6 +94,12 @@ public enum ServerFrame: Sendable, Equatable {
     /// An event this client version does not know (the server may add events).
     case unknownEvent(name: String, fields: [String: JSONValue])
 
+    /// The largest frame a client accepts from the server: 1 MiB. A server frame can be larger than the
+    /// 64 KiB a client may send: the envelope around a payload, JSON escapes (U+0001 is written as the
+    /// six bytes `\u0001`, so 32 KB of control characters take 192 KiB) and whole attribute sets
+    /// (32 KB of channel attributes) make it grow. The SDK and the benchmark's subscribers read up to this.
+    public static let maximumBytes = 1 << 20
+
     /// Reads one server frame; `nil` if it is not a reply or event object.
     public static func parse(_ bytes: some Sequence<UInt8>) -> ServerFrame? {
         guard let object = JSONValue.parse(bytes)?.objectValue else { return nil }

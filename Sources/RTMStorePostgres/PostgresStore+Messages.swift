@@ -3,9 +3,9 @@ import RTMCore
 
 extension PostgresStore: OfflineMessageStore {
     public func store(_ message: StoredPeerMessage, limit: Int) async throws {
-        let (kind, body, description): (Int, String, String?) = switch message.content {
-        case .text(let text): (0, text, nil)
-        case .raw(let base64, let description): (1, base64, description)
+        let (kind, body, description): (Int, ByteBuffer, ByteBuffer?) = switch message.content {
+        case .text(let text): (0, PostgresStoredText.value(text), nil)
+        case .raw(let base64, let description): (1, PostgresStoredText.value(base64), description.map(PostgresStoredText.value))
         }
         let app = message.appID.rawValue, receiver = message.to.rawValue
         try await client.withTransaction(logger: logger) { connection in
@@ -27,8 +27,10 @@ extension PostgresStore: OfflineMessageStore {
             WHERE app_id = \(app.rawValue) AND receiver = \(receiver.rawValue) AND server_ts >= \(notBefore) ORDER BY seq
             """, logger: logger)
         var messages: [StoredPeerMessage] = []
-        for try await (id, sender, kind, body, description, timestamp) in rows.decode((String, String, Int, String, String?, Int64).self) {
+        for try await (id, sender, kind, bodyBytes, descriptionBytes, timestamp)
+            in rows.decode((String, String, Int, ByteBuffer, ByteBuffer?, Int64).self) {
             guard let from = UserID(sender) else { continue }
+            let body = PostgresStoredText.text(bodyBytes), description = descriptionBytes.map(PostgresStoredText.text)
             let content: MessageContent = kind == 1 ? .raw(base64: body, description: description) : .text(body)
             messages.append(StoredPeerMessage(messageID: id, appID: app, from: from, to: receiver, content: content,
                                               serverTimestamp: timestamp))
@@ -57,7 +59,7 @@ extension PostgresStore: HistoryStore {
     public func append(_ record: HistoryRecord) async throws {
         try await client.query("""
             INSERT INTO history_message (app_id, source, destination, message_type, payload, ts)
-            VALUES (\(record.appID.rawValue), \(record.source), \(record.destination), \(record.kind.rawValue), \(record.payload),
+            VALUES (\(record.appID.rawValue), \(record.source), \(record.destination), \(record.kind.rawValue), \(PostgresStoredText.value(record.payload)),
                     \(record.timestamp))
             """, logger: logger).drain()
     }
@@ -75,10 +77,10 @@ extension PostgresStore: HistoryStore {
             LIMIT \(limit) OFFSET \(offset)
             """, logger: logger)
         var records: [HistoryRecord] = []
-        for try await (source, destination, type, payload, timestamp) in rows.decode((String, String, String, String, Int64).self) {
+        for try await (source, destination, type, payload, timestamp) in rows.decode((String, String, String, ByteBuffer, Int64).self) {
             guard let kind = HistoryRecord.Kind(rawValue: type) else { continue }
-            records.append(HistoryRecord(appID: app, source: source, destination: destination, kind: kind, payload: payload,
-                                         timestamp: timestamp))
+            records.append(HistoryRecord(appID: app, source: source, destination: destination, kind: kind,
+                                         payload: PostgresStoredText.text(payload), timestamp: timestamp))
         }
         return records
     }

@@ -81,8 +81,13 @@ public final class PostgresStore: Sendable {
         }
     }
 
-    /// Applies every migration not applied yet, each in its own transaction, one migrator at a time.
+    /// Applies every migration not applied yet, all in one transaction, one migrator at a time.
     public func migrate() async throws {
+        try await migrate(through: Int.max)
+    }
+
+    /// Applies the migrations not applied yet up to version `last` (tests build earlier schemas with it).
+    package func migrate(through last: Int) async throws {
         try await client.withTransaction(logger: logger) { connection in
             try await connection.query("SELECT pg_advisory_xact_lock(84211)", logger: logger).drain()
             try await connection.query("""
@@ -91,7 +96,7 @@ public final class PostgresStore: Sendable {
             var applied = Set<Int>()
             for try await version in try await connection.query("SELECT version FROM rtm_schema_migration", logger: logger)
                 .decode(Int.self) { applied.insert(version) }
-            for (version, statements) in PostgresMigrations.all where !applied.contains(version) {
+            for (version, statements) in PostgresMigrations.all where !applied.contains(version) && version <= last {
                 for statement in statements { try await connection.query(PostgresQuery(unsafeSQL: statement), logger: logger).drain() }
                 let now = Int64(Date().timeIntervalSince1970 * 1000)
                 try await connection.query("INSERT INTO rtm_schema_migration (version, applied_at) VALUES (\(version), \(now))",
@@ -159,6 +164,14 @@ enum PostgresMigrations {
                 kind TEXT NOT NULL, channel TEXT, ts BIGINT NOT NULL)
             """,
             "CREATE INDEX event_log_feed ON event_log (app_id, feed, seq)",
+        ]),
+        // Payloads become the UTF-8 bytes of their text (see `PostgresStoredText`): TEXT refuses U+0000.
+        (3, [
+            """
+            ALTER TABLE offline_message ALTER COLUMN body TYPE BYTEA USING convert_to(body, 'UTF8'),
+                ALTER COLUMN description TYPE BYTEA USING convert_to(description, 'UTF8')
+            """,
+            "ALTER TABLE history_message ALTER COLUMN payload TYPE BYTEA USING convert_to(payload, 'UTF8')",
         ]),
     ]
 }

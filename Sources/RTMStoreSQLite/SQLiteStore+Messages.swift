@@ -1,3 +1,4 @@
+import Foundation
 import GRDB
 import RTMCore
 
@@ -41,18 +42,18 @@ extension SQLiteStore: OfflineMessageStore {
         }
     }
 
-    static func columns(_ content: MessageContent) -> (Int, String, String?) {
+    static func columns(_ content: MessageContent) -> (Int, Data, Data?) {
         switch content {
-        case .text(let text): (0, text, nil)
-        case .raw(let base64, let description): (1, base64, description)
+        case .text(let text): (0, StoredText.value(text), nil)
+        case .raw(let base64, let description): (1, StoredText.value(base64), description.map(StoredText.value))
         }
     }
 
     static func storedMessage(_ row: Row) -> StoredPeerMessage? {
         guard let app = AppID(row["app_id"]), let from = UserID(row["sender"]), let to = UserID(row["receiver"]) else { return nil }
         let kind: Int = row["kind"]
-        let body: String = row["body"]
-        let content: MessageContent = kind == 1 ? .raw(base64: body, description: row["description"]) : .text(body)
+        let body = StoredText.text(row, "body") ?? ""
+        let content: MessageContent = kind == 1 ? .raw(base64: body, description: StoredText.text(row, "description")) : .text(body)
         return StoredPeerMessage(messageID: row["message_id"], appID: app, from: from, to: to, content: content,
                                  serverTimestamp: row["server_ts"])
     }
@@ -63,8 +64,8 @@ extension SQLiteStore: HistoryStore {
         try await pool.write { db in
             try db.cachedStatement(sql: """
                 INSERT INTO history_message (app_id, source, destination, message_type, payload, ts) VALUES (?, ?, ?, ?, ?, ?)
-                """).execute(arguments: [record.appID.rawValue, record.source, record.destination, record.kind.rawValue, record.payload,
-                                 record.timestamp])
+                """).execute(arguments: [record.appID.rawValue, record.source, record.destination, record.kind.rawValue,
+                                 StoredText.value(record.payload), record.timestamp])
         }
     }
 
@@ -76,7 +77,7 @@ extension SQLiteStore: HistoryStore {
                              arguments: arguments + [limit, offset]).compactMap { row in
                 guard let kind = HistoryRecord.Kind(rawValue: row["message_type"]) else { return nil }
                 return HistoryRecord(appID: app, source: row["source"], destination: row["destination"], kind: kind,
-                                     payload: row["payload"], timestamp: row["ts"])
+                                     payload: StoredText.text(row, "payload") ?? "", timestamp: row["ts"])
             }
         }
     }

@@ -24,7 +24,8 @@ public final class SQLiteStore: Sendable {
         (try? await pool.read { db in try Int.fetchOne(db, sql: "SELECT 1") }) == 1
     }
 
-    static var migrator: DatabaseMigrator {
+    /// The schema, one named step at a time; a step never changes once released.
+    package static var migrator: DatabaseMigrator {
         var migrator = DatabaseMigrator()
         migrator.registerMigration("v1-apps-and-credentials") { db in
             try db.execute(sql: """
@@ -80,6 +81,46 @@ public final class SQLiteStore: Sendable {
                     ts INTEGER NOT NULL
                 );
                 CREATE INDEX event_log_feed ON event_log (app_id, feed, seq);
+                """)
+        }
+        migrator.registerMigration("v3-payloads-as-utf8-blobs") { db in
+            // Payloads become BLOBs of their UTF-8 bytes (see ``StoredText``): each table is rebuilt with
+            // BLOB columns and its rows copied over, CAST(… AS BLOB) keeping their bytes and their seq.
+            try db.execute(sql: """
+                CREATE TABLE offline_message_v3 (
+                    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+                    app_id TEXT NOT NULL,
+                    receiver TEXT NOT NULL,
+                    message_id TEXT NOT NULL,
+                    sender TEXT NOT NULL,
+                    kind INTEGER NOT NULL,          -- 0 text, 1 raw
+                    body BLOB NOT NULL,             -- UTF-8 bytes
+                    description BLOB,               -- UTF-8 bytes
+                    server_ts INTEGER NOT NULL
+                );
+                INSERT INTO offline_message_v3 (seq, app_id, receiver, message_id, sender, kind, body, description, server_ts)
+                    SELECT seq, app_id, receiver, message_id, sender, kind, CAST(body AS BLOB), CAST(description AS BLOB), server_ts
+                    FROM offline_message;
+                DROP TABLE offline_message;
+                ALTER TABLE offline_message_v3 RENAME TO offline_message;
+                CREATE INDEX offline_message_receiver ON offline_message (app_id, receiver, seq);
+                CREATE INDEX offline_message_time ON offline_message (server_ts);
+                CREATE TABLE history_message_v3 (
+                    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+                    app_id TEXT NOT NULL,
+                    source TEXT NOT NULL,
+                    destination TEXT NOT NULL,
+                    message_type TEXT NOT NULL,
+                    payload BLOB NOT NULL,          -- UTF-8 bytes
+                    ts INTEGER NOT NULL
+                );
+                INSERT INTO history_message_v3 (seq, app_id, source, destination, message_type, payload, ts)
+                    SELECT seq, app_id, source, destination, message_type, CAST(payload AS BLOB), ts FROM history_message;
+                DROP TABLE history_message;
+                ALTER TABLE history_message_v3 RENAME TO history_message;
+                CREATE INDEX history_source ON history_message (app_id, source, ts);
+                CREATE INDEX history_destination ON history_message (app_id, destination, ts);
+                CREATE INDEX history_time ON history_message (app_id, ts);
                 """)
         }
         return migrator

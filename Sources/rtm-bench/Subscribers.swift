@@ -3,6 +3,7 @@ import NIOCore
 import NIOHTTP1
 import NIOPosix
 import NIOWebSocket
+import RTMClient   // ServerFrame.maximumBytes, the largest frame the server sends
 import Synchronization
 
 /// A crowd of WebSocket subscribers that count what they receive and, if asked, how late it was.
@@ -50,7 +51,7 @@ final class Subscribers: Sendable {
         let crowd = self, target = self.target
         let connected = ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton)
             .channelInitializer { channel in
-                let upgrader = NIOWebSocketClientUpgrader(maxFrameSize: 1 << 16) { channel, _ in
+                let upgrader = NIOWebSocketClientUpgrader(maxFrameSize: ServerFrame.maximumBytes) { channel, _ in
                     channel.eventLoop.makeCompletedFuture {
                         try channel.pipeline.syncOperations.addHandler(
                             SubscriberHandler(target: target, handshake: handshake, crowd: crowd))

@@ -105,4 +105,37 @@ import Testing
             #expect(try await log.drain(.user, of: Self.appB, limit: 10).map(\.userID) == ["u9"])
         }
     }
+
+    /// Every sample comes back byte for byte: offline texts and raw descriptions, history payloads, and
+    /// (in the event log) names made of every character a user id or channel name may hold.
+    @Test(arguments: StoreBackend.allCases)
+    func payloadFidelity(_ backend: StoreBackend) async throws {
+        try await backend.withStores { stores in
+            let samples = FidelitySamples.all
+            for (index, sample) in samples.enumerated() {
+                try await stores.offline.store(StoredPeerMessage(messageID: "t\(index)", appID: Self.appA, from: Self.alice, to: Self.bob,
+                                                                 content: .text(sample), serverTimestamp: 1_000), limit: 200)
+                try await stores.offline.store(StoredPeerMessage(messageID: "r\(index)", appID: Self.appA, from: Self.alice, to: Self.bob,
+                                                                 content: .raw(base64: "AA==", description: sample), serverTimestamp: 1_000),
+                                               limit: 200)
+                try await stores.history.append(HistoryRecord(appID: Self.appA, source: "alice", destination: "bob", kind: .peerMessage,
+                                                              payload: sample, timestamp: Int64(index)))
+            }
+            let pending = try await stores.offline.pending(for: Self.bob, in: Self.appA, notBefore: 0)
+            let texts = pending.compactMap { if case .text(let text) = $0.content { text } else { nil } }
+            let descriptions = pending.compactMap { if case .raw(_, let description) = $0.content { description } else { nil } }
+            #expect(texts.map(FidelitySamples.bytes) == samples.map(FidelitySamples.bytes))
+            #expect(descriptions.map(FidelitySamples.bytes) == samples.map(FidelitySamples.bytes))
+            let filter = HistoryFilter(source: "alice", destination: "bob", start: 0, end: 1_000)
+            let history = try await stores.history.query(filter, in: Self.appA, ascending: true, offset: 0, limit: 100)
+            #expect(history.map { Array($0.payload.utf8) } == samples.map(FidelitySamples.bytes))
+
+            let names = ["~!#$%&()+-:;<=.>?@[]^_{}|,' Az09", "a b"]
+            let events = names.map { RTMEvent(appID: Self.appA, userID: $0, kind: .join, channel: $0 + "!", timestamp: 5) }
+            try await stores.events.append(events, capacity: 10)
+            let drained = try await stores.events.drain(.channel, of: Self.appA, limit: 10)
+            #expect(drained.map { Array($0.userID.utf8) } == names.map { Array($0.utf8) })
+            #expect(drained.map { $0.channel.map { Array($0.utf8) } } == names.map { Array(($0 + "!").utf8) })
+        }
+    }
 }

@@ -34,6 +34,18 @@ enum StoreBackend: String, CaseIterable, CustomTestStringConvertible, Sendable {
         }
     }
 
+    /// Runs `body` with a plain client of the database at `url` (a URL from ``freshPostgresDatabase()``).
+    static func withPostgresClient<T>(_ url: String, _ body: (PostgresClient) async throws -> T) async throws -> T {
+        let components = try #require(URLComponents(string: url))
+        let client = PostgresClient(configuration: .init(host: components.host ?? "127.0.0.1", port: components.port ?? 5432,
+                                                         username: components.user ?? "postgres", password: nil,
+                                                         database: String(components.path.dropFirst()), tls: .disable),
+                                    backgroundLogger: Logger(label: "rtm.test.postgres"))
+        let running = Task { await client.run() }
+        defer { running.cancel() }
+        return try await body(client)
+    }
+
     /// Creates an empty database on the test server and returns its URL.
     static func freshPostgresDatabase() async throws -> String {
         guard let admin = postgresAdminURL, var components = URLComponents(string: admin) else {
