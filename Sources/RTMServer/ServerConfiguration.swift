@@ -53,6 +53,9 @@ public struct ServerConfiguration: Sendable {
     public var restFastPath = true
 
     public init() {}
+
+    /// Whether the configuration carries an app certificate or a customer secret in clear.
+    public var holdsSecrets: Bool { !customers.isEmpty || apps.contains { $0.appCertificate != nil } }
 }
 
 /// A configuration problem that stops the server at start, naming the key.

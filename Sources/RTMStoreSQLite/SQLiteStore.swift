@@ -11,11 +11,15 @@ public final class SQLiteStore: Sendable {
     let pool: DatabasePool
 
     /// Opens (creating if needed) `rtm.sqlite` in `directory` and migrates it to the current schema.
+    ///
+    /// The database holds app certificates in clear, so the directory is made private to the
+    /// server's user (0700) and the database files readable by it alone (0600), including those
+    /// of a data directory created with wider permissions by an earlier version.
     public init(directory: URL) throws {
-        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        let path = try DataDirectoryPermissions.prepare(directory: directory, databaseName: "rtm.sqlite")
         var configuration = Configuration()
         configuration.busyMode = .timeout(5)
-        pool = try DatabasePool(path: directory.appendingPathComponent("rtm.sqlite").path, configuration: configuration)
+        pool = try DatabasePool(path: path, configuration: configuration)
         try Self.migrator.migrate(pool)
     }
 
