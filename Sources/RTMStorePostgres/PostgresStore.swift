@@ -160,5 +160,10 @@ enum PostgresMigrations {
             """,
             "CREATE INDEX event_log_feed ON event_log (app_id, feed, seq)",
         ]),
+        // Issue 10: what an end user's token reaches on the REST API (RESTTokenScope); existing apps keep Agora's "app".
+        // Written to be safe to re-run, so it can be renumbered when merged with other steps.
+        (3, [
+            "ALTER TABLE app ADD COLUMN IF NOT EXISTS rest_token_scope TEXT NOT NULL DEFAULT 'app'",
+        ]),
     ]
 }

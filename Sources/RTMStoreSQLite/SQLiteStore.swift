@@ -86,6 +86,10 @@ public final class SQLiteStore: Sendable {
                 CREATE INDEX event_log_feed ON event_log (app_id, feed, seq);
                 """)
         }
+        // Issue 10: what an end user's token reaches on the REST API (RESTTokenScope); existing apps keep Agora's "app".
+        migrator.registerMigration("v3-app-rest-token-scope") { db in
+            try db.execute(sql: "ALTER TABLE app ADD COLUMN rest_token_scope TEXT NOT NULL DEFAULT 'app'")
+        }
         return migrator
     }
 }
@@ -106,13 +110,14 @@ extension SQLiteStore: AppRegistry {
     public func upsertApp(_ app: AppRecord) async throws {
         try await pool.write { db in
             try db.execute(sql: """
-                INSERT INTO app (app_id, certificate, messaging_rate_limit, history_retention_days, created_at)
-                VALUES (?, ?, ?, ?, ?)
+                INSERT INTO app (app_id, certificate, messaging_rate_limit, history_retention_days, rest_token_scope, created_at)
+                VALUES (?, ?, ?, ?, ?, ?)
                 ON CONFLICT(app_id) DO UPDATE SET certificate = excluded.certificate,
                     messaging_rate_limit = excluded.messaging_rate_limit,
-                    history_retention_days = excluded.history_retention_days
+                    history_retention_days = excluded.history_retention_days,
+                    rest_token_scope = excluded.rest_token_scope
                 """, arguments: [app.appID.rawValue, app.certificate, app.messagingRateLimit, app.historyRetentionDays,
-                                 Int64(Date().timeIntervalSince1970 * 1000)])
+                                 app.restTokenScope.rawValue, Int64(Date().timeIntervalSince1970 * 1000)])
         }
     }
 
@@ -142,7 +147,8 @@ extension SQLiteStore: AppRegistry {
     private static func appRecord(_ row: Row) -> AppRecord? {
         guard let id = AppID(row["app_id"]) else { return nil }
         return AppRecord(appID: id, certificate: row["certificate"], messagingRateLimit: row["messaging_rate_limit"],
-                         historyRetentionDays: row["history_retention_days"])
+                         historyRetentionDays: row["history_retention_days"],
+                         restTokenScope: RESTTokenScope(storedValue: row["rest_token_scope"]))
     }
 
     private static func credentialRecord(_ row: Row) -> CustomerCredential {
