@@ -4,7 +4,6 @@
 # and PostgreSQL) and the SIGKILL durability check on both stores; then the README tour; then the docs.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-[ -f ../shared/vectors/rtm-tokens.json ] || { echo "missing ../shared/vectors/rtm-tokens.json (the token vectors live beside the repository)"; exit 1; }
 swift build
 scripts/with-postgres.sh bash -c '
   set -euo pipefail

@@ -16,6 +16,10 @@ public struct APIError: Error, Sendable {
     }
     public static let unauthorized = APIError(status: .unauthorized, code: "unauthorized",
                                               message: "Authentication failed: check the credentials and the app id.")
+    /// A token used on an app-wide call of an app whose `rest_token_scope` is `user`.
+    public static let customerCredentialRequired = APIError(
+        status: .unauthorized, code: "unauthorized",
+        message: "This app's tokens reach only their own user's data: this call needs a customer credential (Basic auth).")
     public static func tooManyRequests(retryAfter: Int) -> APIError {
         APIError(status: .tooManyRequests, code: "too_many_requests",
                  message: "Too many requests for this app; retry after \(retryAfter) s.", retryAfter: retryAfter)

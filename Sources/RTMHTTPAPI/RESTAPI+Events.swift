@@ -19,7 +19,8 @@ extension RESTAPI {
 
     /// Destructive read of up to 1,000 of the oldest events of the feed.
     func drainEvents(_ feed: RTMEvent.Feed, request: Request, context: some RequestContext, requestID: String) async throws -> Response {
-        let (app, _) = try await authenticate(request: request, context: context)
+        let (app, principal) = try await authenticate(request: request, context: context)
+        try principal.checkAppWideAccess(in: app)
         try Self.check(eventsLimiter.acquire(app.appID, limit: .perSecond(configuration.eventsRateLimit)))
         await router.eventRecorder?.flush()
         let events = try await messages.stores.events.drain(feed, of: app.appID, limit: configuration.eventsPerReply)

@@ -38,19 +38,22 @@ extension RESTAPI {
         }
     }
 
-    private func admitHistory(request: Request, context: some RequestContext) async throws -> AppRecord {
-        let (app, _) = try await authenticate(request: request, context: context)
+    /// Authenticates and applies the history rate limit; returns the app and the user whose own
+    /// messages alone the caller may read (`nil`: the whole app; see ``RESTTokenScope``).
+    private func admitHistory(request: Request, context: some RequestContext) async throws -> (AppRecord, participant: String?) {
+        let (app, principal) = try await authenticate(request: request, context: context)
         try Self.check(historyLimiter.acquire(app.appID, limit: .perSecond(configuration.historyRateLimit)))
-        return app
+        return (app, principal.historyParticipant(in: app))
     }
 
     /// `POST …/query`: validates the filter and returns a single-use `location`.
     func createHistoryQuery(request: Request, context: some RequestContext, requestID: String) async throws -> Response {
-        let app = try await admitHistory(request: request, context: context)
+        let (app, participant) = try await admitHistory(request: request, context: context)
         let body = try Self.decode(HistoryQueryBody.self, from: try await readBody(request))
         guard let filterBody = body.filter else { throw APIError.invalidParameter("filter is required.") }
-        let filter = try Self.filter(source: filterBody.source, destination: filterBody.destination,
+        var filter = try Self.filter(source: filterBody.source, destination: filterBody.destination,
                                      start: filterBody.start_time, end: filterBody.end_time)
+        filter.participant = participant
         let limit = body.limit ?? 20
         guard [20, 50, 100].contains(limit) else { throw APIError.invalidParameter("limit must be 20, 50 or 100.") }
         let offset = body.offset ?? 0
@@ -64,11 +67,14 @@ extension RESTAPI {
         ])
     }
 
-    /// `GET …/query/<handle>`: runs the prepared query once; 410 for unknown, used or expired handles.
+    /// `GET …/query/<handle>`: runs the prepared query once; 410 for unknown, used or expired handles,
+    /// and for a handle made with a wider view than the caller's (a token limited to its user's messages
+    /// cannot run a query its user did not make).
     func historyResult(request: Request, context: some RequestContext, requestID: String) async throws -> Response {
-        let app = try await admitHistory(request: request, context: context)
+        let (app, participant) = try await admitHistory(request: request, context: context)
         let handle = (context.parameters.get("handle") ?? "").removingPercentEncoding ?? ""
-        guard let query = historyHandles.take(handle, for: app.appID) else { throw APIError.gone }
+        guard let query = historyHandles.take(handle, for: app.appID),
+              participant == nil || query.filter.participant == participant else { throw APIError.gone }
         let records = try await messages.stores.history.query(query.filter, in: app.appID, ascending: query.ascending,
                                                                offset: query.offset, limit: query.limit)
         let list: [[String: Any]] = records.map { record in
@@ -79,17 +85,19 @@ extension RESTAPI {
     }
 
     /// `GET …/count?source=&destination=&start_time=&end_time=` (one pair of surrounding quotes is stripped).
+    /// Hummingbird's `queryParameters` has percent-decoded the values once already: they are not
+    /// decoded again (`%2541` means `%41`, not `A`).
     func historyCount(request: Request, context: some RequestContext, requestID: String) async throws -> Response {
-        let app = try await admitHistory(request: request, context: context)
+        let (app, participant) = try await admitHistory(request: request, context: context)
         let query = request.uri.queryParameters
         func value(_ name: String) -> String? {
             guard var text = query[Substring(name)].map(String.init) else { return nil }
-            text = text.removingPercentEncoding ?? text
             if text.count >= 2, text.hasPrefix("\""), text.hasSuffix("\"") { text = String(text.dropFirst().dropLast()) }
             return text
         }
-        let filter = try Self.filter(source: value("source"), destination: value("destination"),
+        var filter = try Self.filter(source: value("source"), destination: value("destination"),
                                      start: value("start_time"), end: value("end_time"))
+        filter.participant = participant
         let count = try await messages.stores.history.count(filter, in: app.appID)
         return RESTResponse.success(requestID: requestID, fields: ["code": "ok", "count": count])
     }

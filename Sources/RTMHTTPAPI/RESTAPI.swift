@@ -5,6 +5,7 @@ import NIOCore
 import Logging
 import Metrics
 import RTMCore
+import RTMProtocol
 
 /// The Agora-compatible REST routes under `/dev/v2/project/<appid>` (`server-contract.md` §1).
 public struct RESTAPI: Sendable {
@@ -38,16 +39,21 @@ public struct RESTAPI: Sendable {
     }
 
     /// Adds the REST routes to `httpRouter`.
+    ///
+    /// The sends are registered a second time without the `user_id` segment: the router drops empty
+    /// segments, so `…/rtm/users//peer_messages` arrives that way, and is answered like any invalid
+    /// id (authentication first, then 400 `invalid_parameter`), not with the router's bare 404.
     public func register<Context: RequestContext>(on httpRouter: Hummingbird.Router<Context>) {
-        let base = "/dev/v2/project/:appid/rtm/users/:user_id"
-        httpRouter.post("\(base)/peer_messages") { request, context in
-            await self.respond(route: "peer_messages", request: request, context: context) { requestID in
-                try await self.peerMessage(request: request, context: context, requestID: requestID)
+        for base in ["/dev/v2/project/:appid/rtm/users/:user_id", "/dev/v2/project/:appid/rtm/users"] {
+            httpRouter.post("\(base)/peer_messages") { request, context in
+                await self.respond(route: "peer_messages", request: request, context: context) { requestID in
+                    try await self.peerMessage(request: request, context: context, requestID: requestID)
+                }
             }
-        }
-        httpRouter.post("\(base)/channel_messages") { request, context in
-            await self.respond(route: "channel_messages", request: request, context: context) { requestID in
-                try await self.channelMessage(request: request, context: context, requestID: requestID)
+            httpRouter.post("\(base)/channel_messages") { request, context in
+                await self.respond(route: "channel_messages", request: request, context: context) { requestID in
+                    try await self.channelMessage(request: request, context: context, requestID: requestID)
+                }
             }
         }
         registerHistory(on: httpRouter)
@@ -122,10 +128,15 @@ public struct RESTAPI: Sendable {
         return user
     }
 
+    private static let repeatedKey = APIError.invalidParameter("The body must not repeat a key in an object.")
+
     private static let invalidUserID = APIError.invalidParameter(
         "user_id must be 1-64 characters from the allowed set, without leading or trailing spaces.")
 
+    /// Decodes a request body. A body whose objects repeat a key is refused first (the decoder would
+    /// keep the first value where the fast path's parser, and most others, keep the last).
     static func decode<Body: Decodable>(_ type: Body.Type, from buffer: ByteBuffer) throws -> Body {
+        if JSONValue.refusal(of: buffer.readableBytesView) == .repeatedKey { throw repeatedKey }
         do {
             return try JSONDecoder().decode(Body.self, from: Data(buffer: buffer))
         } catch DecodingError.typeMismatch(_, let context) {

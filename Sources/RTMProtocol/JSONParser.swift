@@ -3,25 +3,41 @@
 ///
 /// Strings must be valid UTF-8 (escapes included: an unpaired surrogate is refused), numbers are
 /// `.int` when written without fraction or exponent and within `Int64`, `.double` otherwise, nesting
-/// is limited to ``maximumDepth``, and only whitespace may follow the value. A repeated object key
-/// keeps its last value.
+/// is limited to ``maximumDepth``, and only whitespace may follow the value. An object that repeats
+/// a key, at any depth, is refused (RFC 8259 leaves it open; parsers disagree on which value wins, so
+/// the server takes neither: one grammar for client frames and for both REST routes).
 struct JSONParser {
     /// Deepest nesting of arrays and objects accepted (bounds the recursion a frame can cause).
     static let maximumDepth = 64
 
     private let bytes: UnsafeBufferPointer<UInt8>
+    private let allowsTrailingCommas: Bool
     private var index = 0
+    /// Set when an object repeated a key (the parse then fails).
+    private var repeatedKey = false
 
-    private init(_ bytes: UnsafeBufferPointer<UInt8>) {
+    private init(_ bytes: UnsafeBufferPointer<UInt8>, allowsTrailingCommas: Bool) {
         self.bytes = bytes
+        self.allowsTrailingCommas = allowsTrailingCommas
     }
 
     /// Parses `bytes` as one JSON document; `nil` if it is not valid JSON.
     static func parse(_ bytes: UnsafeBufferPointer<UInt8>) -> JSONValue? {
-        var parser = JSONParser(bytes)
-        guard let value = parser.value(depth: 0) else { return nil }
+        try? parseReportingRefusal(bytes, allowingTrailingCommas: false).get()
+    }
+
+    /// Parses `bytes` as one JSON document, saying why it was refused. With `allowingTrailingCommas`,
+    /// a comma before `}` or `]` is accepted (the REST regular route's decoder accepts it: see
+    /// ``JSONValue/refusal(of:)``).
+    static func parseReportingRefusal(_ bytes: UnsafeBufferPointer<UInt8>, allowingTrailingCommas: Bool)
+        -> Result<JSONValue, JSONRefusal>
+    {
+        var parser = JSONParser(bytes, allowsTrailingCommas: allowingTrailingCommas)
+        let value = parser.value(depth: 0)
+        if parser.repeatedKey { return .failure(.repeatedKey) }
+        guard let value else { return .failure(.malformed) }
         parser.skipWhitespace()
-        return parser.index == bytes.count ? value : nil
+        return parser.index == bytes.count ? .success(value) : .failure(.malformed)
     }
 
     private var current: UInt8? { index < bytes.count ? bytes[index] : nil }
@@ -63,12 +79,19 @@ struct JSONParser {
         }
         while true {
             skipWhitespace()
+            if allowsTrailingCommas, current == UInt8(ascii: "}"), !members.isEmpty {
+                index += 1
+                return .object(members)
+            }
             guard current == UInt8(ascii: "\""), let key = string() else { return nil }
             skipWhitespace()
             guard current == UInt8(ascii: ":") else { return nil }
             index += 1
             guard let member = value(depth: depth) else { return nil }
-            members[key] = member
+            guard members.updateValue(member, forKey: key) == nil else {
+                repeatedKey = true
+                return nil
+            }
             skipWhitespace()
             switch current {
             case UInt8(ascii: ","): index += 1
@@ -87,6 +110,13 @@ struct JSONParser {
             return .array(elements)
         }
         while true {
+            if allowsTrailingCommas, !elements.isEmpty {
+                skipWhitespace()
+                if current == UInt8(ascii: "]") {
+                    index += 1
+                    return .array(elements)
+                }
+            }
             guard let element = value(depth: depth) else { return nil }
             elements.append(element)
             skipWhitespace()
@@ -220,10 +250,40 @@ struct JSONParser {
     }
 }
 
+/// Why ``JSONParser`` refused a document.
+package enum JSONRefusal: Error, Equatable {
+    /// Not JSON (RFC 8259), or nested deeper than ``JSONParser/maximumDepth``.
+    case malformed
+    /// An object repeats a key.
+    case repeatedKey
+}
+
 extension JSONValue {
-    /// Parses `bytes` as one JSON document with ``JSONParser``; `nil` if it is not valid JSON.
+    /// Parses `bytes` as one JSON document with ``JSONParser``; `nil` if it is not valid JSON or an
+    /// object in it repeats a key.
     public static func parse(_ bytes: some Sequence<UInt8>) -> JSONValue? {
-        if let parsed = bytes.withContiguousStorageIfAvailable({ JSONParser.parse($0) }) { return parsed }
-        return Array(bytes).withUnsafeBufferPointer { JSONParser.parse($0) }
+        try? parseReportingRefusal(bytes).get()
+    }
+
+    /// Parses `bytes` like ``parse(_:)``, saying why a document was refused.
+    package static func parseReportingRefusal(_ bytes: some Sequence<UInt8>) -> Result<JSONValue, JSONRefusal> {
+        read(bytes, allowingTrailingCommas: false)
+    }
+
+    /// The REST regular route's check before Foundation's decoder reads a body: `.repeatedKey` when an
+    /// object repeats a key, else `nil`. That decoder accepts trailing commas (a decision kept from
+    /// before the fast path), so they are read past here and a repeated key after one is still found.
+    package static func refusal(of bytes: some Sequence<UInt8>) -> JSONRefusal? {
+        if case .failure(let refusal) = read(bytes, allowingTrailingCommas: true) { return refusal }
+        return nil
+    }
+
+    private static func read(_ bytes: some Sequence<UInt8>, allowingTrailingCommas: Bool) -> Result<JSONValue, JSONRefusal> {
+        if let parsed = bytes.withContiguousStorageIfAvailable({
+            JSONParser.parseReportingRefusal($0, allowingTrailingCommas: allowingTrailingCommas)
+        }) { return parsed }
+        return Array(bytes).withUnsafeBufferPointer {
+            JSONParser.parseReportingRefusal($0, allowingTrailingCommas: allowingTrailingCommas)
+        }
     }
 }

@@ -11,7 +11,13 @@ public enum ParsedFrame: Sendable, Equatable {
 /// Reads client frames (`client-protocol.md` §1): checks the op, the id and each field's type.
 public enum RequestParser {
     public static func parse(_ bytes: some Sequence<UInt8>) -> ParsedFrame {
-        guard let object = JSONValue.parse(bytes)?.objectValue else {
+        let object: [String: JSONValue]
+        switch JSONValue.parseReportingRefusal(bytes) {
+        case .success(.object(let members)): object = members
+        case .failure(.repeatedKey):
+            // Neither value is taken (which one a reader keeps differs): the frame is malformed.
+            return .invalid(op: nil, id: nil, field: nil, reason: "frame repeats a key")
+        case .success, .failure(.malformed):
             return .invalid(op: nil, id: nil, field: nil, reason: "frame is not a JSON object")
         }
         guard let op = object["op"]?.stringValue else { return .invalid(op: nil, id: nil, field: nil, reason: "missing op") }

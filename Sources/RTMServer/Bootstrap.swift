@@ -28,7 +28,8 @@ public enum Bootstrap {
             guard let id = AppID(app.appID) else { continue }
             try await registry.upsertApp(AppRecord(appID: id, certificate: app.appCertificate,
                                                    messagingRateLimit: app.messagingRateLimit,
-                                                   historyRetentionDays: app.historyRetentionDays))
+                                                   historyRetentionDays: app.historyRetentionDays,
+                                                   restTokenScope: app.restTokenScope))
         }
         for customer in configuration.customers {
             try await registry.upsertCredential(CustomerCredential(customerID: customer.id,

@@ -53,7 +53,8 @@ public enum ConfigurationLoader {
                     appID: try string(id, key: "\(key).app_id"),
                     appCertificate: try entry["app_certificate"].map { try string($0, key: "\(key).app_certificate") },
                     messagingRateLimit: try entry["messaging_rate_limit"].map { try int($0, key: "\(key).messaging_rate_limit") },
-                    historyRetentionDays: try entry["history_retention_days"].map { try int($0, key: "\(key).history_retention_days") })
+                    historyRetentionDays: try entry["history_retention_days"].map { try int($0, key: "\(key).history_retention_days") },
+                    restTokenScope: try entry["rest_token_scope"].map { try tokenScope($0, key: "\(key).rest_token_scope") } ?? .app)
             }
         }
         if let value = root["customers"] {
@@ -136,6 +137,13 @@ public enum ConfigurationLoader {
         if let text = value as? String { return text }
         if let number = value as? Int { return String(number) }
         throw ConfigurationError(key: key, problem: "must be a string")
+    }
+
+    private static func tokenScope(_ value: Any, key: String) throws -> RESTTokenScope {
+        guard let text = value as? String, let scope = RESTTokenScope(rawValue: text) else {
+            throw ConfigurationError(key: key, problem: "must be app or user")
+        }
+        return scope
     }
 
     private static func int(_ value: Any, key: String) throws -> Int {

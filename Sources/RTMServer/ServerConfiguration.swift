@@ -9,12 +9,16 @@ public struct ServerConfiguration: Sendable {
         public var appCertificate: String?
         public var messagingRateLimit: Int?
         public var historyRetentionDays: Int?
+        /// What an end user's RTM token reaches on the REST API (`rest_token_scope`: `app`, the default, or `user`).
+        public var restTokenScope: RESTTokenScope
 
-        public init(appID: String, appCertificate: String?, messagingRateLimit: Int? = nil, historyRetentionDays: Int? = nil) {
+        public init(appID: String, appCertificate: String?, messagingRateLimit: Int? = nil, historyRetentionDays: Int? = nil,
+                    restTokenScope: RESTTokenScope = .app) {
             self.appID = appID
             self.appCertificate = appCertificate
             self.messagingRateLimit = messagingRateLimit
             self.historyRetentionDays = historyRetentionDays
+            self.restTokenScope = restTokenScope
         }
     }
 
@@ -53,6 +57,9 @@ public struct ServerConfiguration: Sendable {
     public var restFastPath = true
 
     public init() {}
+
+    /// Whether the configuration carries an app certificate or a customer secret in clear.
+    public var holdsSecrets: Bool { !customers.isEmpty || apps.contains { $0.appCertificate != nil } }
 }
 
 /// A configuration problem that stops the server at start, naming the key.

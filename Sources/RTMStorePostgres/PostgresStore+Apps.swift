@@ -5,29 +5,31 @@ import RTMCore
 extension PostgresStore: AppRegistry {
     public func app(_ id: AppID) async throws -> AppRecord? {
         let rows = try await client.query("""
-            SELECT app_id, certificate, messaging_rate_limit, history_retention_days FROM app WHERE app_id = \(id.rawValue)
+            SELECT app_id, certificate, messaging_rate_limit, history_retention_days, rest_token_scope FROM app WHERE app_id = \(id.rawValue)
             """, logger: logger)
         var found: AppRecord?
-        for try await row in rows.decode((String, String?, Int?, Int?).self) { found = Self.app(row) }
+        for try await row in rows.decode((String, String?, Int?, Int?, String).self) { found = Self.app(row) }
         return found
     }
 
     public func allApps() async throws -> [AppRecord] {
         let rows = try await client.query("""
-            SELECT app_id, certificate, messaging_rate_limit, history_retention_days FROM app ORDER BY created_at, app_id
+            SELECT app_id, certificate, messaging_rate_limit, history_retention_days, rest_token_scope FROM app ORDER BY created_at, app_id
             """, logger: logger)
         var apps: [AppRecord] = []
-        for try await row in rows.decode((String, String?, Int?, Int?).self) { if let app = Self.app(row) { apps.append(app) } }
+        for try await row in rows.decode((String, String?, Int?, Int?, String).self) { if let app = Self.app(row) { apps.append(app) } }
         return apps
     }
 
     public func upsertApp(_ app: AppRecord) async throws {
         let now = Int64(Date().timeIntervalSince1970 * 1000)
         try await client.query("""
-            INSERT INTO app (app_id, certificate, messaging_rate_limit, history_retention_days, created_at)
-            VALUES (\(app.appID.rawValue), \(app.certificate), \(app.messagingRateLimit), \(app.historyRetentionDays), \(now))
+            INSERT INTO app (app_id, certificate, messaging_rate_limit, history_retention_days, rest_token_scope, created_at)
+            VALUES (\(app.appID.rawValue), \(app.certificate), \(app.messagingRateLimit), \(app.historyRetentionDays),
+                    \(app.restTokenScope.rawValue), \(now))
             ON CONFLICT (app_id) DO UPDATE SET certificate = EXCLUDED.certificate,
-                messaging_rate_limit = EXCLUDED.messaging_rate_limit, history_retention_days = EXCLUDED.history_retention_days
+                messaging_rate_limit = EXCLUDED.messaging_rate_limit, history_retention_days = EXCLUDED.history_retention_days,
+                rest_token_scope = EXCLUDED.rest_token_scope
             """, logger: logger).drain()
     }
 
@@ -59,8 +61,9 @@ extension PostgresStore: AppRegistry {
             """, logger: logger).drain()
     }
 
-    private static func app(_ row: (String, String?, Int?, Int?)) -> AppRecord? {
-        AppID(row.0).map { AppRecord(appID: $0, certificate: row.1, messagingRateLimit: row.2, historyRetentionDays: row.3) }
+    private static func app(_ row: (String, String?, Int?, Int?, String)) -> AppRecord? {
+        AppID(row.0).map { AppRecord(appID: $0, certificate: row.1, messagingRateLimit: row.2, historyRetentionDays: row.3,
+                                     restTokenScope: RESTTokenScope(storedValue: row.4)) }
     }
 
     private static func credential(_ row: (String, String, String)) -> CustomerCredential {

@@ -72,6 +72,8 @@ extension PostgresStore: HistoryStore {
             WHERE app_id = \(app.rawValue) AND ts >= \(filter.start) AND ts <= \(filter.end)
               AND (\(filter.source)::TEXT IS NULL OR source = \(filter.source))
               AND (\(filter.destination)::TEXT IS NULL OR destination = \(filter.destination))
+              AND (\(filter.participant)::TEXT IS NULL OR source = \(filter.participant)
+                   OR (destination = \(filter.participant) AND message_type = \(HistoryRecord.Kind.peerMessage.rawValue)))
             ORDER BY CASE WHEN \(ascending) THEN ts END ASC, CASE WHEN \(ascending) THEN seq END ASC,
                      ts DESC, seq DESC
             LIMIT \(limit) OFFSET \(offset)
@@ -91,6 +93,8 @@ extension PostgresStore: HistoryStore {
             WHERE app_id = \(app.rawValue) AND ts >= \(filter.start) AND ts <= \(filter.end)
               AND (\(filter.source)::TEXT IS NULL OR source = \(filter.source))
               AND (\(filter.destination)::TEXT IS NULL OR destination = \(filter.destination))
+              AND (\(filter.participant)::TEXT IS NULL OR source = \(filter.participant)
+                   OR (destination = \(filter.participant) AND message_type = \(HistoryRecord.Kind.peerMessage.rawValue)))
             """, logger: logger)
         var count = 0
         for try await value in rows.decode(Int64.self) { count = Int(value) }

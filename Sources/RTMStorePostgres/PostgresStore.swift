@@ -165,8 +165,13 @@ enum PostgresMigrations {
             """,
             "CREATE INDEX event_log_feed ON event_log (app_id, feed, seq)",
         ]),
-        // Payloads become the UTF-8 bytes of their text (see `PostgresStoredText`): TEXT refuses U+0000.
+        // Issue 10: what an end user's token reaches on the REST API (RESTTokenScope); existing apps keep Agora's "app".
+        // Written to be safe to re-run, so it can be renumbered when merged with other steps.
         (3, [
+            "ALTER TABLE app ADD COLUMN IF NOT EXISTS rest_token_scope TEXT NOT NULL DEFAULT 'app'",
+        ]),
+        // Payloads become the UTF-8 bytes of their text (see `PostgresStoredText`): TEXT refuses U+0000.
+        (4, [
             """
             ALTER TABLE offline_message ALTER COLUMN body TYPE BYTEA USING convert_to(body, 'UTF8'),
                 ALTER COLUMN description TYPE BYTEA USING convert_to(description, 'UTF8')

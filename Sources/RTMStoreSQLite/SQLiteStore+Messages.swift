@@ -108,6 +108,10 @@ extension SQLiteStore: HistoryStore {
             conditions.append("destination = ?")
             arguments += [destination]
         }
+        if let participant = filter.participant {
+            conditions.append("(source = ? OR (destination = ? AND message_type = ?))")
+            arguments += [participant, participant, HistoryRecord.Kind.peerMessage.rawValue]
+        }
         return (conditions.joined(separator: " AND "), arguments)
     }
 }

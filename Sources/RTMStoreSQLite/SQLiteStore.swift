@@ -11,11 +11,15 @@ public final class SQLiteStore: Sendable {
     let pool: DatabasePool
 
     /// Opens (creating if needed) `rtm.sqlite` in `directory` and migrates it to the current schema.
+    ///
+    /// The database holds app certificates in clear, so the directory is made private to the
+    /// server's user (0700) and the database files readable by it alone (0600), including those
+    /// of a data directory created with wider permissions by an earlier version.
     public init(directory: URL) throws {
-        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        let path = try DataDirectoryPermissions.prepare(directory: directory, databaseName: "rtm.sqlite")
         var configuration = Configuration()
         configuration.busyMode = .timeout(5)
-        pool = try DatabasePool(path: directory.appendingPathComponent("rtm.sqlite").path, configuration: configuration)
+        pool = try DatabasePool(path: path, configuration: configuration)
         try Self.migrator.migrate(pool)
     }
 
@@ -83,11 +87,15 @@ public final class SQLiteStore: Sendable {
                 CREATE INDEX event_log_feed ON event_log (app_id, feed, seq);
                 """)
         }
-        migrator.registerMigration("v3-payloads-as-utf8-blobs") { db in
+        // Issue 10: what an end user's token reaches on the REST API (RESTTokenScope); existing apps keep Agora's "app".
+        migrator.registerMigration("v3-app-rest-token-scope") { db in
+            try db.execute(sql: "ALTER TABLE app ADD COLUMN rest_token_scope TEXT NOT NULL DEFAULT 'app'")
+        }
+        migrator.registerMigration("v4-payloads-as-utf8-blobs") { db in
             // Payloads become BLOBs of their UTF-8 bytes (see ``StoredText``): each table is rebuilt with
             // BLOB columns and its rows copied over, CAST(… AS BLOB) keeping their bytes and their seq.
             try db.execute(sql: """
-                CREATE TABLE offline_message_v3 (
+                CREATE TABLE offline_message_v4 (
                     seq INTEGER PRIMARY KEY AUTOINCREMENT,
                     app_id TEXT NOT NULL,
                     receiver TEXT NOT NULL,
@@ -98,14 +106,14 @@ public final class SQLiteStore: Sendable {
                     description BLOB,               -- UTF-8 bytes
                     server_ts INTEGER NOT NULL
                 );
-                INSERT INTO offline_message_v3 (seq, app_id, receiver, message_id, sender, kind, body, description, server_ts)
+                INSERT INTO offline_message_v4 (seq, app_id, receiver, message_id, sender, kind, body, description, server_ts)
                     SELECT seq, app_id, receiver, message_id, sender, kind, CAST(body AS BLOB), CAST(description AS BLOB), server_ts
                     FROM offline_message;
                 DROP TABLE offline_message;
-                ALTER TABLE offline_message_v3 RENAME TO offline_message;
+                ALTER TABLE offline_message_v4 RENAME TO offline_message;
                 CREATE INDEX offline_message_receiver ON offline_message (app_id, receiver, seq);
                 CREATE INDEX offline_message_time ON offline_message (server_ts);
-                CREATE TABLE history_message_v3 (
+                CREATE TABLE history_message_v4 (
                     seq INTEGER PRIMARY KEY AUTOINCREMENT,
                     app_id TEXT NOT NULL,
                     source TEXT NOT NULL,
@@ -114,10 +122,10 @@ public final class SQLiteStore: Sendable {
                     payload BLOB NOT NULL,          -- UTF-8 bytes
                     ts INTEGER NOT NULL
                 );
-                INSERT INTO history_message_v3 (seq, app_id, source, destination, message_type, payload, ts)
+                INSERT INTO history_message_v4 (seq, app_id, source, destination, message_type, payload, ts)
                     SELECT seq, app_id, source, destination, message_type, CAST(payload AS BLOB), ts FROM history_message;
                 DROP TABLE history_message;
-                ALTER TABLE history_message_v3 RENAME TO history_message;
+                ALTER TABLE history_message_v4 RENAME TO history_message;
                 CREATE INDEX history_source ON history_message (app_id, source, ts);
                 CREATE INDEX history_destination ON history_message (app_id, destination, ts);
                 CREATE INDEX history_time ON history_message (app_id, ts);
@@ -143,13 +151,14 @@ extension SQLiteStore: AppRegistry {
     public func upsertApp(_ app: AppRecord) async throws {
         try await pool.write { db in
             try db.execute(sql: """
-                INSERT INTO app (app_id, certificate, messaging_rate_limit, history_retention_days, created_at)
-                VALUES (?, ?, ?, ?, ?)
+                INSERT INTO app (app_id, certificate, messaging_rate_limit, history_retention_days, rest_token_scope, created_at)
+                VALUES (?, ?, ?, ?, ?, ?)
                 ON CONFLICT(app_id) DO UPDATE SET certificate = excluded.certificate,
                     messaging_rate_limit = excluded.messaging_rate_limit,
-                    history_retention_days = excluded.history_retention_days
+                    history_retention_days = excluded.history_retention_days,
+                    rest_token_scope = excluded.rest_token_scope
                 """, arguments: [app.appID.rawValue, app.certificate, app.messagingRateLimit, app.historyRetentionDays,
-                                 Int64(Date().timeIntervalSince1970 * 1000)])
+                                 app.restTokenScope.rawValue, Int64(Date().timeIntervalSince1970 * 1000)])
         }
     }
 
@@ -179,7 +188,8 @@ extension SQLiteStore: AppRegistry {
     private static func appRecord(_ row: Row) -> AppRecord? {
         guard let id = AppID(row["app_id"]) else { return nil }
         return AppRecord(appID: id, certificate: row["certificate"], messagingRateLimit: row["messaging_rate_limit"],
-                         historyRetentionDays: row["history_retention_days"])
+                         historyRetentionDays: row["history_retention_days"],
+                         restTokenScope: RESTTokenScope(storedValue: row["rest_token_scope"]))
     }
 
     private static func credentialRecord(_ row: Row) -> CustomerCredential {

@@ -24,6 +24,8 @@ struct StoreOptions: ParsableArguments {
     }
 }
 
+extension RESTTokenScope: ExpressibleByArgument {}
+
 struct AppCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(commandName: "app", abstract: "Create or list apps.",
                                                     subcommands: [Create.self, List.self])
@@ -32,11 +34,16 @@ struct AppCommand: AsyncParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Create an app; prints its App ID and App Certificate once.")
         @OptionGroup var store: StoreOptions
         @Flag(name: .customLong("no-certificate"), help: "An app whose clients log in without tokens.") var noCertificate = false
+        @Option(name: .customLong("rest-token-scope"),
+                help: "What an end user's token reaches on the REST API: app (Agora's behaviour) or user (its own data only).")
+        var restTokenScope: RESTTokenScope = .app
 
         func run() async throws {
             let appID = Bootstrap.randomHex(bytes: 16)
             let certificate = noCertificate ? nil : Bootstrap.randomHex(bytes: 16)
-            try await store.withRegistry { try await $0.upsertApp(AppRecord(appID: AppID(appID)!, certificate: certificate)) }
+            try await store.withRegistry {
+                try await $0.upsertApp(AppRecord(appID: AppID(appID)!, certificate: certificate, restTokenScope: restTokenScope))
+            }
             print("App ID:          \(appID)")
             print("App Certificate: \(certificate ?? "(none: logins need no token)")")
         }
@@ -49,7 +56,7 @@ struct AppCommand: AsyncParsableCommand {
         func run() async throws {
             try await store.withRegistry { registry in
                 for app in try await registry.allApps() {
-                    print("\(app.appID.rawValue)  \(app.certificate == nil ? "no certificate" : "certificate set")")
+                    print("\(app.appID.rawValue)  \(app.certificate == nil ? "no certificate" : "certificate set")  rest_token_scope \(app.restTokenScope.rawValue)")
                 }
             }
         }

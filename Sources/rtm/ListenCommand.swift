@@ -12,7 +12,11 @@ struct ListenCommand: AsyncParsableCommand {
     @Option(name: .customLong("app-id")) var appID: String
     @Option(name: .customLong("user-id")) var userID: String
     @Option(help: "An RTM token for the user.") var token: String?
-    @Option(name: .customLong("app-certificate"), help: "Mint a 007 token locally with this certificate instead of --token.") var appCertificate: String?
+    @Option(name: .customLong("app-certificate"),
+            help: "Mint a 007 token locally with this certificate instead of --token (visible in ps; prefer the file or RTM_APP_CERTIFICATE).")
+    var appCertificateValue: String?
+    @Option(name: .customLong("app-certificate-file"), help: "A file holding the app certificate to mint a token with.")
+    var appCertificateFile: String?
     @Option(help: "A channel to join (repeatable).") var channel: [String] = []
     @Option(help: "A user whose presence to watch (repeatable).") var watch: [String] = []
     @Option(help: "Stop after this many messages (default: run until interrupted).") var count: Int?
@@ -20,7 +24,7 @@ struct ListenCommand: AsyncParsableCommand {
     func run() async throws {
         let client = RTMClient(serverURL: url, appID: appID)
         var token = self.token
-        if token == nil, let appCertificate {
+        if token == nil, let appCertificate = try SecretInput.appCertificate.resolve(value: appCertificateValue, file: appCertificateFile) {
             token = RTMToken.build007(appID: appID, certificate: appCertificate, userID: userID, expireSeconds: 86_400,
                                       issuedAt: UInt32(Date().timeIntervalSince1970))
         }

@@ -6,18 +6,22 @@ struct RESTOptions: ParsableArguments {
     @Option(help: "Server base URL; repeat it to fail over to the next one.") var url: [String] = ["http://127.0.0.1:8080"]
     @Option(name: .customLong("app-id")) var appID: String
     @Option(name: .customLong("customer-id"), help: "Basic auth customer id.") var customerID: String?
-    @Option(name: .customLong("customer-secret"), help: "Basic auth customer secret.") var customerSecret: String?
+    @Option(name: .customLong("customer-secret"),
+            help: "Basic auth customer secret (visible in ps; prefer --customer-secret-file or RTM_CUSTOMER_SECRET).")
+    var customerSecretValue: String?
+    @Option(name: .customLong("customer-secret-file"), help: "A file holding the customer secret.") var customerSecretFile: String?
     @Option(help: "An RTM token for the sending user (instead of Basic auth).") var token: String?
     @Option(help: "The sending user id.") var from: String
 
     func client() throws -> RTMRestClient {
         let credentials: RTMRestClient.Credentials
+        let customerSecret = try SecretInput.customerSecret.resolve(value: customerSecretValue, file: customerSecretFile)
         if let customerID, let customerSecret {
             credentials = .basic(customerID: customerID, secret: customerSecret)
         } else if let token {
             credentials = .token(token: token, userID: from)
         } else {
-            throw ValidationError("Give --customer-id and --customer-secret, or --token.")
+            throw ValidationError("Give --customer-id with the secret (--customer-secret-file, RTM_CUSTOMER_SECRET or --customer-secret), or --token.")
         }
         return RTMRestClient(baseURLs: url, appID: appID, credentials: credentials, onAttempt: { printLine("POST via \($0)") })
     }

@@ -28,6 +28,7 @@ struct ServeCommand: AsyncParsableCommand {
             FileHandle.standardError.write(Data("rtm: \(error)\n".utf8))
             throw ExitCode(2)
         }
+        if let config { Self.warnIfReadableByOthers(config, holdsSecrets: configuration.holdsSecrets) }
         var logger = Logger(label: "rtm")
         logger.logLevel = Logger.Level(rawValue: logLevel) ?? .info
         let application: RTMApplication
@@ -44,6 +45,15 @@ struct ServeCommand: AsyncParsableCommand {
         }
     }
 
+    /// Warns on standard error when a config file that holds certificates or secrets can be read by
+    /// other local users (the server still starts: the file is the operator's).
+    static func warnIfReadableByOthers(_ path: String, holdsSecrets: Bool) {
+        guard holdsSecrets, let mode = (try? FileManager.default.attributesOfItem(atPath: path))?[.posixPermissions] as? Int,
+              mode & 0o077 != 0 else { return }
+        FileHandle.standardError.write(Data(
+            "rtm: warning: \(path) holds app certificates or customer secrets and other users may read it (mode \(String(mode, radix: 8))); run: chmod 600 \(path)\n".utf8))
+    }
+
     /// Prints the first-run credentials once (with a ready-to-paste curl line), or the app ids.
     static func announce(host: String, port: Int, bootstrap: BootstrapCredentials?, appIDs: [String]) {
         var lines: [String] = []
@@ -55,7 +65,7 @@ struct ServeCommand: AsyncParsableCommand {
                 "  App Certificate: \(created.appCertificate)",
                 "  Customer ID:     \(created.customerID)",
                 "  Customer Secret: \(created.customerSecret)",
-                "Receive:  swift run rtm listen --url ws://\(host):\(port)/v1/ws --app-id \(created.appID) --app-certificate \(created.appCertificate) --user-id userB",
+                "Receive:  RTM_APP_CERTIFICATE=\(created.appCertificate) swift run rtm listen --url ws://\(host):\(port)/v1/ws --app-id \(created.appID) --user-id userB",
                 "Send:     curl -s -X POST 'http://\(host):\(port)/dev/v2/project/\(created.appID)/rtm/users/userA/peer_messages?wait_for_ack=true' -H 'Authorization: Basic \(basic)' -H 'Content-Type: application/json' -d '{\"destination\":\"userB\",\"payload\":\"Hello\"}'",
             ]
         } else {

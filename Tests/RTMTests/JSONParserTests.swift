@@ -34,7 +34,6 @@ import Testing
         let value = try #require(JSONValue.parse(#"{"i":42,"d":2.5,"s":"a\u0041\ud83d\ude00","b":true,"n":null,"a":[1]}"#.utf8))
         #expect(value == .object(["i": .int(42), "d": .double(2.5), "s": .string("aA😀"), "b": .bool(true), "n": .null,
                                   "a": .array([.int(1)])]))
-        #expect(JSONValue.parse(#"{"dup":1,"dup":2}"#.utf8) == .object(["dup": .int(2)]))
         #expect(JSONValue.parse("9223372036854775808".utf8) == .double(9223372036854775808))
     }
 
@@ -52,6 +51,38 @@ import Testing
         #expect(JSONValue.parse(bytes) == nil)
         if !Self.foundationLenient.contains(bytes) {
             #expect((try? JSONDecoder().decode(JSONValue.self, from: Data(bytes))) == nil)
+        }
+    }
+
+    /// An object that repeats a key is refused at any depth (Foundation keeps one of the values; which
+    /// one differs between readers, so the server takes neither), and the refusal says so.
+    static let repeatedKeys = [
+        #"{"dup":1,"dup":2}"#, #"{"dup":1,"other":true,"dup":1}"#, #"{"a":{"x":1,"x":2}}"#, #"[{"k":"v","k":"v"}]"#,
+        #"{"destination":"userB","payload":"Hi","destination":"userC"}"#, #"{"\u0061":1,"a":2}"#,
+    ]
+
+    @Test(arguments: repeatedKeys)
+    func refusesRepeatedKeys(document: String) {
+        #expect(JSONValue.parse(document.utf8) == nil)
+        #expect(JSONValue.parseReportingRefusal(document.utf8) == .failure(.repeatedKey))
+        #expect(JSONValue.refusal(of: document.utf8) == .repeatedKey)
+        #expect((try? JSONDecoder().decode(JSONValue.self, from: Data(document.utf8))) != nil, "Foundation lets it through")
+    }
+
+    /// Distinct keys, also ones that differ only after escapes are read, and equal keys in sibling objects.
+    @Test func keepsDistinctKeys() {
+        #expect(JSONValue.parse(#"{"a":{"k":1},"b":{"k":2},"k":3,"A":4,"\u0062b":5}"#.utf8)
+            == .object(["a": .object(["k": .int(1)]), "b": .object(["k": .int(2)]), "k": .int(3), "A": .int(4), "bb": .int(5)]))
+    }
+
+    /// The REST regular route's check reads past trailing commas (its decoder accepts them), so a repeated
+    /// key behind one is still found; for everything else it leaves the decision to the decoder.
+    @Test func regularRouteCheckReadsPastTrailingCommas() {
+        #expect(JSONValue.refusal(of: #"{"x":[1,],"destination":"a","destination":"b",}"#.utf8) == .repeatedKey)
+        #expect(JSONValue.refusal(of: #"{"x":[1,2,],"y":{"z":1,},}"#.utf8) == nil)
+        #expect(JSONValue.parseReportingRefusal(#"{"x":[1,2,]}"#.utf8) == .failure(.malformed), "strict everywhere else")
+        for stillMalformed in ["{,}", "[,]", "[1,,]", #"{"a":1,,}"#] {
+            #expect(JSONValue.refusal(of: stillMalformed.utf8) == .malformed, "\(stillMalformed)")
         }
     }
 

@@ -47,7 +47,7 @@ import Testing
         let path = directory.appendingPathComponent("rtm.sqlite").path
         // The database as the release before the payload migration left it: its schema, its rows bound as TEXT.
         let old = try DatabasePool(path: path)
-        try SQLiteStore.migrator.migrate(old, upTo: "v2-offline-history-events")
+        try SQLiteStore.migrator.migrate(old, upTo: "v3-app-rest-token-scope")
         try await old.write { db in
             for (index, text) in Self.oldTexts.enumerated() {
                 try db.execute(sql: """
@@ -72,7 +72,7 @@ import Testing
              try String.fetchAll(db, sql: "SELECT identifier FROM grdb_migrations ORDER BY identifier"))
         }
         #expect(bodies == ["blob"] && payloads == ["blob"])
-        #expect(migrations.last == "v3-payloads-as-utf8-blobs")
+        #expect(migrations.last == "v4-payloads-as-utf8-blobs")
         try check.close()
     }
 
@@ -81,7 +81,7 @@ import Testing
         let store = try PostgresStore(url: url)
         let running = Task { await store.run() }
         defer { running.cancel() }
-        try await store.migrate(through: 2)
+        try await store.migrate(through: 3)
         try await StoreBackend.withPostgresClient(url) { client in
             for (index, text) in Self.oldTexts.enumerated() {
                 let app = Self.app.rawValue, timestamp = Int64(1_000 + index)

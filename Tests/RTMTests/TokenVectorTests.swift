@@ -2,7 +2,8 @@ import AgoraToken
 import Foundation
 import Testing
 
-/// The shared vectors made by Agora's own builders (`../shared/vectors/rtm-tokens.json`).
+/// The vectors made by Agora's own builders, kept in the repository as `Tests/Fixtures/rtm-tokens.json`
+/// (a copy of the project's shared `vectors/rtm-tokens.json`, so a clone anywhere runs them).
 struct TokenVectorTests {
     struct Case {
         var id: String
@@ -14,8 +15,8 @@ struct TokenVectorTests {
     }
 
     static func loadCases() throws -> [Case] {
-        let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
-        let url = root.deletingLastPathComponent().appendingPathComponent("shared/vectors/rtm-tokens.json")
+        let tests = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+        let url = tests.appendingPathComponent("Fixtures/rtm-tokens.json")
         let document = try JSONSerialization.jsonObject(with: Data(contentsOf: url)) as! [String: Any]
         return (document["cases"] as! [[String: Any]]).map { entry in
             let expected = entry["expected"] as! [String: Any]

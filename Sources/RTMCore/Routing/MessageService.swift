@@ -3,7 +3,8 @@ import Synchronization
 
 /// The stored half of messaging: offline store-and-forward and history around the ``Router``.
 ///
-/// Both edges (REST and the gateway) send through it. A message is stored in history when asked;
+/// Both edges (REST and the gateway) send through it. A message is recorded in history, when asked,
+/// before it is sent (a failed write means nothing was delivered);
 /// a peer message asked to be kept offline is stored when its receiver is offline, delivered with
 /// `offline: true` at the receiver's next login in send order, and deleted only once acknowledged.
 public final class MessageService: Sendable {
@@ -42,19 +43,24 @@ public final class MessageService: Sendable {
         self.logger = logger
     }
 
-    /// Sends a peer message. With `history`, it is recorded first. With `offline` and the receiver
-    /// offline, it is stored (`.cached`); if the receiver logged in meanwhile it is delivered at once.
+    /// Sends a peer message. With `history`, it is recorded first, then sent: a history write that
+    /// fails throws before anything is delivered or an acknowledgement slot is opened, so the sender
+    /// is told of a failure only for a message nobody received (and may send it again), and is never
+    /// told of a failure after delivery. History records what was sent, delivered or not (an offline
+    /// receiver's messages are recorded too). With `offline` and the receiver offline, it is stored
+    /// (`.cached`); if the receiver logged in meanwhile it is delivered at once.
     public func sendPeer(_ message: PeerMessage, wantAck: Bool, offline: Bool, history: Bool) async throws -> PeerOutcome {
-        let dispatch = router.sendPeer(message, wantAck: wantAck)
+        let timestamp = router.clock.nowMilliseconds()
         if history, case .text(let text) = message.content {
             try await stores.history.append(HistoryRecord(appID: message.appID, source: message.from.rawValue,
                                                           destination: message.to.rawValue, kind: .peerMessage, payload: text,
-                                                          timestamp: dispatch.serverTimestamp))
+                                                          timestamp: timestamp))
         }
-        switch dispatch {
+        switch router.sendPeer(message, wantAck: wantAck, serverTimestamp: timestamp) {
         case .handedOff(let id, let timestamp): return .handedOff(messageID: id, serverTimestamp: timestamp)
         case .failed(let id, let timestamp): return .failed(messageID: id, serverTimestamp: timestamp)
         case .offline(let id, let timestamp):
+            // No acknowledgement slot is open for an offline receiver, so a failing store leaves none behind.
             guard offline else { return .offline(messageID: id, serverTimestamp: timestamp) }
             try await stores.offline.store(StoredPeerMessage(messageID: id, appID: message.appID, from: message.from, to: message.to,
                                                              content: message.content, serverTimestamp: timestamp),
@@ -66,16 +72,16 @@ public final class MessageService: Sendable {
         }
     }
 
-    /// Sends a channel message, recording it in history first when asked.
+    /// Sends a channel message; with `history`, it is recorded first, then sent (as ``sendPeer(_:wantAck:offline:history:)``).
     public func sendChannel(app: AppID, channel: ChannelName, from: UserID, content: MessageContent, history: Bool) async throws
         -> (messageID: String, serverTimestamp: Int64, receivers: Int)
     {
-        let sent = router.sendChannel(app: app, channel: channel, from: from, content: content)
+        let timestamp = router.clock.nowMilliseconds()
         if history, case .text(let text) = content {
             try await stores.history.append(HistoryRecord(appID: app, source: from.rawValue, destination: channel.rawValue,
-                                                          kind: .channelMessage, payload: text, timestamp: sent.serverTimestamp))
+                                                          kind: .channelMessage, payload: text, timestamp: timestamp))
         }
-        return sent
+        return router.sendChannel(app: app, channel: channel, from: from, content: content, serverTimestamp: timestamp)
     }
 
     /// Queues the session's stored messages (oldest first, marked `offline`), skipping any already

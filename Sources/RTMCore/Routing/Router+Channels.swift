@@ -92,13 +92,14 @@ extension Router {
 
     // MARK: Channel messages
 
-    /// Sends a channel message to every member of `channel` except `from`.
+    /// Sends a channel message to every member of `channel` except `from`, stamped `serverTimestamp`
+    /// (by default, now).
     /// - Returns: the message id, server time and how many connections accepted it.
-    public func sendChannel(app: AppID, channel: ChannelName, from: UserID, content: MessageContent)
+    public func sendChannel(app: AppID, channel: ChannelName, from: UserID, content: MessageContent, serverTimestamp: Int64? = nil)
         -> (messageID: String, serverTimestamp: Int64, receivers: Int)
     {
         let messageID = messageIDs.next()
-        let now = clock.nowMilliseconds()
+        let now = serverTimestamp ?? clock.nowMilliseconds()
         let receivers = state.withLock { state -> [RouterSession] in
             guard let members = state.channels[ChannelKey(appID: app, channel: channel)]?.members else { return [] }
             var list: [RouterSession] = []

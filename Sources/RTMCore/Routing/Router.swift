@@ -128,10 +128,12 @@ public final class Router: Sendable {
     // MARK: Peer messages
 
     /// Hands a peer message to the receiver's connection. With `wantAck`, an acknowledgement slot is
-    /// kept so ``awaitAck(messageID:timeout:)`` can wait for it (an ack that arrives first is kept).
-    public func sendPeer(_ message: PeerMessage, wantAck: Bool) -> PeerDispatch {
+    /// kept so ``awaitAck(messageID:timeout:)`` can wait for it (an ack that arrives first is kept):
+    /// whoever asks for one must await it, which ends the slot. `serverTimestamp` is the message's
+    /// time when the caller took it already (to record it first); by default, now.
+    public func sendPeer(_ message: PeerMessage, wantAck: Bool, serverTimestamp: Int64? = nil) -> PeerDispatch {
         let messageID = messageIDs.next()
-        let now = clock.nowMilliseconds()
+        let now = serverTimestamp ?? clock.nowMilliseconds()
         let receiverKey = SessionKey(appID: message.appID, userID: message.to)
         let receiver = state.withLock { state -> RouterSession? in
             guard let receiver = state.sessions[receiverKey] else { return nil }
@@ -162,6 +164,9 @@ public final class Router: Sendable {
     public func currentSession(of user: UserID, in app: AppID) -> RouterSession? {
         state.withLock { $0.sessions[SessionKey(appID: app, userID: user)] }
     }
+
+    /// Acknowledgement slots open (sent with `wantAck`, not yet awaited to the end).
+    package var pendingAckCount: Int { state.withLock { $0.pendingAcks.count } }
 
     /// Waits for the receiver's `ack` of `messageID`.
     /// - Returns: `true` when acknowledged, `false` after `timeout` (or if no slot was kept).

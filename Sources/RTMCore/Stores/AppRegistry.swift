@@ -7,12 +7,16 @@ public struct AppRecord: Sendable, Equatable {
     public var messagingRateLimit: Int?
     /// Days history is kept; `nil` uses the server default.
     public var historyRetentionDays: Int?
+    /// What an end user's RTM token reaches on the REST API (``RESTTokenScope/app`` unless set).
+    public var restTokenScope: RESTTokenScope
 
-    public init(appID: AppID, certificate: String?, messagingRateLimit: Int? = nil, historyRetentionDays: Int? = nil) {
+    public init(appID: AppID, certificate: String?, messagingRateLimit: Int? = nil, historyRetentionDays: Int? = nil,
+                restTokenScope: RESTTokenScope = .app) {
         self.appID = appID
         self.certificate = certificate
         self.messagingRateLimit = messagingRateLimit
         self.historyRetentionDays = historyRetentionDays
+        self.restTokenScope = restTokenScope
     }
 }
 

@@ -27,23 +27,31 @@ public struct HistoryRecord: Sendable, Equatable {
 
 /// Which history records a query or count matches: `source` is the sender, `destination` the
 /// receiving user or channel (matched exactly); at least one of them is given. Times are inclusive.
+/// With `participant`, only records of that user's own traffic match as well: those it sent, and the
+/// peer messages sent to it (a channel named like the user does not count).
 public struct HistoryFilter: Sendable, Equatable {
     public var source: String?
     public var destination: String?
     public var start: Int64
     public var end: Int64
+    /// The user whose own messages alone may match (a token holder's view, ``RESTTokenScope/user``);
+    /// `nil` for the whole app.
+    public var participant: String?
 
-    public init(source: String?, destination: String?, start: Int64, end: Int64) {
+    public init(source: String?, destination: String?, start: Int64, end: Int64, participant: String? = nil) {
         self.source = source
         self.destination = destination
         self.start = start
         self.end = end
+        self.participant = participant
     }
 
     /// Whether `record` matches.
     public func matches(_ record: HistoryRecord) -> Bool {
         (source == nil || record.source == source) && (destination == nil || record.destination == destination)
             && record.timestamp >= start && record.timestamp <= end
+            && (participant == nil || record.source == participant
+                || (record.destination == participant && record.kind == .peerMessage))
     }
 }
 
