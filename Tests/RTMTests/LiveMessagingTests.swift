@@ -5,8 +5,12 @@ import Testing
 
 /// REST and WebSocket through a real server on an ephemeral port, with real clients.
 @Suite struct LiveMessagingTests {
-    static func client(_ server: TestServer, _ user: String) async throws -> RTMClient {
-        let client = RTMClient(serverURL: server.wsURL, appID: TestServer.appID)
+    /// A client logged in as `user`. `loginTimeout` is the SDK's 6 s unless a test that logs in
+    /// many clients at once on a loaded machine needs more (it tests fan-out, not login time).
+    static func client(_ server: TestServer, _ user: String, loginTimeout: Duration? = nil) async throws -> RTMClient {
+        var configuration = RTMClientConfiguration()
+        if let loginTimeout { configuration.timings.loginTimeout = loginTimeout }
+        let client = RTMClient(serverURL: server.wsURL, appID: TestServer.appID, configuration: configuration)
         try await client.login(userID: user, token: TestServer.token(for: user))
         return client
     }
@@ -140,7 +144,7 @@ import Testing
             let clients = try await withThrowingTaskGroup(of: RTMClient.self) { group in
                 for index in 0..<200 {
                     group.addTask {
-                        let client = try await Self.client(server, "crowd\(index)")
+                        let client = try await Self.client(server, "crowd\(index)", loginTimeout: .seconds(60))
                         try await client.channel("stadium").join()
                         return client
                     }
