@@ -128,7 +128,10 @@ struct RTMServerChannel: ServerChildChannel, HTTPChannelHandler {
                 await Self.refuseUpgrade(http)
             }
         } catch {
+            // An upgrade NIO could not complete (a bad WebSocket key or version), a connection refused at
+            // accept, a request refused before its head: nothing will answer on it any more.
             logger.debug("connection set-up failed: \(error)")
+            try? await value.channel.close()
         }
     }
 

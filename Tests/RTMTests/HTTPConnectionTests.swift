@@ -1,4 +1,5 @@
 import Foundation
+import NIOCore
 import RTMServer
 import Testing
 
@@ -78,6 +79,35 @@ import Testing
                 + "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n")
             #expect(await connection.statuses(count: 2) == [200, 400])
             #expect(!connection.text.lowercased().contains("location:"))
+            #expect(await connection.waitForClose())
+        }
+    }
+
+    static let upgrade = "GET /v1/ws HTTP/1.1\r\nHost: t\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+        + "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n"
+
+    /// A frame sent in the same write as the upgrade request reaches the gateway (NIO hands the bytes
+    /// left behind its decoder to the upgrade; they once reached the guard as if they were HTTP).
+    @Test func frameInTheUpgradeRequestsWriteIsServed() async throws {
+        try await TestServer.with(Self.configuration()) { server in
+            let connection = try await RawTCP.connect(port: server.port)
+            defer { connection.close() }
+            try await connection.channel.writeAndFlush(ByteBuffer(bytes: Array(Self.upgrade.utf8) + [0x89, 0x80, 1, 2, 3, 4]))  // masked ping
+            #expect(await connection.statuses() == [101])
+            let pong: [UInt8] = [0x8A, 0x00]
+            #expect(await waitUntil {
+                let bytes = connection.bytes
+                return bytes.indices.contains { bytes[$0...].starts(with: pong) }
+            })
+        }
+    }
+
+    /// An upgrade NIO's WebSocket upgrader cannot complete (no key) is closed, not left open.
+    @Test func upgradeWithoutKeyIsClosed() async throws {
+        try await TestServer.with(Self.configuration()) { server in
+            let connection = try await RawTCP.connect(port: server.port)
+            defer { connection.close() }
+            try await connection.send("GET /v1/ws HTTP/1.1\r\nHost: t\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n")
             #expect(await connection.waitForClose())
         }
     }

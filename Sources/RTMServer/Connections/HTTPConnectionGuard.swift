@@ -56,6 +56,13 @@ final class HTTPConnectionGuard: ChannelDuplexHandler, RemovableChannelHandler {
     /// The peer, when its first request must name the client (it is a trusted proxy and connections
     /// per address are bounded).
     private var proxyPeer: String?
+    /// Whether a request was read on this connection before.
+    private var sawRequest = false
+    /// The first request asks for a WebSocket upgrade.
+    private var upgradeRequested = false
+    /// That request has ended: NIO's upgrade handler takes over; inbound data passes untouched until
+    /// the upgrade removes the guard or the connection closes.
+    private var upgrading = false
     private var timer: Scheduled<Void>?
     private var timerDeadline: NIODeadline?
     private var context: ChannelHandlerContext?
@@ -82,6 +89,12 @@ final class HTTPConnectionGuard: ChannelDuplexHandler, RemovableChannelHandler {
     // MARK: Requests in
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        if upgrading {
+            // NIO removes its decoder before the upgrade completes; the bytes the client sent after
+            // the upgrade request (WebSocket frames) then come through here, for the upgrade handler.
+            context.fireChannelRead(data)
+            return
+        }
         switch (unwrapInboundIn(data), phase) {
         case (_, .finished):
             return   // the connection is closing: nothing more is read
@@ -92,10 +105,14 @@ final class HTTPConnectionGuard: ChannelDuplexHandler, RemovableChannelHandler {
             }
             pendingResponses += 1
             phase = .readingBody(lastRead: .now())
+            if !sawRequest, head.isWebSocketUpgrade { upgradeRequested = true }
+            sawRequest = true
         case (.body, _):
             break
         case (.end, _):
             phase = .answering
+            // NIO upgrades (or refuses and closes) only a connection's first request, once it has ended.
+            if upgradeRequested { upgrading = true }
         }
         context.fireChannelRead(data)
     }
@@ -245,5 +262,13 @@ final class HTTPConnectionGuard: ChannelDuplexHandler, RemovableChannelHandler {
         }
         context.channel.closeFuture.whenComplete { _ in perAddress.release(client) }
         return true
+    }
+}
+
+extension HTTPRequestHead {
+    /// `Upgrade: websocket` with `Connection: upgrade`, the request NIO's upgrade handler acts on.
+    var isWebSocketUpgrade: Bool {
+        headers[canonicalForm: "connection"].contains { $0.lowercased() == "upgrade" }
+            && headers["upgrade"].contains { $0.lowercased() == "websocket" }
     }
 }

@@ -60,6 +60,11 @@ final class RawTCP: Sendable {
         received.state.withLock { String(decoding: $0.bytes, as: UTF8.self) }
     }
 
+    /// What the server sent so far.
+    var bytes: [UInt8] {
+        received.state.withLock { $0.bytes }
+    }
+
     /// Whether the server closed the connection.
     var isClosed: Bool {
         received.state.withLock { $0.closed }
