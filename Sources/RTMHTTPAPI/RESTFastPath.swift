@@ -69,6 +69,8 @@ public final class RESTFastPath: ChannelDuplexHandler, RemovableChannelHandler {
             state = .idle
             if let encoderContext, let answer = api.fastSend(route, head: head, body: body, verified: &verified) {
                 writeSuccess(answer, through: encoderContext)
+                // The answer skipped the handlers between here and the encoder: tell them a response ended.
+                context.triggerUserOutboundEvent(Self.answerWritten, promise: nil)
                 if (1...Self.deliverFirstLimit).contains(answer.queuedDeliveries) { deferFlush = true }
             } else {
                 pass(.head(head), context: context)
@@ -95,6 +97,12 @@ public final class RESTFastPath: ChannelDuplexHandler, RemovableChannelHandler {
         }
         context.fireChannelRead(wrapInboundOut(part))
     }
+
+    /// The outbound user event sent after each answer the fast path wrote itself (which reaches the
+    /// socket without passing the handlers between it and NIO's encoder), so that a handler there
+    /// that follows requests and responses (the server's connection deadlines) sees the response end.
+    package struct AnswerWritten: Sendable {}
+    package static let answerWritten = AnswerWritten()
 
     public func write(context: ChannelHandlerContext, data: NIOAny, promise: EventLoopPromise<Void>?) {
         if case .end = unwrapOutboundIn(data) { awaitingResponses = max(0, awaitingResponses - 1) }

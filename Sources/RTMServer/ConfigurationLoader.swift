@@ -31,7 +31,8 @@ public enum ConfigurationLoader {
             throw ConfigurationError(key: "config file", problem: "the top level must be a mapping")
         }
         let known: Set<String> = ["host", "port", "data_dir", "database_url", "node_id", "apps", "customers", "ack_timeout_seconds",
-                                  "offline_retention_days"]
+                                  "offline_retention_days", "idle_timeout_seconds", "header_read_timeout_seconds",
+                                  "max_connections_per_address", "trusted_proxies"]
         if let unknown = root.keys.sorted().first(where: { !known.contains($0) }) {
             throw ConfigurationError(key: unknown, problem: "unknown key")
         }
@@ -43,6 +44,19 @@ public enum ConfigurationLoader {
         if let value = root["ack_timeout_seconds"] { configuration.ackTimeout = .seconds(try int(value, key: "ack_timeout_seconds")) }
         if let value = root["offline_retention_days"] {
             configuration.offlineRetention = .seconds(try int(value, key: "offline_retention_days") * 86_400)
+        }
+        if let value = root["idle_timeout_seconds"] {
+            configuration.idleTimeout = .seconds(try int(value, key: "idle_timeout_seconds"))
+        }
+        if let value = root["header_read_timeout_seconds"] {
+            configuration.headerReadTimeout = .seconds(try int(value, key: "header_read_timeout_seconds"))
+        }
+        if let value = root["max_connections_per_address"] {
+            configuration.maximumConnectionsPerAddress = try int(value, key: "max_connections_per_address")
+        }
+        if let value = root["trusted_proxies"] {
+            guard let list = value as? [Any] else { throw ConfigurationError(key: "trusted_proxies", problem: "must be a list") }
+            configuration.trustedProxies = try list.map { try string($0, key: "trusted_proxies") }
         }
         if let value = root["apps"] {
             guard let list = value as? [[String: Any]] else { throw ConfigurationError(key: "apps", problem: "must be a list of mappings") }
@@ -93,6 +107,18 @@ public enum ConfigurationLoader {
     public static func validate(_ configuration: ServerConfiguration) throws {
         guard (0...65535).contains(configuration.port) else { throw ConfigurationError(key: "port", problem: "must be 0-65535") }
         guard !configuration.host.isEmpty else { throw ConfigurationError(key: "host", problem: "must not be empty") }
+        guard configuration.idleTimeout > .zero else {
+            throw ConfigurationError(key: "idle_timeout_seconds", problem: "must be at least 1")
+        }
+        guard configuration.headerReadTimeout > .zero else {
+            throw ConfigurationError(key: "header_read_timeout_seconds", problem: "must be at least 1")
+        }
+        if let bound = configuration.maximumConnectionsPerAddress, bound < 1 {
+            throw ConfigurationError(key: "max_connections_per_address", problem: "must be at least 1")
+        }
+        for (index, proxy) in configuration.trustedProxies.enumerated() where AddressRange(proxy) == nil {
+            throw ConfigurationError(key: "trusted_proxies[\(index)]", problem: "must be an IP address or a CIDR range (10.0.0.0/8)")
+        }
         if let url = configuration.databaseURL {
             guard url.hasPrefix("postgres://") || url.hasPrefix("postgresql://"), URLComponents(string: url)?.host?.isEmpty == false else {
                 throw ConfigurationError(key: "database_url", problem: "must be postgres://user:password@host:port/database (omit it for SQLite)")

@@ -13,7 +13,7 @@ struct HealthRoutes: Sendable {
             var headers = HTTPFields()
             headers[.contentType] = "text/plain; version=0.0.4; charset=utf-8"
             return Response(status: .ok, headers: headers,
-                            body: .init(byteBuffer: ByteBuffer(bytes: MetricsBootstrap.registry.emitToBuffer())))
+                            body: .init(byteBuffer: ByteBuffer(bytes: MetricsBootstrap.exposition())))
         }
     }
 

@@ -17,4 +17,9 @@ public enum MetricsBootstrap {
             return created
         }
     }
+
+    /// Every metric in Prometheus's text format, as `GET /metrics` answers.
+    package static func exposition() -> [UInt8] {
+        registry.emitToBuffer()
+    }
 }

@@ -83,9 +83,10 @@ public struct RTMApplication: Sendable {
         let host = configuration.host
         let boundPort = self.boundPort
         let restFastPath = configuration.restFastPath
+        let connections = HTTPConnectionSettings(configuration: configuration)
         return Application(
             router: httpRouter,
-            server: .rtm(gateway: gateway, fastPath: { restFastPath ? rest.makeFastPath() : nil }),
+            server: .rtm(gateway: gateway, connections: connections, fastPath: { restFastPath ? rest.makeFastPath() : nil }),
             configuration: .init(address: .hostname(host, port: configuration.port), serverName: nil),
             onServerRunning: { channel in
                 let port = channel.localAddress?.port ?? 0

@@ -23,6 +23,12 @@ struct RTMServerChannel: ServerChildChannel, HTTPChannelHandler {
         case failedUpgrade(NIOAsyncChannel<HTTPRequestPart, HTTPResponsePart>)
     }
 
+    /// A connection let in: `proxyPeer` is its peer when that is a trusted proxy whose first request
+    /// names the client to count it against.
+    struct Admission {
+        var proxyPeer: String?
+    }
+
     struct Value: ServerChildChannelValue {
         let upgradeResult: EventLoopFuture<UpgradeResult>
         let channel: any Channel
@@ -30,20 +36,26 @@ struct RTMServerChannel: ServerChildChannel, HTTPChannelHandler {
 
     let responder: HTTPChannelHandler.Responder
     let gateway: Gateway
+    /// Deadlines, the bound per client address and trusted proxies (``HTTPConnectionGuard``).
+    let connections: HTTPConnectionSettings
     /// Makes the handler that sits right after NIO's HTTP/1 codec on every HTTP connection (the REST
     /// fast path), if any.
     let fastPath: @Sendable () -> (any ChannelHandler)?
 
-    init(responder: @escaping HTTPChannelHandler.Responder, gateway: Gateway,
+    init(responder: @escaping HTTPChannelHandler.Responder, gateway: Gateway, connections: HTTPConnectionSettings,
          fastPath: @escaping @Sendable () -> (any ChannelHandler)?) {
-        self.responder = Self.redirectingLateUpgrades(responder)
+        self.responder = Self.refusingLateUpgrades(responder)
         self.gateway = gateway
+        self.connections = connections
         self.fastPath = fastPath
     }
 
     func setup(channel: any Channel, logger: Logger) -> EventLoopFuture<Value> {
         channel.eventLoop.makeCompletedFuture {
-            let gateway = self.gateway, fastPath = self.fastPath
+            let gateway = self.gateway, fastPath = self.fastPath, connections = self.connections
+            guard let admission = Self.admit(channel, connections: connections, logger: logger) else {
+                return Value(upgradeResult: channel.eventLoop.makeFailedFuture(ChannelError.ioOnClosedChannel), channel: channel)
+            }
             // NIO keeps each socket's first receive buffer for reuse for the socket's lifetime: its
             // default 2 KiB is most of what an idle WebSocket costs. Requests and frames here are
             // small; the allocator still grows the buffer for larger reads.
@@ -59,6 +71,10 @@ struct RTMServerChannel: ServerChildChannel, HTTPChannelHandler {
                 },
                 upgradePipelineHandler: { channel, _ in
                     channel.eventLoop.makeCompletedFuture {
+                        // An upgraded socket follows the gateway's ping and dead-link rule, not HTTP deadlines.
+                        let pipeline = channel.pipeline.syncOperations
+                        pipeline.removeHandler(try pipeline.handler(type: HTTPConnectionGuard.ByteWatcher.self), promise: nil)
+                        pipeline.removeHandler(try pipeline.handler(type: HTTPConnectionGuard.self), promise: nil)
                         // One read per wake-up keeps NIO's pool of receive buffers at one buffer per socket.
                         try channel.syncOptions?.setOption(ChannelOptions.maxMessagesPerRead, value: 1)
                         try channel.pipeline.syncOperations.addHandler(gateway.makeFrameHandler(logger: logger))
@@ -84,7 +100,11 @@ struct RTMServerChannel: ServerChildChannel, HTTPChannelHandler {
             configuration.enablePipelining = false   // Hummingbird answers one request at a time
             configuration.enableErrorHandling = false   // Hummingbird answers parse errors with 400
             configuration.enableResponseHeaderValidation = false   // HTTPTypes validated them
-            let result = try channel.pipeline.syncOperations.configureUpgradableHTTPServerPipeline(configuration: configuration)
+            let pipeline = channel.pipeline.syncOperations
+            let result = try pipeline.configureUpgradableHTTPServerPipeline(configuration: configuration)
+            let connectionGuard = HTTPConnectionGuard(settings: connections, proxyPeer: admission.proxyPeer, logger: logger)
+            try pipeline.addHandler(connectionGuard.makeByteWatcher(), position: .first)
+            try pipeline.addHandler(connectionGuard, position: .after(pipeline.handler(type: ByteToMessageHandler<HTTPRequestDecoder>.self)))
             return Value(upgradeResult: result, channel: channel)
         }
     }
@@ -108,7 +128,10 @@ struct RTMServerChannel: ServerChildChannel, HTTPChannelHandler {
                 await Self.refuseUpgrade(http)
             }
         } catch {
+            // An upgrade NIO could not complete (a bad WebSocket key or version), a connection refused at
+            // accept, a request refused before its head: nothing will answer on it any more.
             logger.debug("connection set-up failed: \(error)")
+            try? await value.channel.close()
         }
     }
 
@@ -121,26 +144,42 @@ struct RTMServerChannel: ServerChildChannel, HTTPChannelHandler {
     }
 
     /// NIO upgrades only a connection's first request. An upgrade asked later on a kept-alive connection
-    /// is answered with a redirect to the same URI and the connection is closed, so the client retries
-    /// on a fresh connection (as Hummingbird's own WebSocket channel does).
-    private static func redirectingLateUpgrades(_ responder: @escaping HTTPChannelHandler.Responder) -> HTTPChannelHandler.Responder {
+    /// is answered 400 and the connection is closed; the client upgrades on a fresh connection. (A
+    /// redirect to the request's own URI would be protocol-relative, `//…`, for a URI that begins
+    /// with `//`: a redirect to another host.)
+    private static func refusingLateUpgrades(_ responder: @escaping HTTPChannelHandler.Responder) -> HTTPChannelHandler.Responder {
         struct LateUpgrade: Error {}
         return { request, writer, channel in
             guard request.headers[.upgrade]?.lowercased() == "websocket" else {
                 return try await responder(request, writer, channel)
             }
-            var location = request.uri.path
-            if let query = request.uri.query { location += "?\(query)" }
-            try await writer.writeResponse(HTTPResponse(status: .temporaryRedirect,
-                                                        headerFields: [.connection: "close", .location: location]))
+            try await writer.writeResponse(HTTPResponse(status: .badRequest, headerFields: [.connection: "close", .contentLength: "0"]))
             throw LateUpgrade()
         }
+    }
+
+    /// Whether a new connection may stay (connections per client address), and whether its first
+    /// request must name the client (its peer is a trusted proxy). `nil`: refused and closed.
+    private static func admit(_ channel: any Channel, connections: HTTPConnectionSettings, logger: Logger) -> Admission? {
+        guard let perAddress = connections.perAddress, let peer = channel.remoteAddress?.ipAddress else { return Admission(proxyPeer: nil) }
+        if connections.addresses.isTrusted(peer) { return Admission(proxyPeer: peer) }
+        guard perAddress.acquire(peer) else {
+            HTTPConnectionClosure.perAddressLimit.count()
+            logger.debug("too many connections from one address", metadata: ["client": "\(peer)"])
+            channel.close(promise: nil)
+            return nil
+        }
+        channel.closeFuture.whenComplete { _ in perAddress.release(peer) }
+        return Admission(proxyPeer: nil)
     }
 }
 
 extension HTTPServerBuilder {
     /// HTTP/1.1 with the gateway's WebSocket upgrade at `/v1/ws` (see ``RTMServerChannel``).
-    static func rtm(gateway: Gateway, fastPath: @escaping @Sendable () -> (any ChannelHandler)? = { nil }) -> HTTPServerBuilder {
-        HTTPServerBuilder { responder in RTMServerChannel(responder: responder, gateway: gateway, fastPath: fastPath) }
+    static func rtm(gateway: Gateway, connections: HTTPConnectionSettings,
+                    fastPath: @escaping @Sendable () -> (any ChannelHandler)? = { nil }) -> HTTPServerBuilder {
+        HTTPServerBuilder { responder in
+            RTMServerChannel(responder: responder, gateway: gateway, connections: connections, fastPath: fastPath)
+        }
     }
 }

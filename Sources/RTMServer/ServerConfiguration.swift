@@ -55,6 +55,19 @@ public struct ServerConfiguration: Sendable {
     /// Answer plain REST sends on the event loop (`RESTFastPath`); `RTM_REST_FAST_PATH=0` turns it
     /// off, for comparison and diagnosis. Answers are the same either way.
     public var restFastPath = true
+    /// HTTP keep-alive connections with no request in progress are closed after this long; so is a
+    /// request whose body stops arriving for this long (`idle_timeout_seconds`).
+    public var idleTimeout: Duration = .seconds(75)
+    /// A request's head (request line and headers; for a new connection, the first request,
+    /// the WebSocket upgrade included) must arrive within this long of its first byte (of the
+    /// accept, for a new connection), or the connection is closed (`header_read_timeout_seconds`).
+    public var headerReadTimeout: Duration = .seconds(10)
+    /// At most this many open connections (HTTP and WebSocket) per client address; `nil` (the
+    /// default) sets no bound (`max_connections_per_address`).
+    public var maximumConnectionsPerAddress: Int?
+    /// Peers (addresses or CIDR ranges) whose `X-Forwarded-For` / `X-Real-IP` headers name the
+    /// client (`trusted_proxies`); other peers are their own client address.
+    public var trustedProxies: [String] = []
 
     public init() {}
 

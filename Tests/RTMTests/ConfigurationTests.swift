@@ -37,6 +37,22 @@ import Testing
         #expect(configuration.port == 7000 && configuration.apps.first?.appCertificate == nil)
     }
 
+    @Test func connectionSettings() throws {
+        let defaults = try ConfigurationLoader.load(file: nil, environment: [:])
+        #expect(defaults.idleTimeout == .seconds(75) && defaults.headerReadTimeout == .seconds(10))
+        #expect(defaults.maximumConnectionsPerAddress == nil && defaults.trustedProxies.isEmpty)
+        let path = try write("""
+            idle_timeout_seconds: 30
+            header_read_timeout_seconds: 5
+            max_connections_per_address: 100
+            trusted_proxies: [10.0.0.0/8, "::1", 192.168.1.7]
+            """, ext: "yaml")
+        let configuration = try ConfigurationLoader.load(file: path, environment: [:])
+        #expect(configuration.idleTimeout == .seconds(30) && configuration.headerReadTimeout == .seconds(5))
+        #expect(configuration.maximumConnectionsPerAddress == 100)
+        #expect(configuration.trustedProxies == ["10.0.0.0/8", "::1", "192.168.1.7"])
+    }
+
     @Test func invalidValuesNameTheKey() throws {
         let cases: [(String, String)] = [
             ("port: lots", "port"),
@@ -44,6 +60,11 @@ import Testing
             ("apps:\n  - app_id: short", "apps[0].app_id"),
             ("apps:\n  - app_id: 0123456789abcdef0123456789abcdef\n    app_certificate: abc", "apps[0].app_certificate"),
             ("customers:\n  - id: x\n    secret: 1", "customers[0].secret"),
+            ("idle_timeout_seconds: 0", "idle_timeout_seconds"),
+            ("header_read_timeout_seconds: -1", "header_read_timeout_seconds"),
+            ("max_connections_per_address: 0", "max_connections_per_address"),
+            ("trusted_proxies: [10.0.0.0/33]", "trusted_proxies[0]"),
+            ("trusted_proxies: [proxy.example]", "trusted_proxies[0]"),
         ]
         for (text, key) in cases {
             let path = try write(text, ext: "yaml")

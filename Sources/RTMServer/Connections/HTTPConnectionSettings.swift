@@ -1,0 +1,45 @@
+import Metrics
+import NIOCore
+
+/// What every HTTP connection is held to: its deadlines, the bound per client address and who may
+/// name the client (from ``ServerConfiguration``).
+struct HTTPConnectionSettings: Sendable {
+    var idleTimeout: TimeAmount
+    var headerReadTimeout: TimeAmount
+    /// `nil` when connections per address are not bounded.
+    var perAddress: ConnectionsPerAddress?
+    var addresses: ClientAddressResolver
+
+    init(configuration: ServerConfiguration) {
+        idleTimeout = .nanoseconds(Self.nanoseconds(configuration.idleTimeout))
+        headerReadTimeout = .nanoseconds(Self.nanoseconds(configuration.headerReadTimeout))
+        perAddress = configuration.maximumConnectionsPerAddress.map(ConnectionsPerAddress.init)
+        addresses = ClientAddressResolver(trustedProxies: configuration.trustedProxies)
+    }
+
+    private static func nanoseconds(_ duration: Duration) -> Int64 {
+        let (seconds, attoseconds) = duration.components
+        return seconds * 1_000_000_000 + attoseconds / 1_000_000_000
+    }
+}
+
+/// Why the server ended an HTTP connection itself: `rtm_http_connections_closed_total{reason}`.
+enum HTTPConnectionClosure: String, Sendable {
+    /// No request within `idle_timeout_seconds` on a kept-alive connection, or a body that stalled as long.
+    case idleTimeout = "idle_timeout"
+    /// A request head (a new connection's first request included) not complete within `header_read_timeout_seconds`.
+    case headerTimeout = "header_timeout"
+    /// A request NIO's parser refused: answered 400.
+    case badRequest = "bad_request"
+    /// Headers over the parser's limit: answered 431.
+    case headersTooLarge = "headers_too_large"
+    /// A request line over the parser's limit: answered 414.
+    case uriTooLong = "uri_too_long"
+    /// The client address already holds `max_connections_per_address` connections.
+    case perAddressLimit = "per_address_limit"
+
+    /// Counts one closure for this reason.
+    func count() {
+        Counter(label: "rtm_http_connections_closed_total", dimensions: [("reason", rawValue)]).increment()
+    }
+}

@@ -1,0 +1,83 @@
+import Foundation
+import Synchronization
+import Testing
+
+/// `rtm serve` as a child process with a low file-descriptor limit: connections use up its
+/// descriptors, and once they are released it serves again (it neither exits nor traps).
+@Suite struct FileDescriptorExhaustionTests {
+    /// The `rtm` executable built beside the test bundle.
+    static func rtmExecutable() -> String? {
+        let candidates = [
+            URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().appendingPathComponent("rtm").path,
+            URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("../../.build/debug/rtm").standardized.path,
+        ]
+        return candidates.first { FileManager.default.isExecutableFile(atPath: $0) }
+    }
+
+    /// A GET /healthz on a new connection: its status, or `nil` if none came (bounded wait).
+    static func healthz(port: Int) async -> Int? {
+        guard let connection = try? await RawTCP.connect(port: port) else { return nil }
+        defer { connection.close() }
+        try? await connection.send("GET /healthz HTTP/1.1\r\nHost: t\r\n\r\n")
+        return await connection.statuses().first
+    }
+
+    @Test func servesAgainAfterDescriptorsRunOut() async throws {
+        let executable = try #require(Self.rtmExecutable(), "the rtm executable must be built beside the tests (swift build)")
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("rtm-fd-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let config = directory.appendingPathComponent("rtm.yaml").path
+        // Long deadlines: the held connections must keep their descriptors for the test's length.
+        try "idle_timeout_seconds: 300\nheader_read_timeout_seconds: 300\n".write(toFile: config, atomically: true, encoding: .utf8)
+
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/bin/sh")
+        process.arguments = ["-c", #"ulimit -n 64 && exec "$0" serve --port 0 --data-dir "$1" --config "$2""#,
+                             executable, directory.appendingPathComponent("data").path, config]
+        var environment = ProcessInfo.processInfo.environment
+        environment["SWIFT_BACKTRACE"] = "enable=no"
+        process.environment = environment
+        let output = Pipe()
+        process.standardOutput = output
+        process.standardError = FileHandle.standardError
+        final class Printed: Sendable { let text = Mutex("") }
+        let printed = Printed()
+        output.fileHandleForReading.readabilityHandler = { handle in
+            let data = handle.availableData
+            printed.text.withLock { $0 += String(decoding: data, as: UTF8.self) }
+        }
+        try process.run()
+        defer {
+            if process.isRunning { process.terminate() }
+            process.waitUntilExit()
+            output.fileHandleForReading.readabilityHandler = nil
+        }
+
+        await waitUntil { printed.text.withLock { $0.contains("listening on http://") } || !process.isRunning }
+        let announced = printed.text.withLock { $0 }
+        let portText = try #require(announced.range(of: "listening on http://127.0.0.1:").map { announced[$0.upperBound...] }
+            .map { $0.prefix { $0.isNumber } })
+        let port = try #require(Int(portText))
+        #expect(await Self.healthz(port: port) == 200)
+
+        // Use up the descriptors: 200 connections against a limit of 64.
+        var held: [RawTCP] = []
+        for _ in 0..<200 {
+            guard let connection = try? await RawTCP.connect(port: port) else { break }
+            held.append(connection)
+        }
+        #expect(held.count > 64)
+        // Starved: a new request is not answered while they are held (the bounded wait passes).
+        #expect(await Self.healthz(port: port) == nil)
+        #expect(process.isRunning)
+
+        for connection in held { connection.close() }
+        var answered = false
+        for _ in 0..<10 where !answered && process.isRunning {
+            answered = await Self.healthz(port: port) == 200
+        }
+        #expect(answered, "no answer after the connections were released")
+        #expect(process.isRunning, "the server ended: status \(process.terminationStatus), reason \(process.terminationReason.rawValue)")
+    }
+}
