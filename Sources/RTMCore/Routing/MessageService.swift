@@ -45,7 +45,7 @@ public final class MessageService: Sendable {
     /// Sends a peer message. With `history`, it is recorded first. With `offline` and the receiver
     /// offline, it is stored (`.cached`); if the receiver logged in meanwhile it is delivered at once.
     public func sendPeer(_ message: PeerMessage, wantAck: Bool, offline: Bool, history: Bool) async throws -> PeerOutcome {
-        let dispatch = router.sendPeer(message, wantAck: wantAck)
+        let dispatch = router.sendPeer(message, wantAck: wantAck, offline: offline)
         if history, case .text(let text) = message.content {
             try await stores.history.append(HistoryRecord(appID: message.appID, source: message.from.rawValue,
                                                           destination: message.to.rawValue, kind: .peerMessage, payload: text,
@@ -115,6 +115,22 @@ public final class MessageService: Sendable {
                 try await stores.offline.delete(messageID: messageID, for: key.userID, in: key.appID)
             } catch {
                 logger.error("deleting an acknowledged offline message failed: \(error)")
+            }
+        }
+    }
+
+    /// Stores messages a session had to give up before they were acknowledged (their senders asked
+    /// for offline messaging): the receiver gets them at its next login, in send order. In the
+    /// background; returns at once.
+    public func storeUnacknowledged(_ messages: [StoredPeerMessage]) {
+        guard !messages.isEmpty else { return }
+        Task { [stores, limits, logger] in
+            for message in messages {
+                do {
+                    try await stores.offline.store(message, limit: limits.offlineMessagesPerReceiver)
+                } catch {
+                    logger.error("storing an unacknowledged message offline failed: \(error)")
+                }
             }
         }
     }
