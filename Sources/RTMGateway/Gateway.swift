@@ -31,6 +31,7 @@ public final class Gateway: Sendable {
         self.configuration = configuration
         self.sharedLimits = SessionRateLimits.SharedLimits(configuration.limits)
         self.logger = logger
+        GatewayMetrics.recordLimits(configuration)
     }
 
     var clock: any RTMClock { router.clock }
@@ -166,6 +167,22 @@ struct GatewayMetrics: Sendable {
     let channelReplayDropped = Counter(label: "rtm_ws_channel_replay_dropped_total")
     /// Requests whose reading paused because the inbox reached its bound (in requests or bytes).
     let inboxPauses = Counter(label: "rtm_ws_inbox_pauses_total")
+
+    /// Publishes the configured bounds as `rtm_ws_limit{limit=…}`, beside the counters of what passed them.
+    static func recordLimits(_ configuration: GatewayConfiguration) {
+        let limits: [(String, Int)] = [
+            ("frame_bytes", configuration.maximumFrameBytes),
+            ("outbound_queue_frames", configuration.maximumQueuedFrames),
+            ("outbound_queue_bytes", configuration.maximumQueuedBytes),
+            ("unacked_peer_messages", configuration.maximumUnackedPeerMessages),
+            ("unacked_peer_bytes", configuration.maximumUnackedPeerBytes),
+            ("channel_replay_messages", configuration.replayedChannelMessages),
+            ("channel_replay_bytes", configuration.maximumReplayedChannelBytes),
+            ("inbox_requests", GatewayFrameHandler.inboxHighWater),
+            ("inbox_bytes", configuration.maximumInboxBytes),
+        ]
+        for (name, value) in limits { Gauge(label: "rtm_ws_limit", dimensions: [("limit", name)]).record(value) }
+    }
 }
 
 /// Opaque session ids: random, so one client cannot guess another's.

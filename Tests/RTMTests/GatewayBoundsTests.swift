@@ -112,6 +112,8 @@ import Testing
             #expect(await reader.closeCode() == Int(RTMCloseCode.slowConsumer))
             #expect(try await waiting.value == 408)
             #expect(try await Self.metric(server, "rtm_ws_replay_overflows_total") > overflowsBefore)
+            let (_, metrics) = try await server.get("/metrics")
+            #expect(metrics.contains(#"rtm_ws_limit{limit="unacked_peer_bytes"}"#))
             // Not resumable.
             let resumed = try await RawSocket.connect(server.wsURL)
             try await resumed.send(String(decoding: ClientRequest.resume(sessionID: sessionID, token: nil, lastEventSeq: 0)
