@@ -31,6 +31,7 @@ public final class Gateway: Sendable {
         self.configuration = configuration
         self.sharedLimits = SessionRateLimits.SharedLimits(configuration.limits)
         self.logger = logger
+        GatewayMetrics.recordLimits(configuration)
     }
 
     var clock: any RTMClock { router.clock }
@@ -45,6 +46,13 @@ public final class Gateway: Sendable {
 
     func lookup(sessionID: String) -> RouterSession? {
         sessions.withLock { $0[sessionID] }
+    }
+
+    /// The client of `routerSession` acknowledged `messageID`, with an `ack` or by resuming past it:
+    /// its sender's wait ends, and a copy kept in the offline store is deleted.
+    func acknowledge(_ messageID: String, from routerSession: RouterSession) {
+        router.ack(messageID: messageID, from: routerSession)
+        messages.acknowledged(messageID, by: routerSession)
     }
 
     /// Closes `user`'s socket at the TCP level, with no WebSocket close, as a network failure would.
@@ -101,13 +109,29 @@ public final class Gateway: Sendable {
         try await sumOverPingers { $0.unansweredCount }
     }
 
+    /// The most bytes any socket has waiting to be written (its outbound queue, the pong it holds,
+    /// and what NIO buffered for the kernel), over every event loop. For tests.
+    func largestOutboundBacklog() async throws -> Int {
+        try await overPingers { $0.largestOutboundBacklog }.max() ?? 0
+    }
+
+    /// Sockets open on the gateway, over every event loop. For tests.
+    func socketCount() async throws -> Int {
+        try await sumOverPingers { $0.socketCount }
+    }
+
     /// `count` run on each pinger's own loop, added up.
     private func sumOverPingers(_ count: @escaping @Sendable (LoopPinger) -> Int) async throws -> Int {
-        var sum = 0
+        try await overPingers(count).reduce(0, +)
+    }
+
+    /// `value` run on each pinger's own loop.
+    private func overPingers(_ value: @escaping @Sendable (LoopPinger) -> Int) async throws -> [Int] {
+        var values: [Int] = []
         for pinger in pingers.withLock({ Array($0.values) }) {
-            sum += try await pinger.eventLoop.submit { count(pinger) }.get()
+            values.append(try await pinger.eventLoop.submit { value(pinger) }.get())
         }
-        return sum
+        return values
     }
 
     /// `eventLoop`'s entry of a per-loop table, made by `make` the first time.
@@ -130,6 +154,35 @@ struct GatewayMetrics: Sendable {
     let slowConsumers = Counter(label: "rtm_ws_slow_consumer_closes_total")
     let protocolErrors = Counter(label: "rtm_ws_protocol_errors_total")
     let resumes = Counter(label: "rtm_resumes_total")
+    /// Sockets closed for not answering a ping by the next one.
+    let deadLinks = Counter(label: "rtm_ws_dead_link_closes_total")
+    /// Sockets closed because their login deadline passed.
+    let loginTimeouts = Counter(label: "rtm_ws_login_timeouts_total")
+    /// Sessions ended because their unacknowledged peer messages passed the replay bound, the
+    /// messages they gave up, and how many of those went to the offline store.
+    let replayOverflows = Counter(label: "rtm_ws_replay_overflows_total")
+    let replayGivenUp = Counter(label: "rtm_ws_replay_messages_given_up_total")
+    let replayStoredOffline = Counter(label: "rtm_ws_replay_messages_stored_offline_total")
+    /// Channel messages dropped from replay rings for the byte bound.
+    let channelReplayDropped = Counter(label: "rtm_ws_channel_replay_dropped_total")
+    /// Requests whose reading paused because the inbox reached its bound (in requests or bytes).
+    let inboxPauses = Counter(label: "rtm_ws_inbox_pauses_total")
+
+    /// Publishes the configured bounds as `rtm_ws_limit{limit=…}`, beside the counters of what passed them.
+    static func recordLimits(_ configuration: GatewayConfiguration) {
+        let limits: [(String, Int)] = [
+            ("frame_bytes", configuration.maximumFrameBytes),
+            ("outbound_queue_frames", configuration.maximumQueuedFrames),
+            ("outbound_queue_bytes", configuration.maximumQueuedBytes),
+            ("unacked_peer_messages", configuration.maximumUnackedPeerMessages),
+            ("unacked_peer_bytes", configuration.maximumUnackedPeerBytes),
+            ("channel_replay_messages", configuration.replayedChannelMessages),
+            ("channel_replay_bytes", configuration.maximumReplayedChannelBytes),
+            ("inbox_requests", GatewayFrameHandler.inboxHighWater),
+            ("inbox_bytes", configuration.maximumInboxBytes),
+        ]
+        for (name, value) in limits { Gauge(label: "rtm_ws_limit", dimensions: [("limit", name)]).record(value) }
+    }
 }
 
 /// Opaque session ids: random, so one client cannot guess another's.

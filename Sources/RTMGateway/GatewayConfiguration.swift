@@ -16,14 +16,27 @@ public struct GatewayConfiguration: Sendable {
     /// Protocol errors tolerated within ``protocolErrorWindow`` before closing with 1008.
     public var protocolErrorLimit = 3
     public var protocolErrorWindow: Duration = .seconds(10)
-    /// Interval of WebSocket pings; a link that has sent nothing by the next ping is closed.
+    /// Interval of WebSocket pings; a link that has not answered a ping (a pong echoing its payload)
+    /// by the next one is closed.
     public var pingInterval: Duration = .seconds(10)
-    /// How long the server waits for the client's close frame after sending its own.
+    /// How long the server waits for the client's close frame after sending its own. After the login
+    /// timeout the TCP connection is closed this long after the close frame was queued, even if the
+    /// client reads nothing.
     public var closeTimeout: Duration = .seconds(5)
+    /// Bytes of requests waiting in a socket's inbox past which the socket stops reading until they
+    /// are handled (besides ``GatewayFrameHandler/inboxHighWater`` requests).
+    public var maximumInboxBytes = 1024 * 1024
     /// Per-session limits.
     public var limits = ClientLimits()
-    /// Peer messages a session keeps for replay until the client acks them (oldest dropped past this).
+    /// Peer messages a session keeps for replay until the client acks them, in messages and in bytes
+    /// of their frames. Past either bound the session ends and cannot be resumed: its socket is closed
+    /// with 4005, `resume` answers 2 (REJECTED), unacknowledged messages sent with offline messaging
+    /// go to the offline store and senders still waiting for acks get 408 / SENT_TIMEOUT.
     public var maximumUnackedPeerMessages = 1000
+    public var maximumUnackedPeerBytes = 4 * 1024 * 1024
+    /// Bytes of channel messages a session keeps for replay per channel (besides
+    /// ``replayedChannelMessages``); the oldest are dropped past it.
+    public var maximumReplayedChannelBytes = 256 * 1024
     /// Channel messages replayed per channel after a resume, and how far back they may be.
     public var replayedChannelMessages = 32
     public var channelReplayWindow: Duration = .seconds(30)

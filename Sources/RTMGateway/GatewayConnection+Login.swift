@@ -20,14 +20,16 @@ extension GatewayConnection {
         // The socket may have closed, or another login raced in, while the app was looked up.
         guard bind(routerSession, session) else { return failLogin(id, .alreadyLoggedIn) }
         session.start(routerSession: routerSession, on: self)
-        gateway.register(routerSession)
-        router.login(routerSession)
-        gateway.metrics.loginsOK.increment()
+        // The reply is queued before the router knows the session: nothing sent to the session (an
+        // event, or the kick of a racing login of the same user) can reach the socket before it.
         reply(id, code: LoginErrorCode.ok.rawValue) { reply in
             reply.field("session_id", routerSession.sessionID)
             reply.field("server_ts", clock.nowMilliseconds())
             if let expiresAt { reply.field("token_expires_at", expiresAt) } else { reply.nullField("token_expires_at") }
         }
+        gateway.register(routerSession)
+        router.login(routerSession)
+        gateway.metrics.loginsOK.increment()
         session.scheduleTokenTimer(expiresAt: expiresAt, on: channel.eventLoop)
         let messages = gateway.messages
         Task { await messages.deliverStoredMessages(to: routerSession) }

@@ -15,8 +15,7 @@ extension GatewayConnection {
         case .request(_, .ack(let messageID)):
             if let routerSession {
                 session?.acknowledged(messageID)
-                router.ack(messageID: messageID, from: routerSession)
-                gateway.messages.acknowledged(messageID, by: routerSession)
+                gateway.acknowledge(messageID, from: routerSession)
             }
         case .request(let id?, let request):
             await dispatch(request, id: id, loop: &loop)

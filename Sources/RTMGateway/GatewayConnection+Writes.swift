@@ -1,3 +1,4 @@
+import DequeModule
 import NIOCore
 
 /// Writing what the outbound queue holds to the socket.
@@ -16,8 +17,11 @@ extension GatewayConnection {
     /// socket's lifetime), and the kernel gets one buffer instead of many small ones.
     func drain() {
         while channel.isWritable {
-            var items = queue.take()
-            guard !items.isEmpty else { return }   // the queue is idle again
+            var batch = queue.take()
+            guard !batch.isEmpty else { return }   // the queue is idle again
+            if let pong = batch.pong.take() { frameHandler.value?.writePong(pong) }
+            var items = Deque<OutboundQueue.Item>()
+            swap(&items, &batch.items)   // moved, not shared: popping must not copy the deque or its buffers
             var combined: ByteBuffer? = nil
             if items.count >= Self.coalescingThreshold {
                 var bytes = 0

@@ -18,6 +18,14 @@ final class GatewayConnection: Sendable {
         case text(ByteBuffer)
         /// A frame the gateway does not take (binary, oversized): the socket is closed with `code`.
         case refuse(code: UInt16, reason: String)
+
+        /// Bytes it holds in the inbox.
+        var size: Int {
+            switch self {
+            case .text(let text): text.readableBytes
+            case .refuse: 0
+            }
+        }
     }
 
     struct Shared {
@@ -27,6 +35,8 @@ final class GatewayConnection: Sendable {
         /// Ends an unauthenticated socket after the login timeout; cancelled at login to free it early.
         var loginTimer: Task<Void, Never>?
         var inbox = Deque<Inbound>()
+        /// Bytes of the text messages in `inbox`.
+        var inboxBytes = 0
         /// A task is handling the inbox.
         var pumping = false
         /// The socket stopped reading because the inbox was full.
@@ -77,7 +87,10 @@ final class GatewayConnection: Sendable {
         let loginDeadline = clock.nowMilliseconds() + gateway.configuration.loginTimeout.milliseconds
         let loginTimer = Task { [clock] in
             try? await clock.sleep(untilMilliseconds: loginDeadline)
-            if !Task.isCancelled && self.session == nil { self.close(code: 1008, reason: "login timeout") }
+            if !Task.isCancelled && self.session == nil {
+                self.gateway.metrics.loginTimeouts.increment()
+                self.closeByDeadline(code: 1008, reason: "login timeout")
+            }
         }
         shared.withLock { $0.loginTimer = loginTimer }
         return true
@@ -100,6 +113,7 @@ final class GatewayConnection: Sendable {
             guard !shared.finished else { return (nil, nil, nil) }
             shared.finished = true
             shared.inbox.removeAll()
+            shared.inboxBytes = 0
             defer { shared.routerSession = nil; shared.session = nil; shared.loginTimer = nil }
             return (shared.routerSession, shared.session, shared.loginTimer)
         }
@@ -132,6 +146,16 @@ final class GatewayConnection: Sendable {
     /// Queues a close frame after what is already queued.
     func close(code: UInt16, reason: String) {
         queue.pushClose(code: code, reason: reason)
+    }
+
+    /// Closes for a passed deadline: the close frame is queued after what is already queued, and the
+    /// TCP connection is closed ``GatewayConfiguration/closeTimeout`` later whatever happens, so the
+    /// deadline holds for a client that reads nothing (its queue never drains to the close frame).
+    func closeByDeadline(code: UInt16, reason: String) {
+        close(code: code, reason: reason)
+        let channel = self.channel
+        _ = clock.schedule(atMilliseconds: clock.nowMilliseconds() + gateway.configuration.closeTimeout.milliseconds,
+                           on: channel.eventLoop) { channel.close(promise: nil) }
     }
 
     /// The client stopped reading and its queue overflowed: the socket is dropped (its session stays

@@ -8,6 +8,8 @@ import NIOWebSocket
 /// frames are answered here, fragments are joined here, text messages go to the connection's inbox,
 /// whose requests run in order on a task that exists only while there is work.
 /// Pings come from the event loop's ``LoopPinger`` (one timer per loop, not one per socket).
+/// Frames that break RFC 6455 (``FrameRules``) close the socket with 1002, or 1007 for text that is
+/// not UTF-8.
 final class GatewayFrameHandler: ChannelInboundHandler, RemovableChannelHandler {
     typealias InboundIn = WebSocketFrame
     typealias OutboundOut = WebSocketFrame
@@ -17,10 +19,15 @@ final class GatewayFrameHandler: ChannelInboundHandler, RemovableChannelHandler 
     private var connection: GatewayConnection?
     private var context: ChannelHandlerContext?
     private var pinger: LoopPinger?
-    /// A ping went out and nothing has come back since (the next tick closes the link).
-    private(set) var awaitingPong = false
+    /// The payload of the ping that went out and has not been answered (the next tick closes the
+    /// link). Only a pong echoing it answers: a client that sends but never reads cannot keep a dead
+    /// link open with pings, pongs or requests of its own.
+    private var expectedPong: ByteBuffer?
+    var awaitingPong: Bool { expectedPong != nil }
     /// A close frame went out (ours, or the answer to the peer's).
     private var closeSent = false
+    /// A framing error closed the socket: nothing more it sends is looked at.
+    private var failed = false
     /// A fragmented message being put together (rare: clients send small whole frames).
     private var fragments: Fragments?
     struct Fragments {
@@ -75,8 +82,8 @@ final class GatewayFrameHandler: ChannelInboundHandler, RemovableChannelHandler 
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         let frame = unwrapInboundIn(data)
-        awaitingPong = false   // anything from the peer shows the link is alive
-        guard connection != nil else { return }
+        guard let connection, !failed else { return }
+        if let violation = FrameRules.violation(of: frame) { return failProtocol(code: violation.code, reason: violation.reason) }
         switch frame.opcode {
         case .text, .binary:
             guard fragments == nil else { return failProtocol(code: 1002, reason: "a new message inside a fragmented one") }
@@ -101,12 +108,14 @@ final class GatewayFrameHandler: ChannelInboundHandler, RemovableChannelHandler 
                 fragments = message
             }
         case .ping:
-            let pong = WebSocketFrame(fin: true, opcode: .pong, data: frame.unmaskedData)
-            context.writeAndFlush(wrapOutboundOut(pong), promise: nil)
+            // Answered through the outbound queue: counted against its bound, written when the socket is writable.
+            if connection.queue.pushPong(frame.unmaskedData) == .overflowed { connection.closeSlowConsumer() }
+        case .pong:
+            if let expected = expectedPong, frame.unmaskedData == expected { expectedPong = nil }
         case .connectionClose:
             peerClosed(frame.unmaskedData, context: context)
         default:
-            break   // pongs
+            break   // FrameRules refused the reserved opcodes
         }
     }
 
@@ -114,7 +123,8 @@ final class GatewayFrameHandler: ChannelInboundHandler, RemovableChannelHandler 
     private func deliver(_ data: ByteBuffer, isText: Bool, context: ChannelHandlerContext) {
         guard let connection else { return }
         guard isText else { return connection.refuse(code: 1003, reason: "binary frames are not supported") }
-        if connection.received(data) >= Self.inboxHighWater {
+        guard FrameRules.isValidUTF8(data) else { return failProtocol(code: 1007, reason: "text is not valid UTF-8") }
+        if connection.received(data) {
             context.channel.setOption(ChannelOptions.autoRead, value: false).whenFailure { _ in }
         }
     }
@@ -122,6 +132,7 @@ final class GatewayFrameHandler: ChannelInboundHandler, RemovableChannelHandler 
     /// A framing error: nothing more is read; the socket gets a close frame with `code` and is closed.
     private func failProtocol(code: UInt16, reason: String) {
         fragments = nil
+        failed = true
         gateway.metrics.protocolErrors.increment()
         sendClose(code: code, reason: reason, closeAfter: .zero)
         connection?.refuse(code: code, reason: reason)   // stops further requests; its own close is then a no-op
@@ -166,6 +177,7 @@ final class GatewayFrameHandler: ChannelInboundHandler, RemovableChannelHandler 
 
     /// The peer sent a close frame: answer it (echoing its code) unless it answers ours, then close.
     private func peerClosed(_ data: ByteBuffer, context: ChannelHandlerContext) {
+        if let violation = FrameRules.violation(ofClosePayload: data) { return failProtocol(code: violation.code, reason: violation.reason) }
         guard !closeSent else {
             context.close(promise: nil)
             return
@@ -184,12 +196,26 @@ final class GatewayFrameHandler: ChannelInboundHandler, RemovableChannelHandler 
         guard let context else { return false }
         if awaitingPong {
             logger.debug("no pong within the ping interval; closing the link")
+            gateway.metrics.deadLinks.increment()
             context.close(promise: nil)
             return true
         }
-        awaitingPong = true
-        let ping = WebSocketFrame(fin: true, opcode: .ping, data: ByteBuffer())
-        context.writeAndFlush(wrapOutboundOut(ping), promise: nil)
+        var payload = context.channel.allocator.buffer(capacity: 8)
+        payload.writeInteger(UInt64.random(in: .min ... .max))
+        expectedPong = payload
+        context.writeAndFlush(wrapOutboundOut(WebSocketFrame(fin: true, opcode: .ping, data: payload)), promise: nil)
         return false
+    }
+
+    /// Bytes waiting to be written to the socket: the connection's queue and NIO's buffered writes.
+    var outboundBacklog: Int {
+        guard let context else { return 0 }
+        let buffered = (try? context.channel.syncOptions?.getOption(ChannelOptions.bufferedWritableBytes)) ?? 0
+        return (connection?.queue.heldBytes ?? 0) + buffered
+    }
+
+    /// Writes the answer to the client's ping (from the connection's drain, which flushes).
+    func writePong(_ data: ByteBuffer) {
+        context?.write(wrapOutboundOut(WebSocketFrame(fin: true, opcode: .pong, data: data)), promise: nil)
     }
 }

@@ -9,20 +9,17 @@ import Synchronization
 /// It numbers events (`seq`), keeps what a resumed client must be replayed (every peer message not
 /// yet acknowledged, and the last 32 channel messages per channel), and forwards frames to the
 /// socket currently attached, if any. It is the router's ``SessionSink`` for this session.
+/// Both replay buffers are bounded in events and in bytes (``GatewayConfiguration``): channel
+/// messages past the bound are dropped oldest first; peer messages past it end the session.
 final class GatewaySession: SessionSink, Sendable {
-    struct BufferedEvent {
-        var seq: Int64
-        var body: ByteBuffer
-        var messageID: String = ""
-        var timestamp: Int64 = 0
-    }
+    typealias BufferedEvent = ReplayBuffer.Event
 
     struct State {
         var seq: Int64 = 0
         var attached: GatewayConnection?
         var routerSession: RouterSession?
-        var unackedPeerMessages = Deque<BufferedEvent>()
-        var channelMessages: [ChannelName: Deque<BufferedEvent>] = [:]
+        var unackedPeerMessages = ReplayBuffer()
+        var channelMessages: [ChannelName: ReplayBuffer] = [:]
         /// The token's warning and expiry timers (none for apps without certificate).
         var tokenTimers: [any RTMTimer] = []
         var ended = false
@@ -53,31 +50,57 @@ final class GatewaySession: SessionSink, Sendable {
 
     func enqueueEvent(_ body: ByteBuffer, kind: EventKind) -> Bool {
         let limits = gateway.configuration
-        // `overflowed` is the attached connection whose queue this event made overflow, if any.
-        let (accepted, overflowed) = state.withLock { state -> (Bool, GatewayConnection?) in
-            guard !state.ended else { return (false, nil) }
+        var channelEventsDropped = 0
+        // `overflowed` is the attached connection whose queue this event made overflow, if any;
+        // `unacked` is set when the event made the replay buffer pass its bound (what it held).
+        let (accepted, overflowed, unacked) = state.withLock { state -> (Bool, GatewayConnection?, Deque<BufferedEvent>?) in
+            guard !state.ended else { return (false, nil, nil) }
             state.seq += 1
             switch kind {
-            case .peerMessage(let messageID):
-                state.unackedPeerMessages.append(BufferedEvent(seq: state.seq, body: body, messageID: messageID))
-                if state.unackedPeerMessages.count > limits.maximumUnackedPeerMessages { state.unackedPeerMessages.removeFirst() }
+            case .peerMessage(let messageID, let offlineCopy):
+                let event = BufferedEvent(seq: state.seq, body: body, messageID: messageID, offlineCopy: offlineCopy)
+                let limit = ReplayBuffer.Limit(events: limits.maximumUnackedPeerMessages, bytes: limits.maximumUnackedPeerBytes)
+                guard state.unackedPeerMessages.append(event, within: limit) else {
+                    // The event is given up with the rest; the session ends below, outside the lock.
+                    return (true, nil, state.unackedPeerMessages.takeAll())
+                }
             case .channelMessage(let channel, let timestamp):
                 // Mutated in place (copying the ring out and back would copy its storage on every message),
                 // with one dictionary lookup per message.
-                state.channelMessages[channel, default: []].appendKeepingLast(
-                    BufferedEvent(seq: state.seq, body: body, timestamp: timestamp), limit: limits.replayedChannelMessages)
+                channelEventsDropped = state.channelMessages[channel, default: ReplayBuffer()].appendDroppingOldest(
+                    BufferedEvent(seq: state.seq, body: body, timestamp: timestamp),
+                    within: ReplayBuffer.Limit(events: limits.replayedChannelMessages, bytes: limits.maximumReplayedChannelBytes))
             case .other:
                 break
             }
-            guard let connection = state.attached else { return (true, nil) }
+            guard let connection = state.attached else { return (true, nil, nil) }
             // Pushed under the session lock so frames reach the socket in `seq` order. The frame is handed
             // over, not kept: the socket's loop may write it at once, and a second reference would make
             // the writer copy it to put the header in front.
-            return (true, connection.queue.pushFrame(Self.frame(seq: state.seq, body: body)) == .overflowed ? connection : nil)
+            return (true, connection.queue.pushFrame(Self.frame(seq: state.seq, body: body)) == .overflowed ? connection : nil, nil)
         }
+        if channelEventsDropped > 0 { gateway.metrics.channelReplayDropped.increment(by: Int64(channelEventsDropped)) }
+        if let unacked { endForReplayOverflow(givingUp: unacked) }
         // An overflow drops the socket, not the session: the event stays buffered for a resume.
         overflowed?.closeSlowConsumer()
         return accepted
+    }
+
+    /// The unacknowledged peer messages passed their bound: the session ends (it could not replay
+    /// them all, so it cannot be resumed: `resume` answers REJECTED and the client logs in afresh),
+    /// the messages sent with offline messaging go to the offline store, their senders' waits end
+    /// with 408 / SENT_TIMEOUT, and the socket is closed with 4005. Peer messages are queued outside
+    /// the router's lock, so the router can be called here.
+    private func endForReplayOverflow(givingUp unacked: Deque<BufferedEvent>) {
+        gateway.metrics.replayOverflows.increment()
+        gateway.metrics.replayGivenUp.increment(by: Int64(unacked.count))
+        let (connection, routerSession) = end()
+        if let routerSession { gateway.router.logout(routerSession) }
+        let copies = unacked.compactMap(\.offlineCopy)
+        gateway.metrics.replayStoredOffline.increment(by: Int64(copies.count))
+        gateway.messages.storeUnacknowledged(copies)
+        for event in unacked { gateway.router.abandonAck(messageID: event.messageID) }
+        connection?.closeByDeadline(code: RTMCloseCode.slowConsumer, reason: "replay buffer full")
     }
 
     func terminate(_ reason: SessionTermination) {
@@ -123,11 +146,11 @@ final class GatewaySession: SessionSink, Sendable {
         let windowStart = gateway.clock.nowMilliseconds() - gateway.configuration.channelReplayWindow.milliseconds
         let (previous, acknowledged) = state.withLock { state -> (GatewayConnection?, [String]) in
             let previous = state.attached
-            let acknowledged = state.unackedPeerMessages.filter { $0.seq <= lastSeq }.map(\.messageID)
+            let acknowledged = state.unackedPeerMessages.events.filter { $0.seq <= lastSeq }.map(\.messageID)
             state.unackedPeerMessages.removeAll { $0.seq <= lastSeq }
-            var replay = Array(state.unackedPeerMessages)
+            var replay = Array(state.unackedPeerMessages.events)
             for (channel, ring) in state.channelMessages where joined.contains(channel) {
-                replay += ring.filter { $0.seq > lastSeq && $0.timestamp >= windowStart }
+                replay += ring.events.filter { $0.seq > lastSeq && $0.timestamp >= windowStart }
             }
             state.channelMessages = state.channelMessages.filter { joined.contains($0.key) }
             for event in replay.sorted(by: { $0.seq < $1.seq }) {
@@ -137,7 +160,7 @@ final class GatewaySession: SessionSink, Sendable {
             return (previous === connection ? nil : previous, acknowledged)
         }
         if let routerSession {
-            for messageID in acknowledged { gateway.router.ack(messageID: messageID, from: routerSession) }
+            for messageID in acknowledged { gateway.acknowledge(messageID, from: routerSession) }
         }
         return previous
     }
@@ -153,11 +176,7 @@ final class GatewaySession: SessionSink, Sendable {
 
     /// The client acknowledged a peer message; it will not be replayed.
     func acknowledged(_ messageID: String) {
-        state.withLock { state in
-            if let index = state.unackedPeerMessages.firstIndex(where: { $0.messageID == messageID }) {
-                state.unackedPeerMessages.remove(at: index)
-            }
-        }
+        state.withLock { $0.unackedPeerMessages.remove(messageID: messageID) }
     }
 
     /// The session left `channel`: its channel messages are no longer replayed.
@@ -174,7 +193,7 @@ final class GatewaySession: SessionSink, Sendable {
                 state.attached = nil
                 state.routerSession = nil
                 state.tokenTimers = []
-                state.unackedPeerMessages.removeAll()
+                _ = state.unackedPeerMessages.takeAll()
                 state.channelMessages.removeAll()
             }
             return (state.attached, state.routerSession, state.tokenTimers)
@@ -210,14 +229,6 @@ final class GatewaySession: SessionSink, Sendable {
             return state.tokenTimers
         }
         for timer in previous { timer.cancel() }
-    }
-}
-
-extension Deque {
-    /// Appends `element`, dropping the oldest elements past `limit`.
-    mutating func appendKeepingLast(_ element: Element, limit: Int) {
-        append(element)
-        if count > limit { removeFirst(count - limit) }
     }
 }
 

@@ -42,6 +42,18 @@ final class LoopPinger: @unchecked Sendable {
         return closed
     }
 
+    /// How many sockets the loop pings.
+    var socketCount: Int {
+        eventLoop.preconditionInEventLoop()
+        return handlers.count
+    }
+
+    /// The most bytes one of the loop's sockets has waiting to be written.
+    var largestOutboundBacklog: Int {
+        eventLoop.preconditionInEventLoop()
+        return handlers.values.map(\.outboundBacklog).max() ?? 0
+    }
+
     /// How many of the loop's sockets have not answered their last ping.
     var unansweredCount: Int {
         eventLoop.preconditionInEventLoop()

@@ -59,7 +59,7 @@ public struct RTMApplication: Sendable {
         let sweeper = RetentionSweeper(stores: stores, clock: clock, limits: limits, interval: configuration.retentionSweepInterval,
                                        logger: logger)
         background.start { await sweeper.run() }
-        var gatewayConfiguration = GatewayConfiguration()
+        var gatewayConfiguration = configuration.gateway
         gatewayConfiguration.peerAckTimeout = configuration.ackTimeout
         gatewayConfiguration.pingInterval = configuration.pingInterval
         let gateway = Gateway(messages: messages, apps: apps, configuration: gatewayConfiguration, logger: logger)

@@ -1,5 +1,6 @@
 import Foundation
 import RTMCore
+import RTMGateway
 
 /// Everything `rtm serve` needs, after merging the config file, `RTM_*` variables and flags
 /// (`server-contract.md` §2–§3).
@@ -49,9 +50,13 @@ public struct ServerConfiguration: Sendable {
     public var offlineRetention: Duration = .seconds(7 * 24 * 3600)
     /// Time between retention sweeps.
     public var retentionSweepInterval: Duration = .seconds(60)
-    /// How often the server pings each WebSocket; a socket that sent nothing since the previous ping
-    /// is closed at the next one (`client-protocol.md` §1: every 10 s). Set programmatically.
+    /// How often the server pings each WebSocket; a socket that has not answered a ping by the next
+    /// one is closed (`client-protocol.md` §1: every 10 s). Set programmatically.
     public var pingInterval: Duration = .seconds(10)
+    /// The WebSocket gateway's limits and timers (login timeout, queue and replay bounds). Its
+    /// `peerAckTimeout` and `pingInterval` are taken from ``ackTimeout`` and ``pingInterval``.
+    /// Set programmatically.
+    public var gateway = GatewayConfiguration()
     /// Answer plain REST sends on the event loop (`RESTFastPath`); `RTM_REST_FAST_PATH=0` turns it
     /// off, for comparison and diagnosis. Answers are the same either way.
     public var restFastPath = true

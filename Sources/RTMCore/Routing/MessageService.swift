@@ -56,7 +56,7 @@ public final class MessageService: Sendable {
                                                           destination: message.to.rawValue, kind: .peerMessage, payload: text,
                                                           timestamp: timestamp))
         }
-        switch router.sendPeer(message, wantAck: wantAck, serverTimestamp: timestamp) {
+        switch router.sendPeer(message, wantAck: wantAck, offline: offline, serverTimestamp: timestamp) {
         case .handedOff(let id, let timestamp): return .handedOff(messageID: id, serverTimestamp: timestamp)
         case .failed(let id, let timestamp): return .failed(messageID: id, serverTimestamp: timestamp)
         case .offline(let id, let timestamp):
@@ -121,6 +121,22 @@ public final class MessageService: Sendable {
                 try await stores.offline.delete(messageID: messageID, for: key.userID, in: key.appID)
             } catch {
                 logger.error("deleting an acknowledged offline message failed: \(error)")
+            }
+        }
+    }
+
+    /// Stores messages a session had to give up before they were acknowledged (their senders asked
+    /// for offline messaging): the receiver gets them at its next login, in send order. In the
+    /// background; returns at once.
+    public func storeUnacknowledged(_ messages: [StoredPeerMessage]) {
+        guard !messages.isEmpty else { return }
+        Task { [stores, limits, logger] in
+            for message in messages {
+                do {
+                    try await stores.offline.store(message, limit: limits.offlineMessagesPerReceiver)
+                } catch {
+                    logger.error("storing an unacknowledged message offline failed: \(error)")
+                }
             }
         }
     }

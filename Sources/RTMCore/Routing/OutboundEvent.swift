@@ -40,8 +40,10 @@ public enum PeerOnlineState: Int, Sendable, Equatable {
 
 /// What kind of event a queued body is, so a session can keep what it must replay after a reconnect.
 public enum EventKind: Sendable, Equatable {
-    /// Kept until the client acks it.
-    case peerMessage(messageID: String)
+    /// Kept until the client acks it. `offlineCopy` is the message as the offline store keeps it, when
+    /// its sender asked for offline messaging and it is not stored yet: if the session must give up
+    /// the message before the ack (its replay buffer passed its bound), the copy is stored.
+    case peerMessage(messageID: String, offlineCopy: StoredPeerMessage? = nil)
     /// Kept in a short per-channel ring (the last 32 from the last 30 s).
     case channelMessage(ChannelName, serverTimestamp: Int64)
     /// Not replayed.

@@ -129,9 +129,11 @@ public final class Router: Sendable {
 
     /// Hands a peer message to the receiver's connection. With `wantAck`, an acknowledgement slot is
     /// kept so ``awaitAck(messageID:timeout:)`` can wait for it (an ack that arrives first is kept):
-    /// whoever asks for one must await it, which ends the slot. `serverTimestamp` is the message's
+    /// whoever asks for one must await it, which ends the slot. With `offline`, the receiver's session
+    /// gets the message's offline copy, which it stores if it must give the message up unacknowledged
+    /// (see ``EventKind/peerMessage(messageID:offlineCopy:)``). `serverTimestamp` is the message's
     /// time when the caller took it already (to record it first); by default, now.
-    public func sendPeer(_ message: PeerMessage, wantAck: Bool, serverTimestamp: Int64? = nil) -> PeerDispatch {
+    public func sendPeer(_ message: PeerMessage, wantAck: Bool, offline: Bool = false, serverTimestamp: Int64? = nil) -> PeerDispatch {
         let messageID = messageIDs.next()
         let now = serverTimestamp ?? clock.nowMilliseconds()
         let receiverKey = SessionKey(appID: message.appID, userID: message.to)
@@ -143,7 +145,9 @@ public final class Router: Sendable {
         guard let receiver else { return .offline(messageID: messageID, serverTimestamp: now) }
         let body = encoder.encodeBody(.peerMessage(messageID: messageID, from: message.from, content: message.content,
                                                    serverTimestamp: now, offline: false))
-        guard receiver.sink.enqueueEvent(body, kind: .peerMessage(messageID: messageID)) else {
+        let offlineCopy = offline ? StoredPeerMessage(messageID: messageID, appID: message.appID, from: message.from, to: message.to,
+                                                      content: message.content, serverTimestamp: now) : nil
+        guard receiver.sink.enqueueEvent(body, kind: .peerMessage(messageID: messageID, offlineCopy: offlineCopy)) else {
             if wantAck { _ = state.withLock { $0.pendingAcks.removeValue(forKey: messageID) } }
             return .failed(messageID: messageID, serverTimestamp: now)
         }
@@ -202,6 +206,13 @@ public final class Router: Sendable {
             return true
         }
         if isReceiver { resolveAck(messageID, acked: true) }
+    }
+
+    /// The receiving session gave `messageID` up before acknowledging it: its sender's wait ends now
+    /// with `false` (408 / SENT_TIMEOUT), as if the timeout had passed.
+    public func abandonAck(messageID: String) {
+        let waiter = state.withLock { $0.pendingAcks.removeValue(forKey: messageID)?.waiter }
+        waiter?.resume(returning: false)
     }
 
     private func resolveAck(_ messageID: String, acked: Bool) {

@@ -1,0 +1,55 @@
+import RTMCore
+import RTMProtocol
+import Testing
+
+/// What a client sees first, and what an acknowledgement removes, on a real server.
+@Suite struct SessionOrderingTests {
+    /// Two logins of one user race: each socket's first frame is its login reply (the one kicked then
+    /// gets `connection_state` 5/8 and close 4008), never the kick or another event before it.
+    @Test func racingLoginsEachGetTheirReplyFirst() async throws {
+        try await TestServer.with { server in
+            for round in 0..<50 {
+                let user = "racer-\(round)"
+                let first = try await RawSocket.connect(server.wsURL)
+                let second = try await RawSocket.connect(server.wsURL)
+                let login = String(decoding: ClientRequest.login(appID: TestServer.openAppID, userID: user, token: nil).encode(id: 1),
+                                   as: UTF8.self)
+                async let sentFirst: Void = first.send(login)
+                async let sentSecond: Void = second.send(login)
+                _ = try await (sentFirst, sentSecond)
+                for socket in [first, second] {
+                    let frame = await socket.nextFrame()
+                    guard case .reply(1, 0, _)? = frame else {
+                        Issue.record("round \(round): the first frame was \(String(describing: frame)), not the login reply")
+                        return
+                    }
+                }
+                first.close()
+                second.close()
+            }
+        }
+    }
+
+    /// A stored (offline) message delivered at login, seen but not acked, then acknowledged by a
+    /// `resume` past its `seq`: it leaves the offline store (it was delivered again at the next fresh
+    /// login before).
+    @Test func resumeImplicitAckDeletesTheStoredCopy() async throws {
+        try await TestServer.with { server in
+            let app = try #require(AppID(TestServer.openAppID))
+            let body = #"{"destination":"returner","payload":"kept","enable_offline_messaging":true}"#
+            #expect(try await server.post("rtm/users/backend/peer_messages", app: TestServer.openAppID, body: body).code == "message_offline")
+            let (socket, sessionID) = try await LiveResumeAndPresenceTests.login(server, "returner")
+            guard case .event(let seq?, .peerMessage(_, _, .text("kept"), _, true))? = await socket.frame(where: {
+                if case .event(_, .peerMessage) = $0 { true } else { false }
+            }) else { Issue.record("the stored message was not delivered"); return }
+            socket.close()   // no ack; the socket drops without logout
+            #expect(await socket.closeCode() != nil)
+            let resumed = try await RawSocket.connect(server.wsURL)
+            try await resumed.send(String(decoding: ClientRequest.resume(sessionID: sessionID, token: nil, lastEventSeq: seq)
+                .encode(id: 7), as: UTF8.self))
+            guard case .reply(7, 0, _)? = await resumed.nextFrame() else { Issue.record("resume failed"); return }
+            let store = server.application.stores.offline
+            #expect(try await waitUntil { try await store.pending(for: UserID("returner")!, in: app, notBefore: 0).isEmpty })
+        }
+    }
+}
