@@ -77,7 +77,7 @@ package final class RESTFastPathFuzzing: Sendable {
         while offset < bytes.count {
             let end = min(offset + readSize, bytes.count)
             var buffer = channel.allocator.buffer(capacity: end - offset)
-            buffer.writeBytes(UnsafeRawBufferPointer(rebasing: bytes[offset..<end]))
+            buffer.writeBytes(bytes[offset..<end])
             do {
                 try channel.writeInbound(buffer)
             } catch {
@@ -106,7 +106,7 @@ private final class PassedRequestChecker: ChannelInboundHandler {
         case .end:
             precondition(inRequest, "the fast path passed on a request end outside a request")
             inRequest = false
-            let head = HTTPResponseHead(version: .http1_1, status: .notFound, headers: ["content-length": "0"])
+            let head = HTTPResponseHead(version: .http1_1, status: .notFound, headers: HTTPHeaders([("content-length", "0")]))
             context.write(wrapOutboundOut(.head(head)), promise: nil)
             context.writeAndFlush(wrapOutboundOut(.end(nil)), promise: nil)
         }
