@@ -609,7 +609,8 @@ def main():
 
         rest_tally = Counter()
         started = time.monotonic()
-        rest_done = run_cases(arguments.rest_cases, arguments.seconds, arguments.workers,
+        # REST cases mostly wait (a malformed framing waits out --hang-seconds): four times the workers.
+        rest_done = run_cases(arguments.rest_cases, arguments.seconds, arguments.workers * 4,
                               lambda number: run_rest_case(server.port, arguments.seed, number, rest_tally, failures,
                                                            arguments.hang_seconds))
         print("REST: %d cases in %.1f s; answers: %s" % (rest_done, time.monotonic() - started, dict(rest_tally.most_common())))
