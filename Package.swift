@@ -144,11 +144,21 @@ let package = Package(
             ],
             swiftSettings: swiftSettings
         ),
+        .target(
+            name: "RTMFuzzing",
+            dependencies: [
+                "AgoraToken", "RTMCore", "RTMProtocol", "RTMHTTPAPI", "RTMGateway",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOEmbedded", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+            ],
+            swiftSettings: swiftSettings
+        ),
         .testTarget(
             name: "RTMTests",
             dependencies: [
                 "AgoraToken", "RTMCore", "RTMProtocol", "RTMStoreSQLite", "RTMStorePostgres", "RTMHTTPAPI",
-                "RTMGateway", "RTMServer", "RTMClient",
+                "RTMGateway", "RTMServer", "RTMClient", "RTMFuzzing",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "GRDB", package: "GRDB.swift"),   // the migration tests write databases of earlier schemas
                 .product(name: "HummingbirdWSClient", package: "hummingbird-websocket"),
@@ -175,5 +185,20 @@ if ProcessInfo.processInfo.environment["RTM_MICROBENCHMARKS"] == "1" {
             ],
             path: "Benchmarks/RTMMicro",
             plugins: [.plugin(name: "BenchmarkPlugin", package: "benchmark")]
+        ))
+}
+
+// The libFuzzer binary (Fuzz/Targets) only when asked: its one file defines LLVMFuzzerTestOneInput and no
+// `main` (libFuzzer brings it), so it would not link in the normal build. scripts/fuzz.sh builds it:
+//   RTM_FUZZ=1 swift build --product rtm-fuzz-target --scratch-path .build-fuzz \
+//     --sanitize=fuzzer -Xswiftc -sanitize=fuzzer,address
+if ProcessInfo.processInfo.environment["RTM_FUZZ"] == "1" {
+    package.products.append(.executable(name: "rtm-fuzz-target", targets: ["rtm-fuzz-target"]))
+    package.targets.append(
+        .executableTarget(
+            name: "rtm-fuzz-target",
+            dependencies: ["RTMFuzzing"],
+            path: "Fuzz/Targets/rtm-fuzz-target",
+            swiftSettings: swiftSettings
         ))
 }

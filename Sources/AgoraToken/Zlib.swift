@@ -1,7 +1,7 @@
 import CZlib
 
 /// The few zlib calls the token formats need: CRC-32 (006) and deflate/inflate (007).
-enum Zlib {
+package enum Zlib {
     static func crc32(_ bytes: [UInt8]) -> UInt32 {
         bytes.withUnsafeBufferPointer { buffer in
             UInt32(CZlib.crc32(0, buffer.baseAddress, uInt(buffer.count)))
@@ -9,7 +9,7 @@ enum Zlib {
     }
 
     /// A zlib stream (RFC 1950) at the default level, as Agora's builders write it.
-    static func compress(_ input: [UInt8]) -> [UInt8] {
+    package static func compress(_ input: [UInt8]) -> [UInt8] {
         var destinationLength = compressBound(uLong(input.count))
         var output = [UInt8](repeating: 0, count: Int(destinationLength))
         let status = output.withUnsafeMutableBufferPointer { out in
