@@ -92,6 +92,9 @@ import Testing
         var configuration = TestServer.configuration()
         configuration.gateway.maximumUnackedPeerBytes = 64 * 1024
         try await TestServer.with(configuration, clock: clock) { server in
+            // Should the bound not be reached (a failure), the ack wait would never end on the manual
+            // clock and hold the server's shutdown: move the clock past it on the way out.
+            defer { clock.advance(by: .seconds(3600)) }
             let app = try #require(AppID(TestServer.openAppID))
             let overflowsBefore = try await Self.metric(server, "rtm_ws_replay_overflows_total")
             let (reader, sessionID) = try await LiveResumeAndPresenceTests.login(server, "reader")
@@ -103,7 +106,7 @@ import Testing
             }
             // The reader sees the waiting message (so the wait is registered) and does not ack it.
             _ = await reader.frame { if case .event(_, .peerMessage(_, "waiter", _, _, _)) = $0 { true } else { false } }
-            let payload = String(repeating: "\u{8}", count: 1_500)   // escaped as \u0008: ~9 KB per frame
+            let payload = String(repeating: "\u{1}", count: 1_500)   // escaped as \u0001: ~9 KB per frame
             var sent: [String] = []
             for index in 0..<12 {
                 let text = "\(index)-" + payload
