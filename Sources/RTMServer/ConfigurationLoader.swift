@@ -32,7 +32,7 @@ public enum ConfigurationLoader {
         }
         let known: Set<String> = ["host", "port", "data_dir", "database_url", "node_id", "apps", "customers", "ack_timeout_seconds",
                                   "offline_retention_days", "idle_timeout_seconds", "header_read_timeout_seconds",
-                                  "max_connections_per_address", "trusted_proxies"]
+                                  "max_connections_per_address", "trusted_proxies", "websocket"]
         if let unknown = root.keys.sorted().first(where: { !known.contains($0) }) {
             throw ConfigurationError(key: unknown, problem: "unknown key")
         }
@@ -58,6 +58,7 @@ public enum ConfigurationLoader {
             guard let list = value as? [Any] else { throw ConfigurationError(key: "trusted_proxies", problem: "must be a list") }
             configuration.trustedProxies = try list.map { try string($0, key: "trusted_proxies") }
         }
+        if let value = root["websocket"] { try applyWebSocket(value, to: &configuration.gateway) }
         if let value = root["apps"] {
             guard let list = value as? [[String: Any]] else { throw ConfigurationError(key: "apps", problem: "must be a list of mappings") }
             configuration.apps = try list.enumerated().map { index, entry in
@@ -172,7 +173,7 @@ public enum ConfigurationLoader {
         return scope
     }
 
-    private static func int(_ value: Any, key: String) throws -> Int {
+    static func int(_ value: Any, key: String) throws -> Int {
         if let number = value as? Int { return number }
         if let text = value as? String, let number = Int(text) { return number }
         throw ConfigurationError(key: key, problem: "must be an integer")

@@ -55,7 +55,7 @@ public struct ServerConfiguration: Sendable {
     public var pingInterval: Duration = .seconds(10)
     /// The WebSocket gateway's limits and timers (login timeout, queue and replay bounds). Its
     /// `peerAckTimeout` and `pingInterval` are taken from ``ackTimeout`` and ``pingInterval``.
-    /// Set programmatically.
+    /// The config file's `websocket:` section sets the timers and bounds it names.
     public var gateway = GatewayConfiguration()
     /// Answer plain REST sends on the event loop (`RESTFastPath`); `RTM_REST_FAST_PATH=0` turns it
     /// off, for comparison and diagnosis. Answers are the same either way.

@@ -53,6 +53,27 @@ import Testing
         #expect(configuration.trustedProxies == ["10.0.0.0/8", "::1", "192.168.1.7"])
     }
 
+    @Test func webSocketSection() throws {
+        let defaults = try ConfigurationLoader.load(file: nil, environment: [:]).gateway
+        #expect(defaults.loginTimeout == .seconds(6) && defaults.maximumUnackedPeerBytes == 4 * 1024 * 1024)
+        let path = try write("""
+            websocket:
+              login_timeout_seconds: 3
+              close_timeout_seconds: 2
+              max_queued_frames: 500
+              max_queued_bytes: 1048576
+              max_unacked_peer_messages: 100
+              max_unacked_peer_bytes: 65536
+              max_channel_replay_bytes: 32768
+              max_inbox_bytes: 131072
+            """, ext: "yaml")
+        let gateway = try ConfigurationLoader.load(file: path, environment: [:]).gateway
+        #expect(gateway.loginTimeout == .seconds(3) && gateway.closeTimeout == .seconds(2))
+        #expect(gateway.maximumQueuedFrames == 500 && gateway.maximumQueuedBytes == 1_048_576)
+        #expect(gateway.maximumUnackedPeerMessages == 100 && gateway.maximumUnackedPeerBytes == 65_536)
+        #expect(gateway.maximumReplayedChannelBytes == 32_768 && gateway.maximumInboxBytes == 131_072)
+    }
+
     @Test func invalidValuesNameTheKey() throws {
         let cases: [(String, String)] = [
             ("port: lots", "port"),
@@ -65,6 +86,10 @@ import Testing
             ("max_connections_per_address: 0", "max_connections_per_address"),
             ("trusted_proxies: [10.0.0.0/33]", "trusted_proxies[0]"),
             ("trusted_proxies: [proxy.example]", "trusted_proxies[0]"),
+            ("websocket: 5", "websocket"),
+            ("websocket:\n  max_queued_bytes: 0", "websocket.max_queued_bytes"),
+            ("websocket:\n  login_timeout: 5", "websocket.login_timeout"),
+            ("websocket:\n  max_inbox_bytes: lots", "websocket.max_inbox_bytes"),
         ]
         for (text, key) in cases {
             let path = try write(text, ext: "yaml")
