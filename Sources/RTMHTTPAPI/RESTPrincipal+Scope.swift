@@ -13,6 +13,6 @@ extension RESTPrincipal {
     /// Whether the principal may use app-wide calls (the destructive event feeds).
     /// - Throws: ``APIError/customerCredentialRequired`` for a token of an app whose scope is `user`.
     func checkAppWideAccess(in app: AppRecord) throws {
-        if case .user = self, app.restTokenScope == .user { throw APIError.customerCredentialRequired }
+        if historyParticipant(in: app) != nil { throw APIError.customerCredentialRequired }
     }
 }

@@ -88,6 +88,8 @@ public struct JSONWriter {
         bytes.append(UInt8(ascii: "]"))
     }
 
+    private static let hexDigits = Array("0123456789abcdef".utf8)
+
     /// Appends `value` as a JSON string literal: the two-character escapes where JSON has one (`\b`
     /// `\f` `\n` `\r` `\t` `\"` `\\`), `\u00XX` for the other control characters, every other byte as it
     /// is. No character is written longer than the shortest way a client may have sent it, so an event
@@ -104,10 +106,8 @@ public struct JSONWriter {
             case 0x08: bytes.append(UInt8(ascii: "\\")); bytes.append(UInt8(ascii: "b"))
             case 0x0C: bytes.append(UInt8(ascii: "\\")); bytes.append(UInt8(ascii: "f"))
             case 0..<0x20:
-                let hex = Array("0123456789abcdef".utf8)
-                bytes.append(contentsOf: Array("\\u00".utf8))
-                bytes.append(hex[Int(byte >> 4)])
-                bytes.append(hex[Int(byte & 0x0F)])
+                bytes.append(contentsOf: [UInt8(ascii: "\\"), UInt8(ascii: "u"), UInt8(ascii: "0"), UInt8(ascii: "0"),
+                                          hexDigits[Int(byte >> 4)], hexDigits[Int(byte & 0x0F)]])
             default: bytes.append(byte)
             }
         }

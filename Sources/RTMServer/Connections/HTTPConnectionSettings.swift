@@ -11,15 +11,10 @@ struct HTTPConnectionSettings: Sendable {
     var addresses: ClientAddressResolver
 
     init(configuration: ServerConfiguration) {
-        idleTimeout = .nanoseconds(Self.nanoseconds(configuration.idleTimeout))
-        headerReadTimeout = .nanoseconds(Self.nanoseconds(configuration.headerReadTimeout))
+        idleTimeout = TimeAmount(configuration.idleTimeout)
+        headerReadTimeout = TimeAmount(configuration.headerReadTimeout)
         perAddress = configuration.maximumConnectionsPerAddress.map(ConnectionsPerAddress.init)
         addresses = ClientAddressResolver(trustedProxies: configuration.trustedProxies)
-    }
-
-    private static func nanoseconds(_ duration: Duration) -> Int64 {
-        let (seconds, attoseconds) = duration.components
-        return seconds * 1_000_000_000 + attoseconds / 1_000_000_000
     }
 }
 
