@@ -70,7 +70,9 @@ for entry in $targets; do
 done
 
 # The canary traps on inputs starting with "FUZ": coverage guidance finds them in seconds.
-mkdir -p "$runs/canary-corpus"
+# A fresh corpus seeded with "FU" each run: one run found no crash in 157,027 inputs from a corpus an
+# earlier run had left, so the search starts two steps in and the last byte is one mutation away.
+rm -rf "$runs/canary-corpus"; mkdir -p "$runs/canary-corpus"; printf 'FU' > "$runs/canary-corpus/seed"
 status=0; run canary "$(( seconds > 60 ? 60 : (seconds < 20 ? 20 : seconds) ))" "$runs/canary-corpus" || status=$?
 inputs=$(grep -a -o '^#[0-9]*' "$runs/canary.log" | tail -1 | tr -d '#')
 if [ "$status" -ne 0 ] && ls "$runs"/canary-crash-* > /dev/null 2>&1 && grep -aq "the canary found its input" "$runs/canary.log"; then
