@@ -32,7 +32,7 @@ public enum ConfigurationLoader {
         }
         let known: Set<String> = ["host", "port", "data_dir", "database_url", "node_id", "apps", "customers", "ack_timeout_seconds",
                                   "offline_retention_days", "idle_timeout_seconds", "header_read_timeout_seconds",
-                                  "max_connections_per_address", "trusted_proxies", "websocket"]
+                                  "max_connections", "max_connections_per_address", "trusted_proxies", "websocket"]
         if let unknown = root.keys.sorted().first(where: { !known.contains($0) }) {
             throw ConfigurationError(key: unknown, problem: "unknown key")
         }
@@ -50,6 +50,9 @@ public enum ConfigurationLoader {
         }
         if let value = root["header_read_timeout_seconds"] {
             configuration.headerReadTimeout = .seconds(try int(value, key: "header_read_timeout_seconds"))
+        }
+        if let value = root["max_connections"] {
+            configuration.maximumConnections = try int(value, key: "max_connections")
         }
         if let value = root["max_connections_per_address"] {
             configuration.maximumConnectionsPerAddress = try int(value, key: "max_connections_per_address")
@@ -113,6 +116,9 @@ public enum ConfigurationLoader {
         }
         guard configuration.headerReadTimeout > .zero else {
             throw ConfigurationError(key: "header_read_timeout_seconds", problem: "must be at least 1")
+        }
+        if let bound = configuration.maximumConnections, bound < 1 {
+            throw ConfigurationError(key: "max_connections", problem: "must be at least 1")
         }
         if let bound = configuration.maximumConnectionsPerAddress, bound < 1 {
             throw ConfigurationError(key: "max_connections_per_address", problem: "must be at least 1")

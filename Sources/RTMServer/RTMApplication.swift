@@ -71,6 +71,10 @@ public struct RTMApplication: Sendable {
                               bootstrap: bootstrap, boundPort: BoundPort(), logger: logger, clock: clock)
     }
 
+    /// At most this many connections are open at once (`max_connections`, or the default that
+    /// follows from the file-descriptor limit).
+    public var connectionBudget: Int { configuration.maximumConnections ?? FileDescriptorLimit.defaultConnectionBudget() }
+
     /// The Hummingbird application serving REST, health, metrics and `GET /v1/ws`.
     public func makeHTTPApplication(onListening: @escaping @Sendable (String, Int) -> Void = { _, _ in })
         -> some ApplicationProtocol
@@ -84,10 +88,12 @@ public struct RTMApplication: Sendable {
         let boundPort = self.boundPort
         let restFastPath = configuration.restFastPath
         let connections = HTTPConnectionSettings(configuration: configuration)
+        let budget = ConnectionBudget(maximum: connectionBudget, logger: logger)
         return Application(
             router: httpRouter,
             server: .rtm(gateway: gateway, connections: connections, fastPath: { restFastPath ? rest.makeFastPath() : nil }),
-            configuration: .init(address: .hostname(host, port: configuration.port), serverName: nil),
+            configuration: .init(address: .hostname(host, port: configuration.port), serverName: nil,
+                                 availableConnectionsDelegate: budget),
             onServerRunning: { channel in
                 let port = channel.localAddress?.port ?? 0
                 boundPort.set(port)

@@ -70,6 +70,10 @@ public struct ServerConfiguration: Sendable {
     /// At most this many open connections (HTTP and WebSocket) per client address; `nil` (the
     /// default) sets no bound (`max_connections_per_address`).
     public var maximumConnectionsPerAddress: Int?
+    /// At most this many open connections (HTTP and WebSocket) at once; more wait in the listen
+    /// backlog until one closes. `nil` (the default): the file-descriptor limit less a reserve for
+    /// the store and the runtime (`max_connections`; see ``ConnectionBudget``).
+    public var maximumConnections: Int?
     /// Peers (addresses or CIDR ranges) whose `X-Forwarded-For` / `X-Real-IP` headers name the
     /// client (`trusted_proxies`); other peers are their own client address.
     public var trustedProxies: [String] = []

@@ -31,6 +31,7 @@ struct ServeCommand: AsyncParsableCommand {
         if let config { Self.warnIfReadableByOthers(config, holdsSecrets: configuration.holdsSecrets) }
         var logger = Logger(label: "rtm")
         logger.logLevel = Logger.Level(rawValue: logLevel) ?? .info
+        let descriptorLimit = FileDescriptorLimit.raiseSoftLimitToHard()
         let application: RTMApplication
         do {
             application = try await RTMApplication.build(configuration: configuration, logger: logger)
@@ -39,6 +40,7 @@ struct ServeCommand: AsyncParsableCommand {
             throw ExitCode(2)
         }
         let bootstrap = application.bootstrap
+        logger.info("at most \(application.connectionBudget) connections open at once (file descriptor limit \(descriptorLimit); max_connections)")
         let apps = try await application.stores.apps.allApps()
         try await application.run { host, port in
             Self.announce(host: host, port: port, bootstrap: bootstrap, appIDs: apps.map(\.appID.rawValue))

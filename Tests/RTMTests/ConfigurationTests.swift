@@ -41,7 +41,9 @@ import Testing
         let defaults = try ConfigurationLoader.load(file: nil, environment: [:])
         #expect(defaults.idleTimeout == .seconds(75) && defaults.headerReadTimeout == .seconds(10))
         #expect(defaults.maximumConnectionsPerAddress == nil && defaults.trustedProxies.isEmpty)
+        #expect(defaults.maximumConnections == nil)
         let path = try write("""
+            max_connections: 5000
             idle_timeout_seconds: 30
             header_read_timeout_seconds: 5
             max_connections_per_address: 100
@@ -49,7 +51,7 @@ import Testing
             """, ext: "yaml")
         let configuration = try ConfigurationLoader.load(file: path, environment: [:])
         #expect(configuration.idleTimeout == .seconds(30) && configuration.headerReadTimeout == .seconds(5))
-        #expect(configuration.maximumConnectionsPerAddress == 100)
+        #expect(configuration.maximumConnectionsPerAddress == 100 && configuration.maximumConnections == 5000)
         #expect(configuration.trustedProxies == ["10.0.0.0/8", "::1", "192.168.1.7"])
     }
 
@@ -84,6 +86,7 @@ import Testing
             ("idle_timeout_seconds: 0", "idle_timeout_seconds"),
             ("header_read_timeout_seconds: -1", "header_read_timeout_seconds"),
             ("max_connections_per_address: 0", "max_connections_per_address"),
+            ("max_connections: 0", "max_connections"),
             ("trusted_proxies: [10.0.0.0/33]", "trusted_proxies[0]"),
             ("trusted_proxies: [proxy.example]", "trusted_proxies[0]"),
             ("websocket: 5", "websocket"),

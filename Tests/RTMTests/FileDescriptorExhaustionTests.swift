@@ -2,8 +2,10 @@ import Foundation
 import Synchronization
 import Testing
 
-/// `rtm serve` as a child process with a low file-descriptor limit: connections use up its
-/// descriptors, and once they are released it serves again (it neither exits nor traps).
+/// `rtm serve` as a child process with a low file-descriptor limit, flooded with connections: it
+/// accepts no more than its connection budget, so its descriptors never run out (libdispatch traps
+/// with SIGILL when they do, see `ConnectionBudget`), the rest wait in the listen backlog, and once
+/// they are released it serves again.
 @Suite struct FileDescriptorExhaustionTests {
     /// The `rtm` executable built beside the test bundle.
     static func rtmExecutable() -> String? {
@@ -22,7 +24,12 @@ import Testing
         return await connection.statuses().first
     }
 
-    @Test func servesAgainAfterDescriptorsRunOut() async throws {
+    /// How many descriptors process `pid` has open (`nil` once it is gone).
+    static func openDescriptors(pid: Int32) -> Int? {
+        (try? FileManager.default.contentsOfDirectory(atPath: "/proc/\(pid)/fd"))?.count
+    }
+
+    @Test func aConnectionFloodNeverUsesUpTheDescriptors() async throws {
         let executable = try #require(Self.rtmExecutable(), "the rtm executable must be built beside the tests (swift build)")
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("rtm-fd-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
@@ -40,7 +47,7 @@ import Testing
         process.environment = environment
         let output = Pipe()
         process.standardOutput = output
-        process.standardError = FileHandle.standardError
+        process.standardError = output   // the log (standard error) is read too
         final class Printed: Sendable { let text = Mutex("") }
         let printed = Printed()
         output.fileHandleForReading.readabilityHandler = { handle in
@@ -61,16 +68,26 @@ import Testing
         let port = try #require(Int(portText))
         #expect(await Self.healthz(port: port) == 200)
 
-        // Use up the descriptors: 200 connections against a limit of 64.
+        // 200 connections against a limit of 64 (a budget of 32): the kernel completes them all, the
+        // server accepts its budget and leaves the rest in the backlog.
         var held: [RawTCP] = []
         for _ in 0..<200 {
             guard let connection = try? await RawTCP.connect(port: port) else { break }
             held.append(connection)
         }
         #expect(held.count > 64)
-        // Starved: a new request is not answered while they are held (the bounded wait passes).
+        // Full: a new request waits in the backlog while they are held (the bounded wait passes)...
         #expect(await Self.healthz(port: port) == nil)
         #expect(process.isRunning)
+        // ...and the server never came near its limit while it waited.
+        var mostOpen = 0
+        for _ in 0..<10 {
+            mostOpen = max(mostOpen, Self.openDescriptors(pid: process.processIdentifier) ?? 0)
+            try await Task.sleep(for: .milliseconds(100))
+        }
+        #expect(mostOpen > 32, "the server accepted its budget")
+        #expect(mostOpen < 64, "the server used up its descriptors: \(mostOpen) open")
+        #expect(printed.text.withLock { $0.contains("connection budget reached") }, "the full budget is logged")
 
         for connection in held { connection.close() }
         var answered = false
