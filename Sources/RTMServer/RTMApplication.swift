@@ -87,7 +87,7 @@ public struct RTMApplication: Sendable {
         let host = configuration.host
         let boundPort = self.boundPort
         let restFastPath = configuration.restFastPath
-        let connections = HTTPConnectionSettings(configuration: configuration)
+        let connections = HTTPConnectionSettings(configuration: configuration, clock: clock)
         let budget = ConnectionBudget(maximum: connectionBudget, logger: logger)
         return Application(
             router: httpRouter,

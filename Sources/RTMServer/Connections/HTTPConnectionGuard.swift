@@ -1,6 +1,7 @@
 import Logging
 import NIOCore
 import NIOHTTP1
+import RTMCore
 import RTMHTTPAPI
 
 /// Holds one HTTP connection to its deadlines and answers the requests NIO's parser refuses, from
@@ -22,7 +23,8 @@ import RTMHTTPAPI
 ///
 /// The deadlines share one timer per connection, moved only when a deadline comes earlier than the
 /// timer (a read that ends inside a request head); otherwise it fires, finds a later deadline and
-/// sleeps until it, so back-to-back requests cost no timer work.
+/// sleeps until it, so back-to-back requests cost no timer work. Times are milliseconds of the
+/// settings' ``RTMClock``, so unit tests move them with a ``ManualClock``.
 final class HTTPConnectionGuard: ChannelDuplexHandler, RemovableChannelHandler {
     typealias InboundIn = HTTPServerRequestPart
     typealias InboundOut = HTTPServerRequestPart
@@ -31,11 +33,11 @@ final class HTTPConnectionGuard: ChannelDuplexHandler, RemovableChannelHandler {
 
     enum Phase {
         /// Waiting for a request's first byte (`first`: the connection's first request).
-        case awaitingRequest(since: NIODeadline, first: Bool)
+        case awaitingRequest(since: Int64, first: Bool)
         /// A request's bytes began arriving at `since`; its head is not complete.
-        case readingHead(since: NIODeadline)
+        case readingHead(since: Int64)
         /// A head arrived; its body is still coming (`lastRead`: the latest bytes).
-        case readingBody(lastRead: NIODeadline)
+        case readingBody(lastRead: Int64)
         /// Requests were read and await their responses.
         case answering
         /// The connection is being closed by the guard.
@@ -63,15 +65,15 @@ final class HTTPConnectionGuard: ChannelDuplexHandler, RemovableChannelHandler {
     /// That request has ended: NIO's upgrade handler takes over; inbound data passes untouched until
     /// the upgrade removes the guard or the connection closes.
     private var upgrading = false
-    private var timer: Scheduled<Void>?
-    private var timerDeadline: NIODeadline?
+    private var timer: (any RTMTimer)?
+    private var timerDeadline: Int64?
     private var context: ChannelHandlerContext?
 
     init(settings: HTTPConnectionSettings, proxyPeer: String?, logger: Logger) {
         self.settings = settings
         self.proxyPeer = proxyPeer
         self.logger = logger
-        phase = .awaitingRequest(since: .now(), first: true)
+        phase = .awaitingRequest(since: settings.clock.nowMilliseconds(), first: true)
     }
 
     func handlerAdded(context: ChannelHandlerContext) {
@@ -104,7 +106,7 @@ final class HTTPConnectionGuard: ChannelDuplexHandler, RemovableChannelHandler {
                 guard admitProxied(head: head, peer: peer, context: context) else { return }
             }
             pendingResponses += 1
-            phase = .readingBody(lastRead: .now())
+            phase = .readingBody(lastRead: settings.clock.nowMilliseconds())
             if !sawRequest, head.isWebSocketUpgrade { upgradeRequested = true }
             sawRequest = true
         case (.body, _):
@@ -167,7 +169,7 @@ final class HTTPConnectionGuard: ChannelDuplexHandler, RemovableChannelHandler {
             return
         }
         if pendingResponses == 0, case .answering = phase {
-            phase = .awaitingRequest(since: .now(), first: false)
+            phase = .awaitingRequest(since: settings.clock.nowMilliseconds(), first: false)
             ensureTimer()
         }
     }
@@ -177,12 +179,12 @@ final class HTTPConnectionGuard: ChannelDuplexHandler, RemovableChannelHandler {
     func bytesArrived(_ bytes: ByteBuffer) {
         switch phase {
         case .awaitingRequest(let since, let first):
-            phase = .readingHead(since: first ? since : .now())   // a new connection's deadline counts from its accept
+            phase = .readingHead(since: first ? since : settings.clock.nowMilliseconds())   // a new connection's deadline counts from its accept
             requestLineComplete = bytes.readableBytesView.contains(UInt8(ascii: "\n"))
         case .readingHead:
             if !requestLineComplete { requestLineComplete = bytes.readableBytesView.contains(UInt8(ascii: "\n")) }
         case .readingBody:
-            phase = .readingBody(lastRead: .now())
+            phase = .readingBody(lastRead: settings.clock.nowMilliseconds())
         case .answering, .finished:
             break
         }
@@ -191,7 +193,7 @@ final class HTTPConnectionGuard: ChannelDuplexHandler, RemovableChannelHandler {
     // MARK: Deadlines
 
     /// When the current phase ends the connection, and why.
-    private var deadline: (NIODeadline, HTTPConnectionClosure)? {
+    private var deadline: (Int64, HTTPConnectionClosure)? {
         switch phase {
         case .awaitingRequest(let since, true): (since + settings.headerReadTimeout, .headerTimeout)
         case .awaitingRequest(let since, false): (since + settings.idleTimeout, .idleTimeout)
@@ -207,8 +209,11 @@ final class HTTPConnectionGuard: ChannelDuplexHandler, RemovableChannelHandler {
         if let timerDeadline, timerDeadline <= due { return }
         timer?.cancel()
         timerDeadline = due
-        timer = context.eventLoop.assumeIsolatedUnsafeUnchecked().scheduleTask(deadline: due) { [weak self] in
-            self?.timerFired()
+        let eventLoop = context.eventLoop
+        let guardOnLoop = NIOLoopBound(self, eventLoop: eventLoop)
+        timer = settings.clock.schedule(atMilliseconds: due, on: eventLoop) {
+            // The real clock runs this on the loop; a manual clock, from a task.
+            if eventLoop.inEventLoop { guardOnLoop.value.timerFired() } else { eventLoop.execute { guardOnLoop.value.timerFired() } }
         }
     }
 
@@ -216,7 +221,7 @@ final class HTTPConnectionGuard: ChannelDuplexHandler, RemovableChannelHandler {
         timer = nil
         timerDeadline = nil
         guard let context, let (due, reason) = deadline else { return }
-        guard NIODeadline.now() >= due else {
+        guard settings.clock.nowMilliseconds() >= due else {
             ensureTimer()
             return
         }

@@ -1,18 +1,24 @@
 import Metrics
 import NIOCore
+import RTMCore
 
 /// What every HTTP connection is held to: its deadlines, the bound per client address and who may
 /// name the client (from ``ServerConfiguration``).
 struct HTTPConnectionSettings: Sendable {
-    var idleTimeout: TimeAmount
-    var headerReadTimeout: TimeAmount
+    /// Milliseconds.
+    var idleTimeout: Int64
+    /// Milliseconds.
+    var headerReadTimeout: Int64
+    /// What the deadlines are read on and scheduled with (a ``ManualClock`` in unit tests).
+    var clock: any RTMClock
     /// `nil` when connections per address are not bounded.
     var perAddress: ConnectionsPerAddress?
     var addresses: ClientAddressResolver
 
-    init(configuration: ServerConfiguration) {
-        idleTimeout = TimeAmount(configuration.idleTimeout)
-        headerReadTimeout = TimeAmount(configuration.headerReadTimeout)
+    init(configuration: ServerConfiguration, clock: any RTMClock) {
+        idleTimeout = configuration.idleTimeout.milliseconds
+        headerReadTimeout = configuration.headerReadTimeout.milliseconds
+        self.clock = clock
         perAddress = configuration.maximumConnectionsPerAddress.map(ConnectionsPerAddress.init)
         addresses = ClientAddressResolver(trustedProxies: configuration.trustedProxies)
     }
