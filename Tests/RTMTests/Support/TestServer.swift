@@ -32,6 +32,11 @@ struct TestServer {
             .appendingPathComponent("rtm-test-\(UUID().uuidString)").path
         configuration.ackTimeout = ackTimeout
         configuration.bootstrapWhenEmpty = false
+        // The HTTP deadlines run on the server's clock: a test that moves a manual clock by days (retention,
+        // handle expiry) must not close its HTTP client's pooled connections by the way. Tests of the
+        // deadlines set their own.
+        configuration.idleTimeout = .seconds(30 * 86_400)
+        configuration.headerReadTimeout = .seconds(30 * 86_400)
         configuration.apps = [
             .init(appID: appID, appCertificate: certificate),
             .init(appID: openAppID, appCertificate: nil),
