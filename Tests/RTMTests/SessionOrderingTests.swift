@@ -1,3 +1,5 @@
+import NIOCore
+import NIOPosix
 import RTMCore
 import RTMProtocol
 import Testing
@@ -28,6 +30,54 @@ import Testing
                 second.close()
             }
         }
+    }
+
+    /// Peer messages to a user keep coming (a REST publisher on another event loop, pipelined) while
+    /// the user logs in 50 times: each login's first frame is its reply. Before, the session was
+    /// registered with the router before the reply was queued, and a message landing in between came
+    /// first.
+    @Test func messagesSentDuringALoginComeAfterItsReply() async throws {
+        let floodApp = "f100df100df100df100df100df100d00"
+        var configuration = TestServer.configuration()
+        configuration.apps.append(.init(appID: floodApp, appCertificate: nil, messagingRateLimit: 100_000_000))
+        try await TestServer.with(configuration) { server in
+            let body = #"{"destination":"flooded","payload":"now"}"#
+            let request = "POST /dev/v2/project/\(floodApp)/rtm/users/flooder/peer_messages HTTP/1.1\r\nHost: t\r\n"
+                + "Authorization: \(TestServer.basicAuthorization)\r\nContent-Type: application/json\r\n"
+                + "Content-Length: \(body.utf8.count)\r\n\r\n\(body)"
+            let batch = String(repeating: request, count: 64)
+            let publisher = try await ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton)
+                .channelInitializer { channel in
+                    channel.eventLoop.makeCompletedFuture { try channel.pipeline.syncOperations.addHandler(Discard()) }
+                }
+                .connect(host: "127.0.0.1", port: server.port).get()
+            let flood = Task {
+                for _ in 0..<1_000_000 where !Task.isCancelled {
+                    guard (try? await publisher.writeAndFlush(ByteBuffer(string: batch))) != nil else { return }
+                }
+            }
+            defer {
+                flood.cancel()
+                publisher.close(promise: nil)
+            }
+            let login = String(decoding: ClientRequest.login(appID: floodApp, userID: "flooded", token: nil).encode(id: 1), as: UTF8.self)
+            for round in 0..<50 {
+                let socket = try await RawSocket.connect(server.wsURL)
+                try await socket.send(login)
+                let frame = await socket.nextFrame()
+                socket.close()
+                guard case .reply(1, 0, _)? = frame else {
+                    Issue.record("round \(round): the first frame was \(String(describing: frame)), not the login reply")
+                    return
+                }
+            }
+        }
+    }
+
+    /// Reads and drops whatever the server answers.
+    final class Discard: ChannelInboundHandler, Sendable {
+        typealias InboundIn = ByteBuffer
+        func channelRead(context: ChannelHandlerContext, data: NIOAny) {}
     }
 
     /// A stored (offline) message delivered at login, seen but not acked, then acknowledged by a
