@@ -8,15 +8,18 @@ import RTMProtocol
 import Synchronization
 
 /// The event-loop path of the two send routes (see ``RESTFastPath``): a send that needs nothing but
-/// memory is answered without leaving the socket's event loop. It gives the same answer the regular
-/// route would; whatever it cannot decide from memory goes to the regular route untouched.
+/// memory is answered without leaving the socket's event loop. The rules are the regular route's
+/// (``SendCommand``, ``deliverFromMemory(_:app:)``); the fast path only decides where the code runs.
+/// Whatever it cannot decide from memory, and every refusal, goes to the regular route untouched.
 extension RESTAPI {
     /// A send route, recognised from the request line alone.
     struct FastRoute {
-        enum Kind { case peer, channel }
-        let kind: Kind
+        let kind: SendCommand.Route
         let appID: String
+        /// The path's `user_id` segment (no percent-encoding: the fast path declines it).
         let userID: String
+        /// The query's `wait_for_ack`, if given (once, not encoded).
+        let waitForAck: String?
     }
 
     /// The answer to a send taken on the fast path.
@@ -28,8 +31,8 @@ extension RESTAPI {
     }
 
     /// `POST /dev/v2/project/<appid>/rtm/users/<user_id>/(peer|channel)_messages` over HTTP/1.1, kept
-    /// alive, without `Expect`, whose query asks nothing of the fast path (no `wait_for_ack` other
-    /// than false). Percent-encoded paths (and anything unusual) are left to the router, which decodes them.
+    /// alive, without `Expect`. Percent- or plus-encoded paths and queries, and a repeated
+    /// `wait_for_ack` (anything unusual), are left to the router, which decodes them.
     func fastRoute(for head: HTTPRequestHead) -> FastRoute? {
         guard head.method == .POST, head.version == .http1_1, head.isKeepAlive,
               !head.headers.contains(name: "expect") else { return nil }
@@ -60,7 +63,7 @@ extension RESTAPI {
         guard uri.count > 0, expect("/dev/v2/project/"), let appID = segment(), expect("rtm/users/"), let userID = segment() else {
             return nil
         }
-        let kind: FastRoute.Kind
+        let kind: SendCommand.Route
         if expect("peer_messages") {
             kind = .peer
         } else if expect("channel_messages") {
@@ -68,52 +71,47 @@ extension RESTAPI {
         } else {
             return nil
         }
+        var waitForAck: String?
         if cursor < uri.count {
             guard uri[cursor] == UInt8(ascii: "?"),
-                  queryAllowsFastPath(UnsafeBufferPointer(rebasing: uri[(cursor + 1)...])) else { return nil }
+                  let query = PlainQuery(UnsafeBufferPointer(rebasing: uri[(cursor + 1)...])) else { return nil }
+            waitForAck = query.waitForAck
         }
-        return FastRoute(kind: kind, appID: appID, userID: userID)
+        return FastRoute(kind: kind, appID: appID, userID: userID, waitForAck: waitForAck)
     }
 
-    /// A query the fast path may ignore: no `wait_for_ack` but false/0, nothing percent- or plus-encoded.
-    private static func queryAllowsFastPath(_ query: UnsafeBufferPointer<UInt8>) -> Bool {
-        guard !query.contains(UInt8(ascii: "%")), !query.contains(UInt8(ascii: "+")) else { return false }
-        for parameter in query.split(separator: UInt8(ascii: "&")) {
-            let pair = parameter.split(separator: UInt8(ascii: "="), maxSplits: 1, omittingEmptySubsequences: false)
-            guard pair[0].elementsEqual("wait_for_ack".utf8) else { continue }
-            let value = pair.count > 1 ? String(decoding: pair[1], as: UTF8.self).lowercased() : ""
-            guard value == "false" || value == "0" else { return false }
+    /// A query the fast path reads itself: nothing percent- or plus-encoded, `wait_for_ack` at most
+    /// once. Any other is left to the router's query decoding.
+    private struct PlainQuery {
+        /// Its `wait_for_ack`, if given.
+        var waitForAck: String?
+
+        init?(_ query: UnsafeBufferPointer<UInt8>) {
+            guard !query.contains(UInt8(ascii: "%")), !query.contains(UInt8(ascii: "+")) else { return nil }
+            for parameter in query.split(separator: UInt8(ascii: "&")) {
+                let pair = parameter.split(separator: UInt8(ascii: "="), maxSplits: 1, omittingEmptySubsequences: false)
+                guard pair[0].elementsEqual("wait_for_ack".utf8) else { continue }
+                guard waitForAck == nil else { return nil }
+                waitForAck = pair.count > 1 ? String(decoding: pair[1], as: UTF8.self) : ""
+            }
         }
-        return true
     }
 
-    /// Sends from memory when every check can be made there and passes; `nil` hands the request to the
-    /// regular route (unknown or uncached app or credential, a refused check, a body that is not the
-    /// plain case, storage asked for, the rate limit reached).
+    /// Sends from memory when the request is decoded without refusal, needs nothing but memory, and its
+    /// app, credential and rate limit are decided there; `nil` hands the request to the regular route
+    /// (unknown or uncached app or credential, a refusal, storage or an ack asked for, the rate limit
+    /// reached), which answers it by the same rules.
     func fastSend(_ route: FastRoute, head: HTTPRequestHead, body: ByteBuffer, verified: inout ConnectionVerifiedBasic?) -> FastAnswer? {
         guard let appID = AppID(route.appID), case .some(let app?) = apps.cachedApp(appID),
               let principal = fastPrincipal(head.headers, app: app, connection: &verified),
-              let from = try? Self.sender(route.userID, principal: principal) else { return nil }
-        guard let fields = JSONValue.parse(body.readableBytesView)?.objectValue,
-              case .string(let payload)? = fields["payload"], let content = MessageContent.validatedText(payload),
-              Self.isAbsentOrFalse(fields["enable_historical_messaging"]) else { return nil }
-        switch route.kind {
-        case .peer:
-            guard case .string(let to)? = fields["destination"], let destination = UserID(to),
-                  Self.isAbsentOrFalse(fields["enable_offline_messaging"]) else { return nil }
-            guard takeMessagingToken(app).isAllowed else { return nil }   // the regular route answers 429
-            let dispatch = router.sendPeer(PeerMessage(appID: app.appID, from: from, to: destination, content: content), wantAck: false)
-            let delivered = if case .handedOff = dispatch { true } else { false }
-            fastMetrics.answered(peer: true)
-            return FastAnswer(requestID: requestIDs.next(), code: delivered ? "message_sent" : "message_offline",
-                              queuedDeliveries: delivered ? 1 : 0)
-        case .channel:
-            guard case .string(let name)? = fields["channel_name"], let channel = ChannelName(name) else { return nil }
-            guard takeMessagingToken(app).isAllowed else { return nil }
-            let sent = router.sendChannel(app: app.appID, channel: channel, from: from, content: content)
-            fastMetrics.answered(peer: false)
-            return FastAnswer(requestID: requestIDs.next(), code: "message_sent", queuedDeliveries: sent.receivers)
-        }
+              case .success(let command) = SendCommand.decode(route.kind, userID: route.userID, waitForAck: route.waitForAck,
+                                                              body: body.readableBytesView, principal: principal),
+              command.isMemoryOnly,
+              takeMessagingToken(app).isAllowed   // the regular route answers 429
+        else { return nil }
+        let sent = deliverFromMemory(command, app: app.appID)
+        fastMetrics.answered(peer: route.kind == .peer)
+        return FastAnswer(requestID: requestIDs.next(), code: sent.code, queuedDeliveries: sent.queuedDeliveries)
     }
 
     /// What one connection last verified: its Basic header for an app, while the directory is unchanged.
@@ -142,13 +140,6 @@ extension RESTAPI {
             connection = ConnectionVerifiedBasic(authorization: authorization, appID: app.appID, generation: generation)
         }
         return principal
-    }
-
-    private static func isAbsentOrFalse(_ value: JSONValue?) -> Bool {
-        switch value {
-        case nil, .null?, .bool(false)?: true
-        default: false
-        }
     }
 }
 

@@ -4,52 +4,50 @@ import NIOCore
 import RTMCore
 
 extension RESTAPI {
-    /// `POST …/rtm/users/<user_id>/peer_messages[?wait_for_ack=]`.
-    func peerMessage(request: Request, context: some RequestContext, requestID: String) async throws -> Response {
+    /// `POST …/rtm/users/<user_id>/peer_messages[?wait_for_ack=]` and `…/channel_messages` on the
+    /// regular route: authenticated, rate-limited, decoded by ``SendCommand``, sent by ``deliver(_:app:)``.
+    func send(_ route: SendCommand.Route, request: Request, context: some RequestContext, requestID: String) async throws -> Response {
         let (app, principal, body) = try await admit(request: request, context: context)
-        let from = try sender(context: context, principal: principal)
-        let fields = try Self.decode(PeerMessageBody.self, from: body)
-        guard let destination = fields.destination.flatMap(UserID.init) else {
-            throw APIError.invalidParameter("destination must be 1-64 characters from the allowed set, without leading or trailing spaces.")
-        }
-        let content = try Self.content(fields.payload)
-        let waitForAck = try Self.waitForAck(request.uri.queryParameters["wait_for_ack"].map(String.init))
+        let command = try SendCommand.decode(route, userID: context.parameters.get("user_id") ?? "",
+                                             waitForAck: request.uri.queryParameters["wait_for_ack"].map(String.init),
+                                             body: body.readableBytesView, principal: principal).get()
+        return RESTResponse.success(requestID: requestID, code: try await deliver(command, app: app.appID))
+    }
 
-        let outcome = try await messages.sendPeer(PeerMessage(appID: app.appID, from: from, to: destination, content: content),
-                                                  wantAck: waitForAck, offline: fields.enable_offline_messaging ?? false,
-                                                  history: fields.enable_historical_messaging ?? false)
-        switch outcome {
-        case .offline, .cached, .failed:
-            // Stored or not, the receiver is offline; a receiver whose connection is closing is as good as offline.
-            return RESTResponse.success(requestID: requestID, code: "message_offline")
-        case .handedOff(let messageID, _):
-            guard waitForAck else { return RESTResponse.success(requestID: requestID, code: "message_sent") }
+    /// Sends a decoded command through the message service; the success code it is answered with
+    /// (`message_delivered` once acknowledged, with `wait_for_ack`; 408 when no ack comes in time).
+    func deliver(_ command: SendCommand, app: AppID) async throws -> StaticString {
+        switch command.target {
+        case .peer(let receiver, let offline, let waitForAck):
+            let message = PeerMessage(appID: app, from: command.from, to: receiver, content: command.content)
+            let outcome = try await messages.sendPeer(message, wantAck: waitForAck, offline: offline, history: command.history)
+            guard waitForAck, case .handedOff(let messageID, _) = outcome else { return Self.code(for: outcome) }
             guard await router.awaitAck(messageID: messageID, timeout: configuration.ackTimeout) else { throw APIError.timeout }
-            return RESTResponse.success(requestID: requestID, code: "message_delivered")
+            return "message_delivered"
+        case .channel(let channel):
+            _ = try await messages.sendChannel(app: app, channel: channel, from: command.from, content: command.content,
+                                               history: command.history)
+            return "message_sent"
         }
     }
 
-    /// `POST …/rtm/users/<user_id>/channel_messages`: fans out to every member but the sender.
-    func channelMessage(request: Request, context: some RequestContext, requestID: String) async throws -> Response {
-        let (app, principal, body) = try await admit(request: request, context: context)
-        let from = try sender(context: context, principal: principal)
-        let fields = try Self.decode(ChannelMessageBody.self, from: body)
-        guard let channel = fields.channel_name.flatMap(ChannelName.init) else {
-            throw APIError.invalidParameter("channel_name must be 1-64 characters from the allowed set, without leading or trailing spaces.")
+    /// Sends a command that needs nothing but memory (``SendCommand/isMemoryOnly``) at once, without
+    /// suspending (the fast path, on the event loop): its success code and the deliveries it queued.
+    func deliverFromMemory(_ command: SendCommand, app: AppID) -> (code: StaticString, queuedDeliveries: Int) {
+        switch command.target {
+        case .peer(let receiver, _, _):
+            let outcome = messages.sendPeerFromMemory(PeerMessage(appID: app, from: command.from, to: receiver, content: command.content))
+            let queued = if case .handedOff = outcome { 1 } else { 0 }
+            return (Self.code(for: outcome), queued)
+        case .channel(let channel):
+            let sent = messages.sendChannelFromMemory(app: app, channel: channel, from: command.from, content: command.content)
+            return ("message_sent", sent.receivers)
         }
-        let content = try Self.content(fields.payload)
-        _ = try await messages.sendChannel(app: app.appID, channel: channel, from: from, content: content,
-                                           history: fields.enable_historical_messaging ?? false)
-        return RESTResponse.success(requestID: requestID, code: "message_sent")
     }
 
-    /// `true`/`false` in any case, or `1`/`0`; absent means `false`.
-    static func waitForAck(_ value: String?) throws -> Bool {
-        guard let value else { return false }
-        switch value.lowercased() {
-        case "true", "1": return true
-        case "false", "0": return false
-        default: throw APIError.invalidParameter("wait_for_ack must be true, false, 1 or 0.")
-        }
+    /// `message_sent` for a peer message handed to the receiver's session, `message_offline` for any
+    /// other (stored or not: a receiver whose connection is closing is as good as offline).
+    static func code(for outcome: MessageService.PeerOutcome) -> StaticString {
+        if case .handedOff = outcome { "message_sent" } else { "message_offline" }
     }
 }

@@ -47,12 +47,12 @@ public struct RESTAPI: Sendable {
         for base in ["/dev/v2/project/:appid/rtm/users/:user_id", "/dev/v2/project/:appid/rtm/users"] {
             httpRouter.post("\(base)/peer_messages") { request, context in
                 await self.respond(route: "peer_messages", request: request, context: context) { requestID in
-                    try await self.peerMessage(request: request, context: context, requestID: requestID)
+                    try await self.send(.peer, request: request, context: context, requestID: requestID)
                 }
             }
             httpRouter.post("\(base)/channel_messages") { request, context in
                 await self.respond(route: "channel_messages", request: request, context: context) { requestID in
-                    try await self.channelMessage(request: request, context: context, requestID: requestID)
+                    try await self.send(.channel, request: request, context: context, requestID: requestID)
                 }
             }
         }
@@ -114,29 +114,10 @@ public struct RESTAPI: Sendable {
         if case .limited(let seconds) = decision { throw APIError.tooManyRequests(retryAfter: seconds) }
     }
 
-    /// The path's `user_id`, percent-decoded and validated; with token auth it must be the token's user.
-    func sender(context: some RequestContext, principal: RESTPrincipal) throws -> UserID {
-        let raw = context.parameters.get("user_id") ?? ""
-        guard let decoded = raw.removingPercentEncoding else { throw Self.invalidUserID }
-        return try Self.sender(decoded, principal: principal)
-    }
-
-    /// A decoded path `user_id`, validated; with token auth it must be the token's user.
-    static func sender(_ decoded: String, principal: RESTPrincipal) throws -> UserID {
-        guard let user = UserID(decoded) else { throw invalidUserID }
-        if case .user(let tokenUser) = principal, tokenUser != user { throw APIError.unauthorized }
-        return user
-    }
-
-    private static let repeatedKey = APIError.invalidParameter("The body must not repeat a key in an object.")
-
-    private static let invalidUserID = APIError.invalidParameter(
-        "user_id must be 1-64 characters from the allowed set, without leading or trailing spaces.")
-
-    /// Decodes a request body. A body whose objects repeat a key is refused first (the decoder would
-    /// keep the first value where the fast path's parser, and most others, keep the last).
+    /// Decodes a request body of the history calls: one grammar with the sends (``SendCommand/object(_:)``:
+    /// strict JSON, an object, no key repeated), then the typed fields.
     static func decode<Body: Decodable>(_ type: Body.Type, from buffer: ByteBuffer) throws -> Body {
-        if JSONValue.refusal(of: buffer.readableBytesView) == .repeatedKey { throw repeatedKey }
+        _ = try SendCommand.object(buffer.readableBytesView)
         do {
             return try JSONDecoder().decode(Body.self, from: Data(buffer: buffer))
         } catch DecodingError.typeMismatch(_, let context) {
@@ -145,12 +126,5 @@ public struct RESTAPI: Sendable {
         } catch {
             throw APIError.invalidParameter("The body must be a JSON object.")
         }
-    }
-
-    static func content(_ payload: String?) throws -> MessageContent {
-        guard let payload, let content = MessageContent.validatedText(payload) else {
-            throw APIError.invalidParameter("payload must be a non-empty string of at most 32768 UTF-8 bytes.")
-        }
-        return content
     }
 }

@@ -11,28 +11,22 @@ struct JSONParser {
     static let maximumDepth = 64
 
     private let bytes: UnsafeBufferPointer<UInt8>
-    private let allowsTrailingCommas: Bool
     private var index = 0
     /// Set when an object repeated a key (the parse then fails).
     private var repeatedKey = false
 
-    private init(_ bytes: UnsafeBufferPointer<UInt8>, allowsTrailingCommas: Bool) {
+    private init(_ bytes: UnsafeBufferPointer<UInt8>) {
         self.bytes = bytes
-        self.allowsTrailingCommas = allowsTrailingCommas
     }
 
     /// Parses `bytes` as one JSON document; `nil` if it is not valid JSON.
     static func parse(_ bytes: UnsafeBufferPointer<UInt8>) -> JSONValue? {
-        try? parseReportingRefusal(bytes, allowingTrailingCommas: false).get()
+        try? parseReportingRefusal(bytes).get()
     }
 
-    /// Parses `bytes` as one JSON document, saying why it was refused. With `allowingTrailingCommas`,
-    /// a comma before `}` or `]` is accepted (the REST regular route's decoder accepts it: see
-    /// ``JSONValue/refusal(of:)``).
-    static func parseReportingRefusal(_ bytes: UnsafeBufferPointer<UInt8>, allowingTrailingCommas: Bool)
-        -> Result<JSONValue, JSONRefusal>
-    {
-        var parser = JSONParser(bytes, allowsTrailingCommas: allowingTrailingCommas)
+    /// Parses `bytes` as one JSON document, saying why it was refused.
+    static func parseReportingRefusal(_ bytes: UnsafeBufferPointer<UInt8>) -> Result<JSONValue, JSONRefusal> {
+        var parser = JSONParser(bytes)
         let value = parser.value(depth: 0)
         if parser.repeatedKey { return .failure(.repeatedKey) }
         guard let value else { return .failure(.malformed) }
@@ -79,10 +73,6 @@ struct JSONParser {
         }
         while true {
             skipWhitespace()
-            if allowsTrailingCommas, current == UInt8(ascii: "}"), !members.isEmpty {
-                index += 1
-                return .object(members)
-            }
             guard current == UInt8(ascii: "\""), let key = string() else { return nil }
             skipWhitespace()
             guard current == UInt8(ascii: ":") else { return nil }
@@ -110,13 +100,6 @@ struct JSONParser {
             return .array(elements)
         }
         while true {
-            if allowsTrailingCommas, !elements.isEmpty {
-                skipWhitespace()
-                if current == UInt8(ascii: "]") {
-                    index += 1
-                    return .array(elements)
-                }
-            }
             guard let element = value(depth: depth) else { return nil }
             elements.append(element)
             skipWhitespace()
@@ -267,23 +250,7 @@ extension JSONValue {
 
     /// Parses `bytes` like ``parse(_:)``, saying why a document was refused.
     package static func parseReportingRefusal(_ bytes: some Sequence<UInt8>) -> Result<JSONValue, JSONRefusal> {
-        read(bytes, allowingTrailingCommas: false)
-    }
-
-    /// The REST regular route's check before Foundation's decoder reads a body: `.repeatedKey` when an
-    /// object repeats a key, else `nil`. That decoder accepts trailing commas (a decision kept from
-    /// before the fast path), so they are read past here and a repeated key after one is still found.
-    package static func refusal(of bytes: some Sequence<UInt8>) -> JSONRefusal? {
-        if case .failure(let refusal) = read(bytes, allowingTrailingCommas: true) { return refusal }
-        return nil
-    }
-
-    private static func read(_ bytes: some Sequence<UInt8>, allowingTrailingCommas: Bool) -> Result<JSONValue, JSONRefusal> {
-        if let parsed = bytes.withContiguousStorageIfAvailable({
-            JSONParser.parseReportingRefusal($0, allowingTrailingCommas: allowingTrailingCommas)
-        }) { return parsed }
-        return Array(bytes).withUnsafeBufferPointer {
-            JSONParser.parseReportingRefusal($0, allowingTrailingCommas: allowingTrailingCommas)
-        }
+        if let parsed = bytes.withContiguousStorageIfAvailable({ JSONParser.parseReportingRefusal($0) }) { return parsed }
+        return Array(bytes).withUnsafeBufferPointer { JSONParser.parseReportingRefusal($0) }
     }
 }

@@ -75,9 +75,10 @@ import Testing
             Row(name: "offline flag of the wrong type", path: peer, body: #"{"destination":"userB","payload":"Hi","enable_offline_messaging":"yes"}"#,
                 status: 400, code: "invalid_parameter"),
             Row(name: "body not JSON", path: peer, body: "destination=userB", status: 400, code: "invalid_parameter"),
-            // Not strict JSON: the fast path's parser refuses it and passes it on; the regular route's decoder accepts it.
+            // One grammar on both routes (strict JSON, RFC 8259): a trailing comma is refused by either.
             Row(name: "trailing comma in the body", path: peer, body: #"{"destination":"userB","payload":"Hi",}"#,
-                status: 200, code: "message_offline"),
+                status: 400, code: "invalid_parameter"),
+            Row(name: "a body with a byte-order mark", path: peer, body: "\u{FEFF}" + ok, status: 400, code: "invalid_parameter"),
             Row(name: "body a JSON array", path: peer, body: "[1,2]", status: 400, code: "invalid_parameter"),
             // One grammar on both routes: a repeated key is refused, neither value taken (before, the fast path kept
             // the last and the regular route the first).

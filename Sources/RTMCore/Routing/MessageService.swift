@@ -50,6 +50,7 @@ public final class MessageService: Sendable {
     /// receiver's messages are recorded too). With `offline` and the receiver offline, it is stored
     /// (`.cached`); if the receiver logged in meanwhile it is delivered at once.
     public func sendPeer(_ message: PeerMessage, wantAck: Bool, offline: Bool, history: Bool) async throws -> PeerOutcome {
+        guard offline || history else { return sendPeerFromMemory(message, wantAck: wantAck) }
         let timestamp = router.clock.nowMilliseconds()
         if history, case .text(let text) = message.content {
             try await stores.history.append(HistoryRecord(appID: message.appID, source: message.from.rawValue,
@@ -72,16 +73,35 @@ public final class MessageService: Sendable {
         }
     }
 
+    /// Sends a peer message that needs nothing stored (no history, no offline storage) at once,
+    /// without suspending: the REST fast path answers from it on the event loop, and
+    /// ``sendPeer(_:wantAck:offline:history:)`` goes through it when it stores nothing.
+    public func sendPeerFromMemory(_ message: PeerMessage, wantAck: Bool = false) -> PeerOutcome {
+        switch router.sendPeer(message, wantAck: wantAck, offline: false, serverTimestamp: router.clock.nowMilliseconds()) {
+        case .handedOff(let id, let timestamp): .handedOff(messageID: id, serverTimestamp: timestamp)
+        case .failed(let id, let timestamp): .failed(messageID: id, serverTimestamp: timestamp)
+        case .offline(let id, let timestamp): .offline(messageID: id, serverTimestamp: timestamp)
+        }
+    }
+
     /// Sends a channel message; with `history`, it is recorded first, then sent (as ``sendPeer(_:wantAck:offline:history:)``).
     public func sendChannel(app: AppID, channel: ChannelName, from: UserID, content: MessageContent, history: Bool) async throws
         -> (messageID: String, serverTimestamp: Int64, receivers: Int)
     {
+        guard history else { return sendChannelFromMemory(app: app, channel: channel, from: from, content: content) }
         let timestamp = router.clock.nowMilliseconds()
         if history, case .text(let text) = content {
             try await stores.history.append(HistoryRecord(appID: app, source: from.rawValue, destination: channel.rawValue,
                                                           kind: .channelMessage, payload: text, timestamp: timestamp))
         }
         return router.sendChannel(app: app, channel: channel, from: from, content: content, serverTimestamp: timestamp)
+    }
+
+    /// Sends a channel message without history at once, without suspending (see ``sendPeerFromMemory(_:wantAck:)``).
+    public func sendChannelFromMemory(app: AppID, channel: ChannelName, from: UserID, content: MessageContent)
+        -> (messageID: String, serverTimestamp: Int64, receivers: Int)
+    {
+        router.sendChannel(app: app, channel: channel, from: from, content: content, serverTimestamp: router.clock.nowMilliseconds())
     }
 
     /// Queues the session's stored messages (oldest first, marked `offline`), skipping any already
