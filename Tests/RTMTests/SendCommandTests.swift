@@ -8,7 +8,7 @@ import Testing
 @Suite struct SendCommandTests {
     static let userB = UserID("userB")!
 
-    static func decode(_ route: SendCommand.Route = .peer, user: String = "userA", wait: String? = nil, _ body: String,
+    static func decode(_ body: String, route: SendCommand.Route = .peer, user: String = "userA", wait: String? = nil,
                        principal: RESTPrincipal = .customer) -> Result<SendCommand, APIError> {
         SendCommand.decode(route, userID: user, waitForAck: wait, body: Array(body.utf8), principal: principal)
     }
@@ -27,8 +27,8 @@ import Testing
 
     @Test func storageOrAnAckNeedMoreThanMemory() throws {
         let offline = try Self.decode(#"{"destination":"userB","payload":"Hi","enable_offline_messaging":true}"#).get()
-        let history = try Self.decode(.channel, #"{"channel_name":"room","payload":"Hi","enable_historical_messaging":true}"#).get()
-        let acked = try Self.decode(wait: "TRUE", #"{"destination":"userB","payload":"Hi"}"#).get()
+        let history = try Self.decode(#"{"channel_name":"room","payload":"Hi","enable_historical_messaging":true}"#, route: .channel).get()
+        let acked = try Self.decode(#"{"destination":"userB","payload":"Hi"}"#, wait: "TRUE").get()
         #expect(!offline.isMemoryOnly && !history.isMemoryOnly && !acked.isMemoryOnly)
         #expect(acked.target == .peer(Self.userB, offline: false, waitForAck: true))
         let nulls = try Self.decode(#"{"destination":"userB","payload":"Hi","enable_offline_messaging":null}"#).get()
@@ -36,13 +36,13 @@ import Testing
     }
 
     @Test func theSenderIsDecodedAndMustBeTheTokensUser() throws {
-        #expect(try Self.decode(user: "a%25b", #"{"destination":"userB","payload":"Hi"}"#).get().from == UserID("a%b"))
-        #expect(Self.refusal(Self.decode(user: "%20a", #"{}"#))?.hasPrefix("400 invalid_parameter: user_id") == true)
-        #expect(Self.refusal(Self.decode(user: "", #"{}"#))?.hasPrefix("400 invalid_parameter: user_id") == true)
-        #expect(Self.refusal(Self.decode(user: "userC", #"{"destination":"userB","payload":"Hi"}"#, principal: .user(UserID("userA")!)))?
+        #expect(try Self.decode(#"{"destination":"userB","payload":"Hi"}"#, user: "a%25b").get().from == UserID("a%b"))
+        #expect(Self.refusal(Self.decode(#"{}"#, user: "%20a"))?.hasPrefix("400 invalid_parameter: user_id") == true)
+        #expect(Self.refusal(Self.decode(#"{}"#, user: ""))?.hasPrefix("400 invalid_parameter: user_id") == true)
+        #expect(Self.refusal(Self.decode(#"{"destination":"userB","payload":"Hi"}"#, user: "userC", principal: .user(UserID("userA")!)))?
             .hasPrefix("401 unauthorized") == true)
         // The sender is checked before the body: a bad body from the wrong user is 401.
-        #expect(Self.refusal(Self.decode(user: "userC", "not json", principal: .user(UserID("userA")!)))?.hasPrefix("401") == true)
+        #expect(Self.refusal(Self.decode("not json", user: "userC", principal: .user(UserID("userA")!)))?.hasPrefix("401") == true)
     }
 
     /// One grammar: strict JSON, an object, no key repeated, whichever route reads it.
@@ -66,18 +66,18 @@ import Testing
     }
 
     @Test func channelSendsFollowTheirOwnFields() throws {
-        let command = try Self.decode(.channel, #"{"channel_name":"room","payload":"Hi","destination":5}"#).get()
+        let command = try Self.decode(#"{"channel_name":"room","payload":"Hi","destination":5}"#, route: .channel).get()
         #expect(command.target == .channel(ChannelName("room")!) && command.isMemoryOnly, "destination is not a channel field")
-        #expect(Self.refusal(Self.decode(.channel, #"{"payload":"Hi"}"#))?.contains("channel_name must be") == true)
-        #expect(Self.refusal(Self.decode(.channel, #"{"channel_name":7,"payload":"Hi"}"#))?.contains("channel_name has the wrong type") == true)
+        #expect(Self.refusal(Self.decode(#"{"payload":"Hi"}"#, route: .channel))?.contains("channel_name must be") == true)
+        #expect(Self.refusal(Self.decode(#"{"channel_name":7,"payload":"Hi"}"#, route: .channel))?.contains("channel_name has the wrong type") == true)
     }
 
     @Test func waitForAckTakesBooleansAndDigits() throws {
         for (value, expected) in [("true", true), ("False", false), ("1", true), ("0", false)] {
-            let command = try Self.decode(wait: value, #"{"destination":"userB","payload":"Hi"}"#).get()
+            let command = try Self.decode(#"{"destination":"userB","payload":"Hi"}"#, wait: value).get()
             #expect(command.target == .peer(Self.userB, offline: false, waitForAck: expected), "\(value)")
         }
-        #expect(Self.refusal(Self.decode(wait: "maybe", #"{"destination":"userB","payload":"Hi"}"#))?.contains("wait_for_ack") == true)
-        #expect(Self.refusal(Self.decode(wait: "maybe", #"{"payload":"Hi"}"#))?.contains("destination") == true, "fields first")
+        #expect(Self.refusal(Self.decode(#"{"destination":"userB","payload":"Hi"}"#, wait: "maybe"))?.contains("wait_for_ack") == true)
+        #expect(Self.refusal(Self.decode(#"{"payload":"Hi"}"#, wait: "maybe"))?.contains("destination") == true, "fields first")
     }
 }
