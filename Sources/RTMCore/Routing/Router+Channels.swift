@@ -7,8 +7,7 @@ extension Router {
     /// Adds `session` to `channel`; other members get `member_joined` (up to the event threshold)
     /// and a paced `member_count`. `beforeAnnouncing` runs once the join is recorded and before any
     /// event about it is queued, so the caller can queue its reply (and the joiner's own count) first.
-    public func join(_ session: RouterSession, channel: ChannelName,
-                     beforeAnnouncing: (JoinOutcome) -> Void = { _ in }) -> JoinOutcome {
+    public func join(_ session: RouterSession, channel: ChannelName, beforeAnnouncing: (JoinOutcome) -> Void) -> JoinOutcome {
         let key = ChannelKey(appID: session.appID, channel: channel)
         let joined = sessionTable.withLock { sessions -> ChannelTable.Joined in
             guard sessions.isCurrent(session) else { return ChannelTable.Joined(outcome: .notLoggedIn) }
@@ -53,13 +52,8 @@ extension Router {
         }
     }
 
-    /// Whether `session` is currently in `channel`.
-    public func isMember(_ session: RouterSession, of channel: ChannelName) -> Bool {
-        joinedChannels(of: session).contains(channel)
-    }
-
     /// Up to `limit` members of `channel`, or `nil` if `session` is not in it.
-    public func members(of channel: ChannelName, for session: RouterSession, limit: Int = 512) -> [UserID]? {
+    public func members(of channel: ChannelName, for session: RouterSession, limit: Int) -> [UserID]? {
         sessionTable.withLock { sessions -> [UserID]? in
             guard sessions.isCurrent(session) else { return nil }
             return channelTable.withLock { channels -> [UserID]? in
@@ -84,7 +78,7 @@ extension Router {
     /// Sends a channel message to every member of `channel` except `from`, stamped `serverTimestamp`
     /// (by default, now).
     /// - Returns: the message id, server time and how many connections accepted it.
-    public func sendChannel(app: AppID, channel: ChannelName, from: UserID, content: MessageContent, serverTimestamp: Int64? = nil)
+    public func sendChannel(app: AppID, channel: ChannelName, from: UserID, content: MessageContent, serverTimestamp: Int64?)
         -> (messageID: String, serverTimestamp: Int64, receivers: Int)
     {
         let messageID = messageIDs.next()

@@ -133,7 +133,7 @@ public final class Router: Sendable {
     /// gets the message's offline copy, which it stores if it must give the message up unacknowledged
     /// (see ``EventKind/peerMessage(messageID:offlineCopy:)``). `serverTimestamp` is the message's
     /// time when the caller took it already (to record it first); by default, now.
-    public func sendPeer(_ message: PeerMessage, wantAck: Bool, offline: Bool = false, serverTimestamp: Int64? = nil) -> PeerDispatch {
+    public func sendPeer(_ message: PeerMessage, wantAck: Bool, offline: Bool, serverTimestamp: Int64?) -> PeerDispatch {
         let messageID = messageIDs.next()
         let now = serverTimestamp ?? clock.nowMilliseconds()
         let receiverKey = SessionKey(appID: message.appID, userID: message.to)
