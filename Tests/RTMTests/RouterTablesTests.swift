@@ -28,7 +28,7 @@ import Testing
         var table = SessionTable()
         let bob = Self.session("bob")
         _ = table.insert(bob)
-        table.openAck("m1", receiver: bob.key)
+        _ = table.openAck("m1", receiver: bob.key, maximum: 10)
         #expect(table.isAwaitingAck("m1", from: bob) && !table.isAwaitingAck("m1", from: Self.session("eve")))
         #expect(table.resolve("m1", acked: true) == nil, "no waiter yet: the ack is kept")
         let early = await withCheckedContinuation { continuation in
@@ -36,7 +36,9 @@ import Testing
         }
         #expect(early == true && table.pendingAcks.isEmpty, "the kept ack answers the wait and closes the slot")
 
-        table.openAck("m2", receiver: bob.key)
+        let opened = table.openAck("m2", receiver: bob.key, maximum: 1)
+        let openedPastTheBound = table.openAck("m9", receiver: bob.key, maximum: 1)
+        #expect(opened && !openedPastTheBound && table.pendingAcks["m9"] == nil, "no slot past the bound")
         #expect(table.resolve("m2", acked: false) == nil && table.pendingAcks["m2"]?.acked == false, "a timeout before the wait keeps nothing")
         #expect(table.closeAck("m2") == nil && table.pendingAcks.isEmpty)
         let none = await withCheckedContinuation { continuation in continuation.resume(returning: table.wait("m3", continuation) ?? true) }

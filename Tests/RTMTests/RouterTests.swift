@@ -67,6 +67,23 @@ import Testing
         #expect(router.memberCounts(of: [channel], in: Self.appA) == [channel: 1])
     }
 
+    /// Past the bound of open acknowledgement slots a message is still delivered and its sender's wait
+    /// ends at once, unconfirmed; the slots already open are untouched.
+    @Test func ackSlotsAreBounded() async {
+        var limits = RouterLimits()
+        limits.maximumPendingAcks = 1
+        let router = Router(clock: ManualClock(), encoder: CountingEncoder(), limits: limits)
+        let (receiver, sink) = session(router, Self.appA, "rx")
+        let message = PeerMessage(appID: Self.appA, from: UserID("tx")!, to: UserID("rx")!, content: .text("m"))
+        let first = router.sendPeer(message, wantAck: true)
+        let second = router.sendPeer(message, wantAck: true)
+        #expect(router.pendingAckCount == 1 && sink.texts.filter { $0.contains("peerMessage") }.count == 2, "both delivered, one slot")
+        #expect(await router.awaitAck(messageID: second.messageID, timeout: .seconds(3600)) == false, "no slot: unconfirmed at once")
+        router.ack(messageID: first.messageID, from: receiver)
+        #expect(await router.awaitAck(messageID: first.messageID, timeout: .seconds(3600)))
+        #expect(router.pendingAckCount == 0)
+    }
+
     @Test func ackOnlyFromTheReceiverAndTimeoutOnTheClock() async {
         let clock = ManualClock()
         let router = Router(clock: clock, encoder: CountingEncoder())

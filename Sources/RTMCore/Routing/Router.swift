@@ -129,7 +129,10 @@ public final class Router: Sendable {
 
     /// Hands a peer message to the receiver's connection. With `wantAck`, an acknowledgement slot is
     /// kept so ``awaitAck(messageID:timeout:)`` can wait for it (an ack that arrives first is kept):
-    /// whoever asks for one must await it, which ends the slot. With `offline`, the receiver's session
+    /// whoever asks for one must await it, which ends the slot. Every slot ends: by the ack, by the
+    /// wait's timeout, by the refusal of the write it waits for, or by ``abandonAck(messageID:)``. At
+    /// most ``RouterLimits/maximumPendingAcks`` are open; past it no slot opens and the wait ends at
+    /// once with `false`. With `offline`, the receiver's session
     /// gets the message's offline copy, which it stores if it must give the message up unacknowledged
     /// (see ``EventKind/peerMessage(messageID:offlineCopy:)``). `serverTimestamp` is the message's
     /// time when the caller took it already (to record it first); by default, now.
@@ -139,7 +142,9 @@ public final class Router: Sendable {
         let receiverKey = SessionKey(appID: message.appID, userID: message.to)
         let receiver = sessionTable.withLock { sessions -> RouterSession? in
             guard let receiver = sessions.current(receiverKey) else { return nil }
-            if wantAck { sessions.openAck(messageID, receiver: receiverKey) }
+            if wantAck, !sessions.openAck(messageID, receiver: receiverKey, maximum: limits.maximumPendingAcks) {
+                metrics.ackSlotsFull.increment()   // delivered, but its sender's wait ends at once unconfirmed
+            }
             return receiver
         }
         guard let receiver else { return .offline(messageID: messageID, serverTimestamp: now) }
@@ -232,4 +237,5 @@ struct RouterMetrics: Sendable {
     let channelDelivered = Counter(label: "rtm_messages_delivered_total", dimensions: [("kind", "channel")])
     let acks = Counter(label: "rtm_acks_total")
     let ackTimeouts = Counter(label: "rtm_ack_timeouts_total")
+    let ackSlotsFull = Counter(label: "rtm_ack_slots_full_total")
 }

@@ -59,6 +59,10 @@ public struct RouterLimits: Sendable {
     /// Pace of `member_count` updates at or below / above the threshold.
     public var memberCountInterval: Duration = .seconds(1)
     public var largeChannelMemberCountInterval: Duration = .seconds(3)
+    /// Acknowledgement slots open at once on this node (sends with `wait_for_ack` or an SDK `send_peer`
+    /// waiting for the receiver's ack). Past it a message is still delivered, but its sender's wait
+    /// ends at once unconfirmed (REST 408, SDK SENT_TIMEOUT), counted in `rtm_ack_slots_full_total`.
+    public var maximumPendingAcks = 100_000
 
     public init() {}
 }

@@ -29,9 +29,11 @@ struct SessionTable {
 
     // MARK: Acknowledgement slots
 
-    /// Opens the slot `messageID` for a message to `receiver`.
-    mutating func openAck(_ messageID: String, receiver: SessionKey) {
+    /// Opens the slot `messageID` for a message to `receiver`; `false` (no slot) when `maximum` are open.
+    mutating func openAck(_ messageID: String, receiver: SessionKey, maximum: Int) -> Bool {
+        guard pendingAcks.count < maximum else { return false }
         pendingAcks[messageID] = PendingAck(receiver: receiver)
+        return true
     }
 
     /// Removes the slot; its waiter, if one waits.
