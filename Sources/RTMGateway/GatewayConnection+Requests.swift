@@ -13,10 +13,7 @@ extension GatewayConnection {
                 protocolError(reason, loop: &loop)
             }
         case .request(_, .ack(let messageID)):
-            if let routerSession {
-                session?.acknowledged(messageID)
-                gateway.acknowledge(messageID, from: routerSession)
-            }
+            if routerSession != nil { session?.acknowledge([messageID]) }
         case .request(let id?, let request):
             await dispatch(request, id: id, loop: &loop)
         case .request(nil, _):

@@ -88,19 +88,44 @@ final class GatewaySession: SessionSink, Sendable {
 
     /// The unacknowledged peer messages passed their bound: the session ends (it could not replay
     /// them all, so it cannot be resumed: `resume` answers REJECTED and the client logs in afresh),
-    /// the messages sent with offline messaging go to the offline store, their senders' waits end
-    /// with 408 / SENT_TIMEOUT, and the socket is closed with 4005. Peer messages are queued outside
-    /// the router's lock, so the router can be called here.
+    /// the messages are given up like those of any ended session (``giveUp(_:)``), and the socket is
+    /// closed with 4005. Peer messages are queued outside the router's lock, so the router can be
+    /// called here.
     private func endForReplayOverflow(givingUp unacked: Deque<BufferedEvent>) {
         gateway.metrics.replayOverflows.increment()
         gateway.metrics.replayGivenUp.increment(by: Int64(unacked.count))
+        gateway.metrics.replayStoredOffline.increment(by: Int64(unacked.filter { $0.offlineCopy != nil }.count))
+        giveUp(unacked)
         let (connection, routerSession) = end()
         if let routerSession { gateway.broker.logout(routerSession) }
-        let copies = unacked.compactMap(\.offlineCopy)
-        gateway.metrics.replayStoredOffline.increment(by: Int64(copies.count))
-        gateway.messages.storeUnacknowledged(copies)
-        for event in unacked { gateway.broker.abandonAck(messageID: event.messageID) }
         connection?.closeByDeadline(code: RTMCloseCode.slowConsumer, reason: "replay buffer full")
+    }
+
+    // MARK: Delivery life cycle
+    //
+    // The one owner of what happens to a peer message handed to this session: an `ack`, a `resume`
+    // past it (an implicit ack), or the session's end (logout, kick, expiry, shutdown, replay
+    // overflow) each go through `acknowledge` or `giveUp`, which settle the replay buffer, the
+    // sender's acknowledgement slot and the offline store together.
+
+    /// The client acknowledged these peer messages (an `ack`, or a `resume` past them): each leaves
+    /// the replay buffer, its sender's wait ends confirmed, and a stored (offline) copy is deleted.
+    func acknowledge(_ messageIDs: [String]) {
+        let routerSession = state.withLock { state -> RouterSession? in
+            for messageID in messageIDs { state.unackedPeerMessages.remove(messageID: messageID) }
+            return state.routerSession
+        }
+        guard let routerSession else { return }
+        for messageID in messageIDs { gateway.acknowledge(messageID, from: routerSession) }
+    }
+
+    /// The session gives up peer messages it holds unacknowledged: their senders' waits end at once
+    /// unconfirmed (408 / SENT_TIMEOUT), and those sent with offline messaging are stored for the
+    /// user's next session (delivered at once if it has one already, e.g. the login that kicked this one).
+    private func giveUp(_ unacked: Deque<BufferedEvent>) {
+        guard !unacked.isEmpty else { return }
+        gateway.messages.storeUnacknowledged(unacked.compactMap(\.offlineCopy))
+        for event in unacked { gateway.broker.abandonAck(messageID: event.messageID) }
     }
 
     func terminate(_ reason: SessionTermination) {
@@ -159,9 +184,7 @@ final class GatewaySession: SessionSink, Sendable {
             state.attached = connection
             return (previous === connection ? nil : previous, acknowledged)
         }
-        if let routerSession {
-            for messageID in acknowledged { gateway.acknowledge(messageID, from: routerSession) }
-        }
+        acknowledge(acknowledged)
         return previous
     }
 
@@ -174,11 +197,6 @@ final class GatewaySession: SessionSink, Sendable {
         }
     }
 
-    /// The client acknowledged a peer message; it will not be replayed.
-    func acknowledged(_ messageID: String) {
-        state.withLock { $0.unackedPeerMessages.remove(messageID: messageID) }
-    }
-
     /// The session left `channel`: its channel messages are no longer replayed.
     func left(_ channel: ChannelName) {
         _ = state.withLock { $0.channelMessages.removeValue(forKey: channel) }
@@ -187,18 +205,19 @@ final class GatewaySession: SessionSink, Sendable {
     /// Ends the session for good (logout, kick, expiry, shutdown); returns what was attached.
     @discardableResult
     func end() -> (GatewayConnection?, RouterSession?) {
-        let (connection, routerSession, timers) = state.withLock { state -> (GatewayConnection?, RouterSession?, [any RTMTimer]) in
+        let (connection, routerSession, timers, unacked) = state.withLock {
+            state -> (GatewayConnection?, RouterSession?, [any RTMTimer], Deque<BufferedEvent>) in
             state.ended = true
             defer {
                 state.attached = nil
                 state.routerSession = nil
                 state.tokenTimers = []
-                _ = state.unackedPeerMessages.takeAll()
                 state.channelMessages.removeAll()
             }
-            return (state.attached, state.routerSession, state.tokenTimers)
+            return (state.attached, state.routerSession, state.tokenTimers, state.unackedPeerMessages.takeAll())
         }
         for timer in timers { timer.cancel() }
+        giveUp(unacked)
         gateway.forget(sessionID: sessionID)
         if let routerSession { gateway.messages.sessionEnded(routerSession) }
         return (connection, routerSession)

@@ -147,16 +147,23 @@ public final class MessageService: Sendable {
     }
 
     /// Stores messages a session had to give up before they were acknowledged (their senders asked
-    /// for offline messaging): the receiver gets them at its next login, in send order. In the
-    /// background; returns at once.
+    /// for offline messaging): the receiver gets them at its next login, in send order, or at once if
+    /// it has a session already (the login that ended the one giving them up). In the background;
+    /// returns at once.
     public func storeUnacknowledged(_ messages: [StoredPeerMessage]) {
         guard !messages.isEmpty else { return }
-        Task { [stores, limits, logger] in
+        Task { [stores, limits, logger, broker] in
             for message in messages {
                 do {
                     try await stores.offline.store(message, limit: limits.offlineMessagesPerReceiver)
                 } catch {
                     logger.error("storing an unacknowledged message offline failed: \(error)")
+                }
+            }
+            var receivers = Set<String>()
+            for message in messages where receivers.insert("\(message.appID.rawValue)/\(message.to.rawValue)").inserted {
+                if let session = broker.currentSession(of: message.to, in: message.appID) {
+                    await self.deliverStoredMessages(to: session)
                 }
             }
         }
