@@ -74,6 +74,27 @@ import Testing
         }
     }
 
+    /// A receiver that logs out without acknowledging: its sender's `wait_for_ack` is answered 408, and
+    /// the message (sent with offline messaging) is delivered again, `offline`, at its next login.
+    /// Before, the message was dropped with the session.
+    @Test func messagesALogoutLeavesUnacknowledgedAreStoredForTheNextLogin() async throws {
+        try await TestServer.with { server in
+            let (receiver, _) = try await LiveResumeAndPresenceTests.login(server, "forgetful")
+            let body = #"{"destination":"forgetful","payload":"keep me","enable_offline_messaging":true}"#
+            async let answer = server.post("rtm/users/backend/peer_messages?wait_for_ack=true", app: TestServer.openAppID, body: body)
+            guard case .event(_, .peerMessage(_, _, .text("keep me"), _, false))? = await receiver.frame(where: {
+                if case .event(_, .peerMessage) = $0 { true } else { false }
+            }) else { Issue.record("the message was not delivered live"); return }
+            try await receiver.send(#"{"op":"logout","id":5}"#)   // no ack
+            #expect(try await answer.status == 408)
+            receiver.close()
+            let (again, _) = try await LiveResumeAndPresenceTests.login(server, "forgetful")
+            guard case .event(_, .peerMessage(_, _, .text("keep me"), _, true))? = await again.frame(where: {
+                if case .event(_, .peerMessage) = $0 { true } else { false }
+            }) else { Issue.record("the unacknowledged message was not stored for the next login"); return }
+        }
+    }
+
     /// Reads and drops whatever the server answers.
     final class Discard: ChannelInboundHandler, Sendable {
         typealias InboundIn = ByteBuffer
