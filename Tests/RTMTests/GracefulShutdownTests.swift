@@ -89,13 +89,27 @@ import Testing
             halfSent.append((connection, request.rest))
         }
 
+        // Sends the fast path answers from memory (no offline flag, receiver not logged in), held likewise.
+        var halfSentFast: [(RawTCP, rest: String)] = []
+        for index in 0..<2 {
+            let request = Self.peerRequest(from: "rest", body: #"{"destination":"nobody","payload":"f\#(index)"}"#)
+            let connection = try await RawTCP.connect(port: port)
+            try await connection.send(request.head)
+            halfSentFast.append((connection, request.rest))
+        }
+
         #expect(kill(server.pid, SIGTERM) == 0)
 
         for client in [receiver, bystander] {
             #expect(await client.frame(where: Self.isShutdownState) != nil, "connection_state 4/5")
             #expect(await client.closeCode() == 1001)
         }
-        for (connection, rest) in halfSent { try await connection.send(rest) }
+        // The listener stops only after the clients were told; the requests it holds are still answered.
+        #expect(await waitUntil { (try? await RawTCP.connect(port: port))?.close() == nil }, "the listener stopped")
+        for (connection, rest) in halfSent + halfSentFast { try await connection.send(rest) }
+        for (connection, _) in halfSentFast {
+            #expect(await connection.statuses() == [200], "in-flight fast-path send: \(connection.text)")
+        }
         var stored: [String] = []
         for (index, (connection, _)) in halfSent.enumerated() {
             #expect(await connection.statuses() == [200], "in-flight offline send \(index): \(connection.text)")
