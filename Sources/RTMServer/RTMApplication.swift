@@ -87,9 +87,8 @@ public struct RTMApplication: Sendable {
     /// follows from the file-descriptor limit).
     public var connectionBudget: Int { configuration.maximumConnections ?? FileDescriptorLimit.defaultConnectionBudget() }
 
-    /// The Hummingbird application serving REST, health, metrics and `GET /v1/ws`.
-    public func makeHTTPApplication(onListening: @escaping @Sendable (String, Int) -> Void = { _, _ in })
-        -> some ApplicationProtocol
+    /// The Hummingbird application serving REST, health, metrics and `GET /v1/ws` (``run(onListening:)`` runs it).
+    func makeHTTPApplication(onListening: @escaping @Sendable (String, Int) -> Void) -> some ApplicationProtocol
     {
         let rest = self.rest
         let httpRouter = Hummingbird.Router(context: BasicRequestContext.self)
