@@ -64,9 +64,10 @@ final class ServerProcess {
         return process.terminationReason == .exit ? process.terminationStatus : -process.terminationStatus
     }
 
-    /// Ends the process if it still runs and stops reading its output.
+    /// Ends the process if it still runs (SIGKILL: its graceful shutdown would hold this thread, one
+    /// of the few the tests share) and stops reading its output.
     func stop() {
-        if process.isRunning { process.terminate() }
+        if process.isRunning { kill(process.processIdentifier, SIGKILL) }
         process.waitUntilExit()
         output.fileHandleForReading.readabilityHandler = nil
     }
