@@ -6,6 +6,10 @@ import Testing
 /// flight: every one is answered, logged-in clients are told (`connection_state` RECONNECTING /
 /// INTERRUPTED, close 1001), the process exits 0, and every send answered `message_offline` is
 /// delivered after a restart on the same store.
+///
+/// It checks the shutdown order: with the HTTP server stopped before the session drain, the clients
+/// get neither the state nor 1001 and the held requests are cut; with the REST fast path not holding
+/// the quiesce event for a held send, that send is cut.
 @Suite struct GracefulShutdownTests {
     static let appID = "0123456789abcdef0123456789abcdef"
     static let authorization = "Basic " + Data("drain-customer:drain-secret-123456".utf8).base64EncodedString()
