@@ -41,7 +41,7 @@ package final class RESTFastPathFuzzing: Sendable {
         let apps = AppDirectory(registry: stores.apps, clock: clock)
         try! await apps.reload()
         let router = RTMCore.Router(clock: clock, encoder: GatewayEventEncoder())
-        let api = RESTAPI(messages: MessageService(router: router, stores: stores), apps: apps)
+        let api = RESTAPI(messages: MessageService(broker: router, stores: stores), apps: apps)
         prepared.withLock { $0 = $0 ?? RESTFastPathFuzzing(api: api) }
     }
 

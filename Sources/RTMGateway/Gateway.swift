@@ -9,7 +9,8 @@ import Synchronization
 /// The WebSocket side of the server: one ``GatewayConnection`` per socket at `GET /v1/ws`, run by a
 /// ``GatewayFrameHandler`` at the end of the socket's NIO pipeline.
 public final class Gateway: Sendable {
-    public let router: Router
+    /// How the gateway reaches sessions (see ``Broker``).
+    public let broker: any Broker
     public let messages: MessageService
     public let apps: AppDirectory
     public let configuration: GatewayConfiguration
@@ -26,7 +27,7 @@ public final class Gateway: Sendable {
     public init(messages: MessageService, apps: AppDirectory, configuration: GatewayConfiguration = GatewayConfiguration(),
                 logger: Logger = Logger(label: "rtm.gateway")) {
         self.messages = messages
-        self.router = messages.router
+        self.broker = messages.broker
         self.apps = apps
         self.configuration = configuration
         self.sharedLimits = SessionRateLimits.SharedLimits(configuration.limits)
@@ -34,7 +35,7 @@ public final class Gateway: Sendable {
         GatewayMetrics.recordLimits(configuration)
     }
 
-    var clock: any RTMClock { router.clock }
+    var clock: any RTMClock { broker.clock }
 
     func register(_ session: RouterSession) {
         sessions.withLock { $0[session.sessionID] = session }
@@ -51,7 +52,7 @@ public final class Gateway: Sendable {
     /// The client of `routerSession` acknowledged `messageID`, with an `ack` or by resuming past it:
     /// its sender's wait ends, and a copy kept in the offline store is deleted.
     func acknowledge(_ messageID: String, from routerSession: RouterSession) {
-        router.ack(messageID: messageID, from: routerSession)
+        broker.ack(messageID: messageID, from: routerSession)
         messages.acknowledged(messageID, by: routerSession)
     }
 

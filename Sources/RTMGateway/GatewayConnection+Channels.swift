@@ -14,7 +14,7 @@ extension GatewayConnection {
             join(channel, id: id, session: session)
         case .leave(let name):
             guard let channel = ChannelName(name) else { return reply(id, code: LeaveChannelErrorCode.failure.rawValue) }
-            switch router.leave(session, channel: channel) {
+            switch broker.leave(session, channel: channel) {
             case .left:
                 self.session?.left(channel)
                 reply(id, code: LeaveChannelErrorCode.ok.rawValue)
@@ -24,7 +24,7 @@ extension GatewayConnection {
         case .sendChannel(let name, let payload, let history):
             guard loop.limits.allow(.sends, now: now) else { return reply(id, code: ChannelMessageErrorCode.tooOften.rawValue) }
             guard payload.isValid else { return reply(id, code: ChannelMessageErrorCode.invalidMessage.rawValue) }
-            guard let channel = ChannelName(name), router.isMember(session, of: channel) else {
+            guard let channel = ChannelName(name), broker.isMember(session, of: channel) else {
                 return reply(id, code: ChannelMessageErrorCode.failure.rawValue)
             }
             do {
@@ -37,7 +37,7 @@ extension GatewayConnection {
             }
         case .getMembers(let name):
             guard loop.limits.allow(.getMembers, now: now) else { return reply(id, code: GetMembersErrorCode.tooOften.rawValue) }
-            guard let channel = ChannelName(name), let members = router.members(of: channel, for: session) else {
+            guard let channel = ChannelName(name), let members = broker.members(of: channel, for: session) else {
                 return reply(id, code: GetMembersErrorCode.notInChannel.rawValue)
             }
             reply(id, code: GetMembersErrorCode.ok.rawValue) { $0.field("members", strings: members.map(\.rawValue)) }
@@ -50,7 +50,7 @@ extension GatewayConnection {
             guard !names.isEmpty, channels.count == names.count else {
                 return reply(id, code: GetChannelMemberCountErrorCode.invalidArgument.rawValue)
             }
-            let counts = router.memberCounts(of: channels, in: session.appID)
+            let counts = broker.memberCounts(of: channels, in: session.appID)
             reply(id, code: GetChannelMemberCountErrorCode.ok.rawValue) { reply in
                 reply.field("counts", counts: channels.map { ($0.rawValue, counts[$0] ?? 0) })
             }
@@ -60,7 +60,7 @@ extension GatewayConnection {
     }
 
     private func join(_ channel: ChannelName, id: Int64, session: RouterSession) {
-        let outcome = router.join(session, channel: channel) { outcome in
+        let outcome = broker.join(session, channel: channel) { outcome in
             if case .joined(let count) = outcome {
                 reply(id, code: JoinChannelErrorCode.ok.rawValue)
                 sendEvent(.memberCount(channel: channel.rawValue, count: count))

@@ -28,7 +28,7 @@ extension GatewayConnection {
             if let expiresAt { reply.field("token_expires_at", expiresAt) } else { reply.nullField("token_expires_at") }
         }
         gateway.register(routerSession)
-        router.login(routerSession)
+        broker.login(routerSession)
         gateway.metrics.loginsOK.increment()
         session.scheduleTokenTimer(expiresAt: expiresAt, on: channel.eventLoop)
         let messages = gateway.messages
@@ -49,14 +49,14 @@ extension GatewayConnection {
         case .failure(let code): return failLogin(id, code)
         case .success(let expiry): expiresAt = expiry
         }
-        guard !session.isEnded, router.reattach(routerSession), bind(routerSession, session) else { return failLogin(id, .rejected) }
+        guard !session.isEnded, broker.reattach(routerSession), bind(routerSession, session) else { return failLogin(id, .rejected) }
         gateway.metrics.resumes.increment()
         reply(id, code: LoginErrorCode.ok.rawValue) { reply in
             reply.field("session_id", routerSession.sessionID)
             reply.field("server_ts", clock.nowMilliseconds())
             if let expiresAt { reply.field("token_expires_at", expiresAt) } else { reply.nullField("token_expires_at") }
         }
-        let joined = router.joinedChannels(of: routerSession)
+        let joined = broker.joinedChannels(of: routerSession)
         if let previous = session.resume(on: self, after: lastEventSeq, joined: joined) {
             // A half-open older socket of the same session: drop it quietly.
             previous.unbind()
@@ -102,6 +102,6 @@ extension GatewayConnection {
         guard let session else { return }
         let (_, routerSession) = session.end()
         unbind()
-        if let routerSession { router.logout(routerSession) }
+        if let routerSession { broker.logout(routerSession) }
     }
 }

@@ -10,7 +10,7 @@ extension GatewayConnection {
             guard !ids.isEmpty, ids.count <= gateway.configuration.maximumPresenceQueryIDs, users.count == ids.count else {
                 return reply(id, code: QueryPeersOnlineStatusErrorCode.invalidArgument.rawValue)
             }
-            let states = router.onlineStatus(of: users, in: session.appID)
+            let states = broker.onlineStatus(of: users, in: session.appID)
             reply(id, code: QueryPeersOnlineStatusErrorCode.ok.rawValue) { reply in
                 reply.field("statuses", counts: zip(ids, states).map { ($0, $1.rawValue) })
             }
@@ -19,10 +19,10 @@ extension GatewayConnection {
             guard !ids.isEmpty, users.count == ids.count else {
                 return reply(id, code: PeerSubscriptionStatusErrorCode.invalidArgument.rawValue)
             }
-            guard ids.count <= router.graceLimits.maximumSubscriptions else {
+            guard ids.count <= broker.graceLimits.maximumSubscriptions else {
                 return reply(id, code: PeerSubscriptionStatusErrorCode.overflow.rawValue)
             }
-            let outcome = router.subscribe(session, to: users) {
+            let outcome = broker.subscribe(session, to: users) {
                 reply(id, code: PeerSubscriptionStatusErrorCode.ok.rawValue)
             }
             switch outcome {
@@ -35,7 +35,7 @@ extension GatewayConnection {
             guard !ids.isEmpty, users.count == ids.count else {
                 return reply(id, code: PeerSubscriptionStatusErrorCode.invalidArgument.rawValue)
             }
-            let outcome = router.unsubscribe(session, from: users)
+            let outcome = broker.unsubscribe(session, from: users)
             reply(id, code: outcome == .subscribed ? 0 : PeerSubscriptionStatusErrorCode.userNotLoggedIn.rawValue)
         default:
             break
@@ -48,13 +48,13 @@ extension GatewayConnection {
         let outcome: RTMCore.Router.AttributeOutcome
         switch request {
         case .setLocalUserAttributes(let pairs):
-            outcome = router.writeUserAttributes(session, .replaceAll(entries(pairs)))
+            outcome = broker.writeUserAttributes(session, .replaceAll(entries(pairs)))
         case .addOrUpdateLocalUserAttributes(let pairs):
-            outcome = router.writeUserAttributes(session, .addOrUpdate(entries(pairs)))
+            outcome = broker.writeUserAttributes(session, .addOrUpdate(entries(pairs)))
         case .deleteLocalUserAttributesByKeys(let keys):
-            outcome = router.writeUserAttributes(session, .deleteKeys(keys))
+            outcome = broker.writeUserAttributes(session, .deleteKeys(keys))
         case .clearLocalUserAttributes:
-            outcome = router.writeUserAttributes(session, .clear)
+            outcome = broker.writeUserAttributes(session, .clear)
         case .setChannelAttributes(let name, let pairs, let notify):
             outcome = writeChannel(name, .replaceAll(entries(pairs)), notify: notify, session: session)
         case .addOrUpdateChannelAttributes(let name, let pairs, let notify):
@@ -72,7 +72,7 @@ extension GatewayConnection {
     private func writeChannel(_ name: String, _ write: RTMCore.Router.AttributeWrite, notify: Bool,
                               session: RouterSession) -> RTMCore.Router.AttributeOutcome {
         guard let channel = ChannelName(name) else { return .invalidArgument }
-        return router.writeChannelAttributes(app: session.appID, channel: channel, by: session.userID, write, notify: notify)
+        return broker.writeChannelAttributes(app: session.appID, channel: channel, by: session.userID, write, notify: notify)
     }
 
     /// `get_user_attributes` and `get_channel_attributes`.
@@ -80,7 +80,7 @@ extension GatewayConnection {
         switch request {
         case .getUserAttributes(let userText, let keys):
             guard let user = UserID(userText) else { return reply(id, code: AttributeOperationErrorCode.invalidArgument.rawValue) }
-            guard let attributes = router.userAttributes(of: user, in: session.appID, keys: keys) else {
+            guard let attributes = broker.userAttributes(of: user, in: session.appID, keys: keys) else {
                 return reply(id, code: AttributeOperationErrorCode.userNotFound.rawValue)
             }
             reply(id, code: 0) { reply in
@@ -92,7 +92,7 @@ extension GatewayConnection {
             }
         case .getChannelAttributes(let name, let keys):
             guard let channel = ChannelName(name) else { return reply(id, code: AttributeOperationErrorCode.invalidArgument.rawValue) }
-            let attributes = router.channelAttributes(of: channel, in: session.appID, keys: keys)
+            let attributes = broker.channelAttributes(of: channel, in: session.appID, keys: keys)
             reply(id, code: 0) { reply in
                 reply.field("channel", name)
                 reply.channelAttributes(attributes.map(GatewayEventEncoder.value))

@@ -45,7 +45,7 @@ extension GatewayConnection {
         default:
             break
         }
-        guard let routerSession, router.isCurrent(routerSession) else { return reply(id, code: 102) }
+        guard let routerSession, broker.isCurrent(routerSession) else { return reply(id, code: 102) }
         let now = clock.nowMilliseconds()
         switch request {
         case .logout:
@@ -99,7 +99,7 @@ extension GatewayConnection {
         case .handedOff(let messageID, let timestamp):
             let timeout = gateway.configuration.peerAckTimeout
             Task {
-                let acked = await self.router.awaitAck(messageID: messageID, timeout: timeout)
+                let acked = await self.broker.awaitAck(messageID: messageID, timeout: timeout)
                 let code = acked ? PeerMessageErrorCode.ok : PeerMessageErrorCode.sentTimeout
                 self.reply(id, code: code.rawValue) { Self.stamp(&$0, messageID, timestamp) }
             }

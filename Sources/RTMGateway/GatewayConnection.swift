@@ -72,7 +72,7 @@ final class GatewayConnection: Sendable {
     /// The router's view of the session on this socket, while it is live.
     var routerSession: RouterSession? { shared.withLock { $0.routerSession } }
     var session: GatewaySession? { shared.withLock { $0.session } }
-    var router: RTMCore.Router { gateway.router }
+    var broker: any Broker { gateway.broker }
     var clock: any RTMClock { gateway.clock }
 
     // MARK: Life cycle
@@ -118,7 +118,7 @@ final class GatewayConnection: Sendable {
             return (shared.routerSession, shared.session, shared.loginTimer)
         }
         loginTimer?.cancel()
-        if let routerSession, let session, session.detach(self) { router.detach(routerSession) }
+        if let routerSession, let session, session.detach(self) { broker.detach(routerSession) }
         queue.shutdown()
     }
 

@@ -95,11 +95,11 @@ final class GatewaySession: SessionSink, Sendable {
         gateway.metrics.replayOverflows.increment()
         gateway.metrics.replayGivenUp.increment(by: Int64(unacked.count))
         let (connection, routerSession) = end()
-        if let routerSession { gateway.router.logout(routerSession) }
+        if let routerSession { gateway.broker.logout(routerSession) }
         let copies = unacked.compactMap(\.offlineCopy)
         gateway.metrics.replayStoredOffline.increment(by: Int64(copies.count))
         gateway.messages.storeUnacknowledged(copies)
-        for event in unacked { gateway.router.abandonAck(messageID: event.messageID) }
+        for event in unacked { gateway.broker.abandonAck(messageID: event.messageID) }
         connection?.closeByDeadline(code: RTMCloseCode.slowConsumer, reason: "replay buffer full")
     }
 
@@ -107,7 +107,7 @@ final class GatewaySession: SessionSink, Sendable {
         let (event, code) = Self.termination(reason)
         _ = enqueueEvent(ByteBuffer(bytes: event.encodeBody()), kind: .other)
         let (connection, routerSession) = end()
-        if reason != .remoteLogin, let routerSession { gateway.router.logout(routerSession) }
+        if reason != .remoteLogin, let routerSession { gateway.broker.logout(routerSession) }
         connection?.close(code: code, reason: "\(reason)")
     }
 

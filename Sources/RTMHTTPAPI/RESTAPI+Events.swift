@@ -22,7 +22,7 @@ extension RESTAPI {
         let (app, principal) = try await authenticate(request: request, context: context)
         try principal.checkAppWideAccess(in: app)
         try Self.check(eventsLimiter.acquire(app.appID, limit: .perSecond(configuration.eventsRateLimit)))
-        await router.eventRecorder?.flush()
+        await eventRecorder?.flush()
         let events = try await messages.stores.events.drain(feed, of: app.appID, limit: configuration.eventsPerReply)
         let list: [[String: Any]] = events.map { event in
             var entry: [String: Any] = ["user_id": event.userID, "type": event.kind.rawValue, "ms": event.timestamp]

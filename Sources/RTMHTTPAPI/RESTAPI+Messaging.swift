@@ -22,7 +22,7 @@ extension RESTAPI {
             let message = PeerMessage(appID: app, from: command.from, to: receiver, content: command.content)
             let outcome = try await messages.sendPeer(message, wantAck: waitForAck, offline: offline, history: command.history)
             guard waitForAck, case .handedOff(let messageID, _) = outcome else { return Self.code(for: outcome) }
-            guard await router.awaitAck(messageID: messageID, timeout: configuration.ackTimeout) else { throw APIError.timeout }
+            guard await broker.awaitAck(messageID: messageID, timeout: configuration.ackTimeout) else { throw APIError.timeout }
             return "message_delivered"
         case .channel(let channel):
             _ = try await messages.sendChannel(app: app, channel: channel, from: command.from, content: command.content,

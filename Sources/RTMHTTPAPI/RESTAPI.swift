@@ -10,7 +10,9 @@ import RTMProtocol
 /// The Agora-compatible REST routes under `/dev/v2/project/<appid>` (`server-contract.md` §1).
 public struct RESTAPI: Sendable {
     let messages: MessageService
-    let router: RTMCore.Router
+    let broker: any Broker
+    /// The event feeds' recorder, flushed before a feed is read.
+    let eventRecorder: EventRecorder?
     let apps: AppDirectory
     let configuration: RESTConfiguration
     let authenticator: RESTAuthenticator
@@ -22,18 +24,19 @@ public struct RESTAPI: Sendable {
     let fastMetrics: FastPathMetrics
     let logger: Logger
 
-    public init(messages: MessageService, apps: AppDirectory, configuration: RESTConfiguration = RESTConfiguration(),
-                logger: Logger = Logger(label: "rtm.rest")) {
+    public init(messages: MessageService, apps: AppDirectory, eventRecorder: EventRecorder? = nil,
+                configuration: RESTConfiguration = RESTConfiguration(), logger: Logger = Logger(label: "rtm.rest")) {
         self.messages = messages
-        let router = messages.router
-        self.router = router
+        let broker = messages.broker
+        self.broker = broker
+        self.eventRecorder = eventRecorder
         self.apps = apps
         self.configuration = configuration
-        self.authenticator = RESTAuthenticator(apps: apps, clock: router.clock)
-        self.messagingLimiter = KeyedRateLimiter(clock: router.clock)
-        self.historyLimiter = KeyedRateLimiter(clock: router.clock)
-        self.eventsLimiter = KeyedRateLimiter(clock: router.clock)
-        self.historyHandles = HistoryQueryHandles(clock: router.clock, lifetime: configuration.historyHandleLifetime)
+        self.authenticator = RESTAuthenticator(apps: apps, clock: broker.clock)
+        self.messagingLimiter = KeyedRateLimiter(clock: broker.clock)
+        self.historyLimiter = KeyedRateLimiter(clock: broker.clock)
+        self.eventsLimiter = KeyedRateLimiter(clock: broker.clock)
+        self.historyHandles = HistoryQueryHandles(clock: broker.clock, lifetime: configuration.historyHandleLifetime)
         self.fastMetrics = FastPathMetrics()
         self.logger = logger
     }

@@ -67,7 +67,7 @@ public struct RTMApplication: Sendable {
         let router = RTMCore.Router(clock: clock, encoder: GatewayEventEncoder(), eventRecorder: recorder, logger: logger)
         var limits = MessageService.Limits()
         limits.offlineRetention = configuration.offlineRetention
-        let messages = MessageService(router: router, stores: stores, limits: limits, logger: logger)
+        let messages = MessageService(broker: router, stores: stores, limits: limits, logger: logger)
         let sweeper = RetentionSweeper(stores: stores, clock: clock, limits: limits, interval: configuration.retentionSweepInterval,
                                        logger: logger)
         await services.add(CancelledOnShutdownService(description: "retention sweeper") { await sweeper.run() })
@@ -77,7 +77,7 @@ public struct RTMApplication: Sendable {
         let gateway = Gateway(messages: messages, apps: apps, configuration: gatewayConfiguration, logger: logger)
         var restConfiguration = RESTConfiguration()
         restConfiguration.ackTimeout = configuration.ackTimeout
-        let rest = RESTAPI(messages: messages, apps: apps, configuration: restConfiguration, logger: logger)
+        let rest = RESTAPI(messages: messages, apps: apps, eventRecorder: recorder, configuration: restConfiguration, logger: logger)
         return RTMApplication(configuration: configuration, router: router, messages: messages, apps: apps, stores: stores,
                               gateway: gateway, rest: rest, sweeper: sweeper, services: services, isReachable: isReachable,
                               bootstrap: bootstrap, boundPort: BoundPort(), logger: logger, clock: clock)

@@ -39,6 +39,8 @@ public struct ServerConfiguration: Sendable {
     public var port = 8080
     public var dataDirectory = "./rtm-data"
     public var databaseURL: String?
+    /// This node's name (`--node-id`, `node_id`, `RTM_NODE_ID`): every log line carries it as `node`;
+    /// in a cluster it names the node among the others and must be unique there. Optional on one node.
     public var nodeID: String?
     public var apps: [App] = []
     public var customers: [Customer] = []

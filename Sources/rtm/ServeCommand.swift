@@ -11,7 +11,7 @@ struct ServeCommand: AsyncParsableCommand {
     @Option(name: .customLong("data-dir"), help: "Data directory (default ./rtm-data).") var dataDir: String?
     @Option(help: "Configuration file, JSON or YAML.") var config: String?
     @Option(name: .customLong("database-url"), help: "postgres://… to use PostgreSQL (default: SQLite in the data dir).") var databaseURL: String?
-    @Option(name: .customLong("node-id"), help: "Node id (cluster mode).") var nodeID: String?
+    @Option(name: .customLong("node-id"), help: "This node's name in logs (and, in a cluster, among its nodes; unique there).") var nodeID: String?
     @Option(name: .customLong("log-level"), help: "trace, debug, info, notice, warning, error (default info).") var logLevel: String = "info"
 
     func run() async throws {
@@ -31,6 +31,7 @@ struct ServeCommand: AsyncParsableCommand {
         if let config { Self.warnIfReadableByOthers(config, holdsSecrets: configuration.holdsSecrets) }
         var logger = Logger(label: "rtm")
         logger.logLevel = Logger.Level(rawValue: logLevel) ?? .info
+        if let node = configuration.nodeID { logger[metadataKey: "node"] = "\(node)" }
         let descriptorLimit = FileDescriptorLimit.raiseSoftLimitToHard()
         let application: RTMApplication
         do {

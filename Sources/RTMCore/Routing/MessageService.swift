@@ -1,7 +1,7 @@
 import Logging
 import Synchronization
 
-/// The stored half of messaging: offline store-and-forward and history around the ``Router``.
+/// The stored half of messaging: offline store-and-forward and history around the ``Broker``.
 ///
 /// Both edges (REST and the gateway) send through it. A message is recorded in history, when asked,
 /// before it is sent (a failed write means nothing was delivered);
@@ -29,15 +29,16 @@ public final class MessageService: Sendable {
         case failed(messageID: String, serverTimestamp: Int64)
     }
 
-    public let router: Router
+    /// How messages reach sessions (the node's only way to them).
+    public let broker: any Broker
     public let stores: StoreBundle
     public let limits: Limits
     let logger: Logger
     /// Offline messages handed to a session and not yet acknowledged: message id → receiver.
     private let awaitingAck = Mutex<[String: SessionKey]>([:])
 
-    public init(router: Router, stores: StoreBundle, limits: Limits = Limits(), logger: Logger = Logger(label: "rtm.messages")) {
-        self.router = router
+    public init(broker: any Broker, stores: StoreBundle, limits: Limits = Limits(), logger: Logger = Logger(label: "rtm.messages")) {
+        self.broker = broker
         self.stores = stores
         self.limits = limits
         self.logger = logger
@@ -51,13 +52,13 @@ public final class MessageService: Sendable {
     /// (`.cached`); if the receiver logged in meanwhile it is delivered at once.
     public func sendPeer(_ message: PeerMessage, wantAck: Bool, offline: Bool, history: Bool) async throws -> PeerOutcome {
         guard offline || history else { return sendPeerFromMemory(message, wantAck: wantAck) }
-        let timestamp = router.clock.nowMilliseconds()
+        let timestamp = broker.clock.nowMilliseconds()
         if history, case .text(let text) = message.content {
             try await stores.history.append(HistoryRecord(appID: message.appID, source: message.from.rawValue,
                                                           destination: message.to.rawValue, kind: .peerMessage, payload: text,
                                                           timestamp: timestamp))
         }
-        switch router.sendPeer(message, wantAck: wantAck, offline: offline, serverTimestamp: timestamp) {
+        switch broker.sendPeer(message, wantAck: wantAck, offline: offline, serverTimestamp: timestamp) {
         case .handedOff(let id, let timestamp): return .handedOff(messageID: id, serverTimestamp: timestamp)
         case .failed(let id, let timestamp): return .failed(messageID: id, serverTimestamp: timestamp)
         case .offline(let id, let timestamp):
@@ -66,7 +67,7 @@ public final class MessageService: Sendable {
             try await stores.offline.store(StoredPeerMessage(messageID: id, appID: message.appID, from: message.from, to: message.to,
                                                              content: message.content, serverTimestamp: timestamp),
                                            limit: limits.offlineMessagesPerReceiver)
-            if let session = router.currentSession(of: message.to, in: message.appID) {
+            if let session = broker.currentSession(of: message.to, in: message.appID) {
                 await deliverStoredMessages(to: session)   // it logged in while we were storing
             }
             return .cached(messageID: id, serverTimestamp: timestamp)
@@ -77,7 +78,7 @@ public final class MessageService: Sendable {
     /// without suspending: the REST fast path answers from it on the event loop, and
     /// ``sendPeer(_:wantAck:offline:history:)`` goes through it when it stores nothing.
     public func sendPeerFromMemory(_ message: PeerMessage, wantAck: Bool = false) -> PeerOutcome {
-        switch router.sendPeer(message, wantAck: wantAck, offline: false, serverTimestamp: router.clock.nowMilliseconds()) {
+        switch broker.sendPeer(message, wantAck: wantAck, offline: false, serverTimestamp: broker.clock.nowMilliseconds()) {
         case .handedOff(let id, let timestamp): .handedOff(messageID: id, serverTimestamp: timestamp)
         case .failed(let id, let timestamp): .failed(messageID: id, serverTimestamp: timestamp)
         case .offline(let id, let timestamp): .offline(messageID: id, serverTimestamp: timestamp)
@@ -89,25 +90,25 @@ public final class MessageService: Sendable {
         -> (messageID: String, serverTimestamp: Int64, receivers: Int)
     {
         guard history else { return sendChannelFromMemory(app: app, channel: channel, from: from, content: content) }
-        let timestamp = router.clock.nowMilliseconds()
+        let timestamp = broker.clock.nowMilliseconds()
         if history, case .text(let text) = content {
             try await stores.history.append(HistoryRecord(appID: app, source: from.rawValue, destination: channel.rawValue,
                                                           kind: .channelMessage, payload: text, timestamp: timestamp))
         }
-        return router.sendChannel(app: app, channel: channel, from: from, content: content, serverTimestamp: timestamp)
+        return broker.sendChannel(app: app, channel: channel, from: from, content: content, serverTimestamp: timestamp)
     }
 
     /// Sends a channel message without history at once, without suspending (see ``sendPeerFromMemory(_:wantAck:)``).
     public func sendChannelFromMemory(app: AppID, channel: ChannelName, from: UserID, content: MessageContent)
         -> (messageID: String, serverTimestamp: Int64, receivers: Int)
     {
-        router.sendChannel(app: app, channel: channel, from: from, content: content, serverTimestamp: router.clock.nowMilliseconds())
+        broker.sendChannel(app: app, channel: channel, from: from, content: content, serverTimestamp: broker.clock.nowMilliseconds())
     }
 
     /// Queues the session's stored messages (oldest first, marked `offline`), skipping any already
     /// handed to it and not yet acknowledged.
     public func deliverStoredMessages(to session: RouterSession) async {
-        let notBefore = router.clock.nowMilliseconds() - limits.offlineRetention.milliseconds
+        let notBefore = broker.clock.nowMilliseconds() - limits.offlineRetention.milliseconds
         let pending: [StoredPeerMessage]
         do {
             pending = try await stores.offline.pending(for: session.userID, in: session.appID, notBefore: notBefore)
@@ -122,7 +123,7 @@ public final class MessageService: Sendable {
                 return true
             }
         }
-        for message in fresh where !router.deliverStored(message, to: session) {
+        for message in fresh where !broker.deliverStored(message, to: session) {
             _ = awaitingAck.withLock { $0.removeValue(forKey: message.messageID) }
         }
     }

@@ -14,11 +14,9 @@ extension Router {
     /// after 6 s); after the grace period it goes OFFLINE, leaves its channels and its sink is told `expired()`.
     public func detach(_ session: RouterSession) {
         let since = clock.nowMilliseconds()
-        let generation = state.withLock { state -> UInt64? in
-            guard state.sessions[session.key] === session, state.detached[session.key] == nil else { return nil }
-            state.nextGeneration &+= 1
-            state.detached[session.key] = DetachState(since: since, generation: state.nextGeneration)
-            return state.nextGeneration
+        let generation = sessionTable.withLock { sessions -> UInt64? in
+            guard sessions.isCurrent(session) else { return nil }
+            return presenceTable.withLock { $0.detach(session.key, at: since) }
         }
         guard let generation else { return }
         Task { [clock, graceLimits] in
@@ -32,29 +30,30 @@ extension Router {
     /// The session's client resumed within the grace period. Subscribers that saw UNREACHABLE see ONLINE.
     /// - Returns: `false` if the session is no longer current (expired or replaced).
     public func reattach(_ session: RouterSession) -> Bool {
-        state.withLock { state in
-            guard state.sessions[session.key] === session else { return false }
-            if let detached = state.detached.removeValue(forKey: session.key), detached.unreachable {
-                notifyWatchers(of: session.key, .online, in: &state)
+        sessionTable.withLock { sessions in
+            guard sessions.isCurrent(session) else { return false }
+            presenceTable.withLock { presence in
+                if presence.reattach(session.key) { notifyWatchers(of: session.key, .online, sessions, presence) }
             }
             return true
         }
     }
 
     private func markUnreachable(_ session: RouterSession, generation: UInt64) {
-        state.withLock { state in
-            guard state.sessions[session.key] === session, var detached = state.detached[session.key],
-                  detached.generation == generation else { return }
-            detached.unreachable = true
-            state.detached[session.key] = detached
-            notifyWatchers(of: session.key, .unreachable, in: &state)
+        sessionTable.withLock { sessions in
+            guard sessions.isCurrent(session) else { return }
+            presenceTable.withLock { presence in
+                if presence.markUnreachable(session.key, generation: generation) {
+                    notifyWatchers(of: session.key, .unreachable, sessions, presence)
+                }
+            }
         }
     }
 
     private func expire(_ session: RouterSession, generation: UInt64) {
-        let departures = state.withLock { state -> [Departure]? in
-            guard state.sessions[session.key] === session, state.detached[session.key]?.generation == generation else { return nil }
-            return removeSession(session, from: &state, replaced: false)
+        let departures = withAllTables { sessions, channels, presence, attributes -> [Departure]? in
+            guard sessions.isCurrent(session), presence.isInGracePeriod(session.key, generation: generation) else { return nil }
+            return removeSession(session, replaced: false, &sessions, &channels, &presence, &attributes)
         }
         guard let departures else { return }
         announce(departures)
@@ -65,79 +64,61 @@ extension Router {
 
     /// Whether `user` is in its grace period (socket gone, session resumable).
     public func isDetached(_ user: UserID, in app: AppID) -> Bool {
-        state.withLock { $0.detached[SessionKey(appID: app, userID: user)] != nil }
+        presenceTable.withLock { $0.isDetached(SessionKey(appID: app, userID: user)) }
     }
 
     /// ONLINE or OFFLINE for each user, in order; a query never says UNREACHABLE.
     public func onlineStatus(of users: [UserID], in app: AppID) -> [PeerOnlineState] {
-        state.withLock { state in
-            users.map { state.sessions[SessionKey(appID: app, userID: $0)] == nil ? .offline : .online }
+        sessionTable.withLock { sessions in
+            users.map { sessions.current(SessionKey(appID: app, userID: $0)) == nil ? .offline : .online }
         }
     }
 
     /// Watches `users`. Runs `onSubscribed` (the caller queues its reply there) and then queues the
-    /// current state of the newly watched users, before any later change can be queued.
+    /// current state of the newly watched users, before any later change can be queued (a change is
+    /// queued under the same locks).
     public func subscribe(_ session: RouterSession, to users: [UserID], onSubscribed: () -> Void) -> SubscribeOutcome {
-        state.withLock { state in
-            guard state.sessions[session.key] === session else { return .notLoggedIn }
-            let current = state.subscriptions[session.key] ?? []
-            let added = Set(users).subtracting(current)
-            guard current.count + added.count <= graceLimits.maximumSubscriptions else { return .overflow }
-            state.subscriptions[session.key] = current.union(added)
-            for user in added {
-                state.watchers[SessionKey(appID: session.appID, userID: user), default: []].insert(session.key)
+        sessionTable.withLock { sessions in
+            guard sessions.isCurrent(session) else { return .notLoggedIn }
+            return presenceTable.withLock { presence in
+                guard let added = presence.subscribe(session.key, to: users, maximum: graceLimits.maximumSubscriptions) else {
+                    return .overflow
+                }
+                onSubscribed()
+                var seen = Set<UserID>()
+                let snapshot = users.filter { added.contains($0) && seen.insert($0).inserted }.map { user in
+                    let key = SessionKey(appID: session.appID, userID: user)
+                    return (user, presence.presence(of: key, online: sessions.current(key) != nil))
+                }
+                if !snapshot.isEmpty {
+                    _ = session.sink.enqueueEvent(encoder.encodeBody(.peersOnlineStatus(snapshot)), kind: .other)
+                }
+                return .subscribed
             }
-            onSubscribed()
-            var seen = Set<UserID>()
-            let snapshot = users.filter { added.contains($0) && seen.insert($0).inserted }
-                .map { ($0, presence(of: SessionKey(appID: session.appID, userID: $0), in: state)) }
-            if !snapshot.isEmpty {
-                _ = session.sink.enqueueEvent(encoder.encodeBody(.peersOnlineStatus(snapshot)), kind: .other)
-            }
-            return .subscribed
         }
     }
 
     /// Stops watching `users`.
     public func unsubscribe(_ session: RouterSession, from users: [UserID]) -> SubscribeOutcome {
-        state.withLock { state in
-            guard state.sessions[session.key] === session else { return .notLoggedIn }
-            for user in users {
-                state.subscriptions[session.key]?.remove(user)
-                stopWatching(SessionKey(appID: session.appID, userID: user), by: session.key, in: &state)
-            }
+        sessionTable.withLock { sessions in
+            guard sessions.isCurrent(session) else { return .notLoggedIn }
+            presenceTable.withLock { $0.unsubscribe(session.key, from: users) }
             return .subscribed
         }
     }
 
     /// The users `session` watches.
     public func subscriptions(of session: RouterSession) -> Set<UserID> {
-        state.withLock { $0.subscriptions[session.key] ?? [] }
+        presenceTable.withLock { $0.subscriptions(of: session.key) }
     }
 
-    // MARK: Internals (lock held)
-
-    func presence(of key: SessionKey, in state: State) -> PeerOnlineState {
-        guard state.sessions[key] != nil else { return .offline }
-        return state.detached[key]?.unreachable == true ? .unreachable : .online
-    }
-
-    func notifyWatchers(of key: SessionKey, _ presence: PeerOnlineState, in state: inout State) {
-        guard let watchers = state.watchers[key], !watchers.isEmpty else { return }
+    /// Queues `presence` of `key` to its watchers that are logged in (the sessions and presence locks held).
+    func notifyWatchers(of key: SessionKey, _ presence: PeerOnlineState, _ sessions: SessionTable, _ table: PresenceTable) {
+        let watchers = table.watchers(of: key)
+        guard !watchers.isEmpty else { return }
         let body = encoder.encodeBody(.peersOnlineStatus([(key.userID, presence)]))
         for watcher in watchers {
-            _ = state.sessions[watcher]?.sink.enqueueEvent(body, kind: .other)
+            _ = sessions.current(watcher)?.sink.enqueueEvent(body, kind: .other)
         }
-    }
-
-    func removeSubscriptions(of key: SessionKey, from state: inout State) {
-        guard let targets = state.subscriptions.removeValue(forKey: key) else { return }
-        for user in targets { stopWatching(SessionKey(appID: key.appID, userID: user), by: key, in: &state) }
-    }
-
-    /// Removes `watcher` from `target`'s watchers (and the entry once nobody watches it).
-    private func stopWatching(_ target: SessionKey, by watcher: SessionKey, in state: inout State) {
-        state.watchers[target]?.remove(watcher)
-        if state.watchers[target]?.isEmpty == true { state.watchers.removeValue(forKey: target) }
     }
 }

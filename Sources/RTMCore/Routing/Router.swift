@@ -4,52 +4,21 @@ import NIOCore
 import Synchronization
 
 /// Routes messages between sessions of one node: who is logged in, who is in which channel,
-/// peer delivery with acknowledgement, and channel fan-out.
+/// peer delivery with acknowledgement, channel fan-out, presence and attributes.
 ///
-/// All state sits behind one lock and every operation is short and synchronous; sends to
-/// connections only enqueue. Every key includes the app id, so nothing crosses apps.
-/// Each outgoing event is encoded once and the same bytes are queued to every receiver.
+/// Its state is split by concern into four values, each behind its own lock: ``SessionTable``
+/// (sessions and acknowledgement slots), ``ChannelTable`` (channels, membership, member-count
+/// pacing), ``PresenceTable`` (grace periods and presence subscriptions) and ``AttributeTable``.
+/// An operation takes only the locks of the concerns it touches; one that needs several takes them
+/// in that order (sessions, channels, presence, attributes), never another, so none can deadlock.
+/// Every operation is short and synchronous; sends to connections only enqueue. Every key includes
+/// the app id, so nothing crosses apps. Each outgoing event is encoded once and the same bytes are
+/// queued to every receiver.
 public final class Router: Sendable {
-    struct ChannelState {
-        var members: [UserID: RouterSession] = [:]
-        var lastCountSentAt: Int64 = .min
-        var countFlushScheduled = false
-    }
-
-    struct PendingAck {
-        var receiver: SessionKey
-        var acked = false
-        var waiter: CheckedContinuation<Bool, Never>?
-    }
-
-    struct DetachState {
-        var since: Int64
-        var generation: UInt64
-        var unreachable = false
-    }
-
-    struct ChannelAttributeState {
-        var attributes: [String: ChannelAttribute] = [:]
-        /// Bumped whenever the channel gains a member or attributes, so a pending drop can tell it is stale.
-        var generation: UInt64 = 0
-    }
-
-    struct State {
-        var sessions: [SessionKey: RouterSession] = [:]
-        var joined: [SessionKey: Set<ChannelName>] = [:]
-        var channels: [ChannelKey: ChannelState] = [:]
-        var pendingAcks: [String: PendingAck] = [:]
-        var detached: [SessionKey: DetachState] = [:]
-        var nextGeneration: UInt64 = 0
-        /// Subscriber → the users it watches.
-        var subscriptions: [SessionKey: Set<UserID>] = [:]
-        /// Watched user → its subscribers.
-        var watchers: [SessionKey: Set<SessionKey>] = [:]
-        var userAttributes: [SessionKey: [String: String]] = [:]
-        var channelAttributes: [ChannelKey: ChannelAttributeState] = [:]
-    }
-
-    let state = Mutex(State())
+    let sessionTable = Mutex(SessionTable())
+    let channelTable = Mutex(ChannelTable())
+    let presenceTable = Mutex(PresenceTable())
+    let attributeTable: Mutex<AttributeTable>
     public let clock: any RTMClock
     public let encoder: any EventEncoder
     public let limits: RouterLimits
@@ -70,8 +39,23 @@ public final class Router: Sendable {
         self.limits = limits
         self.graceLimits = graceLimits
         self.attributeLimits = attributeLimits
+        self.attributeTable = Mutex(AttributeTable(limits: attributeLimits))
         self.logger = logger
         self.messageIDs = MessageIDGenerator()
+    }
+
+    /// Runs `body` with every table locked, in the lock order (for what touches every concern: a
+    /// session's start and end).
+    func withAllTables<Result: Sendable>(
+        _ body: (inout SessionTable, inout ChannelTable, inout PresenceTable, inout AttributeTable) -> Result
+    ) -> Result {
+        sessionTable.withLock { sessions in
+            channelTable.withLock { channels in
+                presenceTable.withLock { presence in
+                    attributeTable.withLock { attributes in body(&sessions, &channels, &presence, &attributes) }
+                }
+            }
+        }
     }
 
     // MARK: Sessions
@@ -81,14 +65,16 @@ public final class Router: Sendable {
     /// - Returns: the session that was replaced, if any.
     @discardableResult
     public func login(_ session: RouterSession) -> RouterSession? {
-        let (previous, departures) = state.withLock { state -> (RouterSession?, [Departure]) in
+        let (previous, departures) = withAllTables { sessions, channels, presence, attributes -> (RouterSession?, [Departure]) in
             var departures: [Departure] = []
-            let previous = state.sessions[session.key]
-            if let previous { departures = removeSession(previous, from: &state, replaced: true) }
-            state.sessions[session.key] = session
-            state.joined[session.key] = []
+            let previous = sessions.current(session.key)
+            if let previous {
+                departures = removeSession(previous, replaced: true, &sessions, &channels, &presence, &attributes)
+            }
+            _ = sessions.insert(session)
+            channels.sessionStarted(session.key)
             record(.login, session.userID, in: session.appID)
-            if previous == nil { notifyWatchers(of: session.key, .online, in: &state) }
+            if previous == nil { notifyWatchers(of: session.key, .online, sessions, presence) }
             return (previous, departures)
         }
         announce(departures)
@@ -99,30 +85,44 @@ public final class Router: Sendable {
     /// Removes `session` if it is still the current one for its user: leaves its channels (members
     /// see `member_left`). Used for logout and for a closed connection.
     public func logout(_ session: RouterSession) {
-        let departures = state.withLock { state -> [Departure] in
-            guard state.sessions[session.key] === session else { return [] }
-            return removeSession(session, from: &state, replaced: false)
+        let departures = withAllTables { sessions, channels, presence, attributes -> [Departure] in
+            guard sessions.isCurrent(session) else { return [] }
+            return removeSession(session, replaced: false, &sessions, &channels, &presence, &attributes)
         }
         announce(departures)
     }
 
     /// Whether `session` is the current session of its user.
     public func isCurrent(_ session: RouterSession) -> Bool {
-        state.withLock { $0.sessions[session.key] === session }
+        sessionTable.withLock { $0.isCurrent(session) }
     }
 
     /// Whether `user` has a live session in `app`.
     public func isOnline(_ user: UserID, in app: AppID) -> Bool {
-        state.withLock { $0.sessions[SessionKey(appID: app, userID: user)] != nil }
+        sessionTable.withLock { $0.current(SessionKey(appID: app, userID: user)) != nil }
     }
 
     /// Number of logged-in sessions, all apps together.
-    public var sessionCount: Int { state.withLock { $0.sessions.count } }
+    public var sessionCount: Int { sessionTable.withLock { $0.sessions.count } }
 
     /// Terminates every session (server shutdown).
     public func terminateAll(_ reason: SessionTermination) {
-        let sessions = state.withLock { Array($0.sessions.values) }
+        let sessions = sessionTable.withLock { Array($0.sessions.values) }
         for session in sessions { session.sink.terminate(reason) }
+    }
+
+    /// Removes a session and everything tied to it: channels, subscriptions, user attributes (every
+    /// table locked). Watchers are told OFFLINE unless the session is being `replaced` by a newer login.
+    func removeSession(_ session: RouterSession, replaced: Bool, _ sessions: inout SessionTable, _ channels: inout ChannelTable,
+                       _ presence: inout PresenceTable, _ attributes: inout AttributeTable) -> [Departure] {
+        _ = sessions.remove(session)
+        presence.sessionRemoved(session.key)
+        attributes.sessionRemoved(session.key)
+        if !replaced { notifyWatchers(of: session.key, .offline, sessions, presence) }
+        record(.logout, session.userID, in: session.appID)
+        let departures = channels.leaveAll(session.key, limits: limits)
+        for departure in departures { departed(departure, &attributes) }
+        return departures
     }
 
     // MARK: Peer messages
@@ -133,13 +133,13 @@ public final class Router: Sendable {
     /// gets the message's offline copy, which it stores if it must give the message up unacknowledged
     /// (see ``EventKind/peerMessage(messageID:offlineCopy:)``). `serverTimestamp` is the message's
     /// time when the caller took it already (to record it first); by default, now.
-    public func sendPeer(_ message: PeerMessage, wantAck: Bool, offline: Bool = false, serverTimestamp: Int64? = nil) -> PeerDispatch {
+    public func sendPeer(_ message: PeerMessage, wantAck: Bool, offline: Bool, serverTimestamp: Int64?) -> PeerDispatch {
         let messageID = messageIDs.next()
         let now = serverTimestamp ?? clock.nowMilliseconds()
         let receiverKey = SessionKey(appID: message.appID, userID: message.to)
-        let receiver = state.withLock { state -> RouterSession? in
-            guard let receiver = state.sessions[receiverKey] else { return nil }
-            if wantAck { state.pendingAcks[messageID] = PendingAck(receiver: receiverKey) }
+        let receiver = sessionTable.withLock { sessions -> RouterSession? in
+            guard let receiver = sessions.current(receiverKey) else { return nil }
+            if wantAck { sessions.openAck(messageID, receiver: receiverKey) }
             return receiver
         }
         guard let receiver else { return .offline(messageID: messageID, serverTimestamp: now) }
@@ -148,7 +148,7 @@ public final class Router: Sendable {
         let offlineCopy = offline ? StoredPeerMessage(messageID: messageID, appID: message.appID, from: message.from, to: message.to,
                                                       content: message.content, serverTimestamp: now) : nil
         guard receiver.sink.enqueueEvent(body, kind: .peerMessage(messageID: messageID, offlineCopy: offlineCopy)) else {
-            if wantAck { _ = state.withLock { $0.pendingAcks.removeValue(forKey: messageID) } }
+            if wantAck { _ = sessionTable.withLock { $0.closeAck(messageID) } }
             return .failed(messageID: messageID, serverTimestamp: now)
         }
         metrics.peerDelivered.increment()
@@ -166,11 +166,11 @@ public final class Router: Sendable {
 
     /// The current session of `user` in `app`, if logged in.
     public func currentSession(of user: UserID, in app: AppID) -> RouterSession? {
-        state.withLock { $0.sessions[SessionKey(appID: app, userID: user)] }
+        sessionTable.withLock { $0.current(SessionKey(appID: app, userID: user)) }
     }
 
     /// Acknowledgement slots open (sent with `wantAck`, not yet awaited to the end).
-    package var pendingAckCount: Int { state.withLock { $0.pendingAcks.count } }
+    package var pendingAckCount: Int { sessionTable.withLock { $0.pendingAcks.count } }
 
     /// Waits for the receiver's `ack` of `messageID`.
     /// - Returns: `true` when acknowledged, `false` after `timeout` (or if no slot was kept).
@@ -182,17 +182,9 @@ public final class Router: Sendable {
         }
         defer { timer.cancel() }
         let acked = await withCheckedContinuation { (continuation: CheckedContinuation<Bool, Never>) in
-            let immediate = state.withLock { state -> Bool? in
-                guard var pending = state.pendingAcks[messageID] else { return false }
-                if pending.acked {
-                    state.pendingAcks.removeValue(forKey: messageID)
-                    return true
-                }
-                pending.waiter = continuation
-                state.pendingAcks[messageID] = pending
-                return nil
+            if let immediate = sessionTable.withLock({ $0.wait(messageID, continuation) }) {
+                continuation.resume(returning: immediate)
             }
-            if let immediate { continuation.resume(returning: immediate) }
         }
         if acked { metrics.acks.increment() } else { metrics.ackTimeouts.increment() }
         return acked
@@ -200,35 +192,17 @@ public final class Router: Sendable {
 
     /// Records the receiving session's acknowledgement. Acks from anyone but the receiver are ignored.
     public func ack(messageID: String, from session: RouterSession) {
-        let isReceiver = state.withLock { state -> Bool in
-            guard let pending = state.pendingAcks[messageID], pending.receiver == session.key,
-                  state.sessions[session.key] === session else { return false }
-            return true
-        }
-        if isReceiver { resolveAck(messageID, acked: true) }
+        if sessionTable.withLock({ $0.isAwaitingAck(messageID, from: session) }) { resolveAck(messageID, acked: true) }
     }
 
     /// The receiving session gave `messageID` up before acknowledging it: its sender's wait ends now
     /// with `false` (408 / SENT_TIMEOUT), as if the timeout had passed.
     public func abandonAck(messageID: String) {
-        let waiter = state.withLock { $0.pendingAcks.removeValue(forKey: messageID)?.waiter }
-        waiter?.resume(returning: false)
+        sessionTable.withLock { $0.closeAck(messageID) }?.resume(returning: false)
     }
 
     private func resolveAck(_ messageID: String, acked: Bool) {
-        let waiter = state.withLock { state -> CheckedContinuation<Bool, Never>? in
-            guard var pending = state.pendingAcks[messageID] else { return nil }
-            if let waiter = pending.waiter {
-                state.pendingAcks.removeValue(forKey: messageID)
-                return waiter
-            }
-            if acked {
-                pending.acked = true
-                state.pendingAcks[messageID] = pending
-            }
-            return nil
-        }
-        waiter?.resume(returning: acked)
+        sessionTable.withLock { $0.resolve(messageID, acked: acked) }?.resume(returning: acked)
     }
 
     /// Records an event for the REST feeds (cheap; safe under the lock).
