@@ -9,6 +9,10 @@ import NIOHTTP1
 /// then ``RESTAPI/fastSend(_:head:body:verified:)`` either answers it (the response is written here) or
 /// declines, and the held request is passed on as if it had never stopped. A request is only taken
 /// while no passed-on request awaits its response, so responses leave in request order.
+///
+/// On a graceful shutdown (`ChannelShouldQuiesceEvent`) a held send is still answered: the event
+/// goes on to Hummingbird's handler (which closes the connection once its requests are answered)
+/// only after the held request was answered here or passed on.
 public final class RESTFastPath: ChannelDuplexHandler, RemovableChannelHandler {
     public typealias InboundIn = HTTPServerRequestPart
     public typealias InboundOut = HTTPServerRequestPart
@@ -38,6 +42,8 @@ public final class RESTFastPath: ChannelDuplexHandler, RemovableChannelHandler {
     /// NIO's response encoder, whose context writes already-encoded responses towards the socket.
     /// Without it (a pipeline this handler was not made for) every request passes through.
     private var encoderContext: ChannelHandlerContext?
+    /// A quiesce event that arrived while a send was held, passed on once it is not.
+    private var quiesceHeld = false
 
     init(api: RESTAPI) {
         self.api = api
@@ -86,6 +92,31 @@ public final class RESTFastPath: ChannelDuplexHandler, RemovableChannelHandler {
             passedSinceReadComplete = true
             context.fireChannelRead(data)
         }
+        if quiesceHeld, !isHolding { releaseQuiesce(context: context) }
+    }
+
+    public func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
+        if event is ChannelShouldQuiesceEvent, isHolding {
+            quiesceHeld = true
+        } else {
+            context.fireUserInboundEventTriggered(event)
+        }
+    }
+
+    private var isHolding: Bool {
+        if case .holding = state { true } else { false }
+    }
+
+    /// Passes the held quiesce event on, after flushing an answer written here (the handler behind
+    /// closes the connection at once when no request of its own is open).
+    private func releaseQuiesce(context: ChannelHandlerContext) {
+        quiesceHeld = false
+        if needsFlush {
+            needsFlush = false
+            deferFlush = false
+            context.flush()
+        }
+        context.fireUserInboundEventTriggered(ChannelShouldQuiesceEvent())
     }
 
     /// Hands a part to Hummingbird; a head counts as a request awaiting its response.

@@ -4,20 +4,20 @@ import RTMCore
 import RTMStorePostgres
 import RTMStoreSQLite
 
-/// The store a configuration names, opened: PostgreSQL (its pool running in `background`, migrations
-/// applied) when a database URL is set, else SQLite in the data directory. `rtm serve` and the CLI's
+/// The store a configuration names, opened: PostgreSQL (its pool the first service of `services`,
+/// so it stops last; migrations applied) when a database URL is set, else SQLite in the data directory. `rtm serve` and the CLI's
 /// app and credential commands both open it here, so they reach the same database the same way.
-public struct OpenedStore: Sendable {
-    public let stores: StoreBundle
+package struct OpenedStore: Sendable {
+    package let stores: StoreBundle
     /// Whether the database answers (for `/health`).
-    public let isReachable: @Sendable () async -> Bool
+    package let isReachable: @Sendable () async -> Bool
 
     /// How long `open` waits for PostgreSQL to accept a connection (a database starting beside the
     /// server may need a moment) before it gives up with the reason.
-    public static let postgresStartLimit: Duration = .seconds(30)
+    package static let postgresStartLimit: Duration = .seconds(30)
 
-    public static func open(databaseURL: String?, dataDirectory: String, background: BackgroundWork,
-                            logger: Logger) async throws -> OpenedStore {
+    package static func open(databaseURL: String?, dataDirectory: String, services: ServiceRunner,
+                             logger: Logger) async throws -> OpenedStore {
         guard let databaseURL else {
             let store = try SQLiteStore(directory: URL(fileURLWithPath: dataDirectory, isDirectory: true))
             return OpenedStore(stores: store.bundle, isReachable: { await store.isReachable() })
@@ -28,7 +28,7 @@ public struct OpenedStore: Sendable {
         } catch {
             throw ConfigurationError(key: "database_url", problem: "\(error)")
         }
-        background.start { await store.run() }
+        await services.add(CancelledOnShutdownService(description: "PostgreSQL client") { await store.run() })
         do {
             try await store.migrate()
         } catch {

@@ -9,7 +9,12 @@ import ServiceLifecycle
 import Synchronization
 
 /// The composed server: stores, router, REST API and gateway behind one listener.
-/// The executable and the tests both build it with ``build(configuration:clock:logger:)``.
+/// The executable and the tests both build it with ``build(configuration:clock:stopsOnSignals:logger:)``,
+/// then ``run(onListening:)`` serves until SIGTERM/SIGINT or ``shutdown()``.
+///
+/// Everything long-running is a `Service` in one `ServiceGroup`, added in this order and so stopped
+/// in the reverse one: the PostgreSQL client (if any), the event recorder, the retention sweeper
+/// (started by `build`), the HTTP server and the session drain (started by `run`).
 public struct RTMApplication: Sendable {
     public let configuration: ServerConfiguration
     public let router: RTMCore.Router
@@ -21,9 +26,7 @@ public struct RTMApplication: Sendable {
     /// The REST API (its fast path counts what it answered: ``RESTAPI/fastPathAnswerCount``).
     public let rest: RESTAPI
     public let sweeper: RetentionSweeper
-    /// Background work started by `build` (the database pool, the event writer, the sweeper),
-    /// stopped by ``BackgroundWork/stop()`` after the listener is down.
-    public let background: BackgroundWork
+    let services: ServiceRunner
     let isReachable: @Sendable () async -> Bool
     /// Credentials created by this start's first-run bootstrap, if any.
     public let bootstrap: BootstrapCredentials?
@@ -32,33 +35,42 @@ public struct RTMApplication: Sendable {
     let logger: Logger
     let clock: any RTMClock
 
-    /// Opens the store, applies configured apps, runs the first-run bootstrap and wires the parts.
-    public static func build(configuration: ServerConfiguration, clock: any RTMClock = SystemClock(),
+    /// Opens the store, applies configured apps, runs the first-run bootstrap and wires the parts;
+    /// the PostgreSQL client, the event recorder and the retention sweeper run from here on (until
+    /// ``shutdown()``, or a signal once ``run(onListening:)`` serves).
+    /// - Parameter stopsOnSignals: whether SIGTERM and SIGINT start the graceful shutdown (the
+    ///   executable); an embedding that stops the server with ``shutdown()`` passes `false`.
+    public static func build(configuration: ServerConfiguration, clock: any RTMClock = SystemClock(), stopsOnSignals: Bool = true,
                              logger: Logger = Logger(label: "rtm")) async throws -> RTMApplication {
         try ConfigurationLoader.validate(configuration)
         _ = MetricsBootstrap.registry  // counters made before the bootstrap would never report
-        let background = BackgroundWork()
-        let opened: OpenedStore
+        let services = ServiceRunner(stopsOnSignals: stopsOnSignals, maximumShutdownDuration: configuration.maximumShutdownDuration,
+                                     logger: logger)
         do {
-            opened = try await OpenedStore.open(databaseURL: configuration.databaseURL, dataDirectory: configuration.dataDirectory,
-                                                background: background, logger: logger)
+            return try await build(configuration: configuration, clock: clock, services: services, logger: logger)
         } catch {
-            await background.stop()
+            try? await services.shutdown()
             throw error
         }
+    }
+
+    private static func build(configuration: ServerConfiguration, clock: any RTMClock, services: ServiceRunner,
+                              logger: Logger) async throws -> RTMApplication {
+        let opened = try await OpenedStore.open(databaseURL: configuration.databaseURL, dataDirectory: configuration.dataDirectory,
+                                                services: services, logger: logger)
         let stores = opened.stores, isReachable = opened.isReachable
         let bootstrap = try await Bootstrap.prepare(registry: stores.apps, configuration: configuration)
         let apps = AppDirectory(registry: stores.apps, clock: clock)
         try await apps.reload()
         let recorder = EventRecorder(log: stores.events, logger: logger)
-        background.start { await recorder.run() }
+        await services.add(CancelledOnShutdownService(description: "event recorder") { await recorder.run() })
         let router = RTMCore.Router(clock: clock, encoder: GatewayEventEncoder(), eventRecorder: recorder, logger: logger)
         var limits = MessageService.Limits()
         limits.offlineRetention = configuration.offlineRetention
         let messages = MessageService(broker: router, stores: stores, limits: limits, logger: logger)
         let sweeper = RetentionSweeper(stores: stores, clock: clock, limits: limits, interval: configuration.retentionSweepInterval,
                                        logger: logger)
-        background.start { await sweeper.run() }
+        await services.add(CancelledOnShutdownService(description: "retention sweeper") { await sweeper.run() })
         var gatewayConfiguration = configuration.gateway
         gatewayConfiguration.peerAckTimeout = configuration.ackTimeout
         gatewayConfiguration.pingInterval = configuration.pingInterval
@@ -67,7 +79,7 @@ public struct RTMApplication: Sendable {
         restConfiguration.ackTimeout = configuration.ackTimeout
         let rest = RESTAPI(messages: messages, apps: apps, eventRecorder: recorder, configuration: restConfiguration, logger: logger)
         return RTMApplication(configuration: configuration, router: router, messages: messages, apps: apps, stores: stores,
-                              gateway: gateway, rest: rest, sweeper: sweeper, background: background, isReachable: isReachable,
+                              gateway: gateway, rest: rest, sweeper: sweeper, services: services, isReachable: isReachable,
                               bootstrap: bootstrap, boundPort: BoundPort(), logger: logger, clock: clock)
     }
 
@@ -75,9 +87,8 @@ public struct RTMApplication: Sendable {
     /// follows from the file-descriptor limit).
     public var connectionBudget: Int { configuration.maximumConnections ?? FileDescriptorLimit.defaultConnectionBudget() }
 
-    /// The Hummingbird application serving REST, health, metrics and `GET /v1/ws`.
-    public func makeHTTPApplication(onListening: @escaping @Sendable (String, Int) -> Void = { _, _ in })
-        -> some ApplicationProtocol
+    /// The Hummingbird application serving REST, health, metrics and `GET /v1/ws` (``run(onListening:)`` runs it).
+    func makeHTTPApplication(onListening: @escaping @Sendable (String, Int) -> Void) -> some ApplicationProtocol
     {
         let rest = self.rest
         let httpRouter = Hummingbird.Router(context: BasicRequestContext.self)
@@ -103,40 +114,22 @@ public struct RTMApplication: Sendable {
         )
     }
 
-    /// Runs the server until SIGINT/SIGTERM, then shuts down gracefully: clients are told
-    /// (RECONNECTING / INTERRUPTED, close 1001) before the listener stops.
-    public func run(onListening: @escaping @Sendable (String, Int) -> Void) async throws {
-        let application = makeHTTPApplication(onListening: onListening)
-        let group = ServiceGroup(configuration: .init(
-            services: [.init(service: application), .init(service: SessionDrainService(router: router))],
-            gracefulShutdownSignals: [.sigterm, .sigint],
-            logger: logger))
-        try await group.run()
-        await background.stop()
-    }
-}
-
-/// Long-running tasks the application owns; stopped together, last.
-public final class BackgroundWork: Sendable {
-    private let tasks = Mutex<[Task<Void, Never>]>([])
-
-    public init() {}
-
-    func start(_ work: @escaping @Sendable () async -> Void) {
-        let task = Task { await work() }
-        tasks.withLock { $0.append(task) }
+    /// Serves until SIGTERM/SIGINT (if built with `stopsOnSignals`) or ``shutdown()``, then shuts
+    /// down gracefully, in this order: every client is told (`connection_state` RECONNECTING /
+    /// INTERRUPTED, close 1001) and its queue gets ``ServerConfiguration/shutdownFlushTime`` to
+    /// flush; the HTTP server stops accepting and answers the requests it has; the retention sweeper
+    /// stops; the event recorder writes what it holds; the PostgreSQL client closes last. Returns
+    /// once all of them have stopped.
+    public func run(onListening: @escaping @Sendable (String, Int) -> Void = { _, _ in }) async throws {
+        await services.add(makeHTTPApplication(onListening: onListening))
+        await services.add(SessionDrainService(router: router, flushTime: configuration.shutdownFlushTime))
+        try await services.wait()
     }
 
-    /// Cancels every task (the event writer writes what it holds first) and waits for them.
-    public func stop() async {
-        let running = tasks.withLock { tasks -> [Task<Void, Never>] in
-            defer { tasks.removeAll() }
-            return tasks
-        }
-        for task in running.reversed() {
-            task.cancel()
-            await task.value
-        }
+    /// Starts the graceful shutdown ``run(onListening:)`` describes (what SIGTERM does) and waits
+    /// until every service has stopped; without `run`, stops what `build` started.
+    public func shutdown() async throws {
+        try await services.shutdown()
     }
 }
 
@@ -166,14 +159,3 @@ public final class BoundPort: Sendable {
     }
 }
 
-/// On graceful shutdown, tells every client the server is going away and gives their queues a
-/// moment to flush before the listener stops (it is registered last, so it shuts down first).
-struct SessionDrainService: Service {
-    let router: RTMCore.Router
-
-    func run() async throws {
-        try? await gracefulShutdown()
-        router.terminateAll(.serverShutdown)
-        try? await Task.sleep(for: .milliseconds(300))
-    }
-}

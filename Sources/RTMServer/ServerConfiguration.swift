@@ -52,6 +52,12 @@ public struct ServerConfiguration: Sendable {
     public var offlineRetention: Duration = .seconds(7 * 24 * 3600)
     /// Time between retention sweeps.
     public var retentionSweepInterval: Duration = .seconds(60)
+    /// On shutdown, how long clients' queues get to flush after every session was told (and its
+    /// socket closed with 1001) before the listener stops.
+    public var shutdownFlushTime: Duration = .milliseconds(300)
+    /// How long the whole graceful shutdown may take (see docs/OPERATIONS.md, "Shutdown"); past it
+    /// the services still running are cancelled (the event recorder still writes what it holds).
+    public var maximumShutdownDuration: Duration = .seconds(30)
     /// How often the server pings each WebSocket; a socket that has not answered a ping by the next
     /// one is closed (`client-protocol.md` §1: every 10 s). Set programmatically.
     public var pingInterval: Duration = .seconds(10)

@@ -11,16 +11,17 @@ struct StoreOptions: ParsableArguments {
 
     /// Runs `body` with the server's app registry (SQLite in the data dir, or PostgreSQL), opened as `rtm serve` opens it.
     func withRegistry(_ body: (any AppRegistry) async throws -> Void) async throws {
-        let background = BackgroundWork()
+        let logger = Logger(label: "rtm")
+        let services = ServiceRunner(stopsOnSignals: false, maximumShutdownDuration: ServerConfiguration().maximumShutdownDuration, logger: logger)
         do {
             let opened = try await OpenedStore.open(databaseURL: databaseURL ?? ProcessInfo.processInfo.environment["RTM_DATABASE_URL"],
-                                                    dataDirectory: dataDir, background: background, logger: Logger(label: "rtm"))
+                                                    dataDirectory: dataDir, services: services, logger: logger)
             try await body(opened.stores.apps)
         } catch {
-            await background.stop()
+            try? await services.shutdown()
             throw error
         }
-        await background.stop()
+        try await services.shutdown()
     }
 }
 

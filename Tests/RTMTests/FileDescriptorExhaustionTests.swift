@@ -1,5 +1,4 @@
 import Foundation
-import Synchronization
 import Testing
 
 /// `rtm serve` as a child process with a low file-descriptor limit, flooded with connections: it
@@ -7,15 +6,6 @@ import Testing
 /// with SIGILL when they do, see `ConnectionBudget`), the rest wait in the listen backlog, and once
 /// they are released it serves again.
 @Suite struct FileDescriptorExhaustionTests {
-    /// The `rtm` executable built beside the test bundle.
-    static func rtmExecutable() -> String? {
-        let candidates = [
-            URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().appendingPathComponent("rtm").path,
-            URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("../../.build/debug/rtm").standardized.path,
-        ]
-        return candidates.first { FileManager.default.isExecutableFile(atPath: $0) }
-    }
-
     /// A GET /healthz on a new connection: its status, or `nil` if none came (bounded wait).
     static func healthz(port: Int) async -> Int? {
         guard let connection = try? await RawTCP.connect(port: port) else { return nil }
@@ -30,7 +20,6 @@ import Testing
     }
 
     @Test func aConnectionFloodNeverUsesUpTheDescriptors() async throws {
-        let executable = try #require(Self.rtmExecutable(), "the rtm executable must be built beside the tests (swift build)")
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("rtm-fd-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(at: directory) }
@@ -38,34 +27,11 @@ import Testing
         // Long deadlines: the held connections must keep their descriptors for the test's length.
         try "idle_timeout_seconds: 300\nheader_read_timeout_seconds: 300\n".write(toFile: config, atomically: true, encoding: .utf8)
 
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/bin/sh")
-        process.arguments = ["-c", #"ulimit -n 64 && exec "$0" serve --port 0 --data-dir "$1" --config "$2""#,
-                             executable, directory.appendingPathComponent("data").path, config]
-        var environment = ProcessInfo.processInfo.environment
-        environment["SWIFT_BACKTRACE"] = "enable=no"
-        process.environment = environment
-        let output = Pipe()
-        process.standardOutput = output
-        process.standardError = output   // the log (standard error) is read too
-        final class Printed: Sendable { let text = Mutex("") }
-        let printed = Printed()
-        output.fileHandleForReading.readabilityHandler = { handle in
-            let data = handle.availableData
-            printed.text.withLock { $0 += String(decoding: data, as: UTF8.self) }
-        }
-        try process.run()
-        defer {
-            if process.isRunning { process.terminate() }
-            process.waitUntilExit()
-            output.fileHandleForReading.readabilityHandler = nil
-        }
-
-        await waitUntil { printed.text.withLock { $0.contains("listening on http://") } || !process.isRunning }
-        let announced = printed.text.withLock { $0 }
-        let portText = try #require(announced.range(of: "listening on http://127.0.0.1:").map { announced[$0.upperBound...] }
-            .map { $0.prefix { $0.isNumber } })
-        let port = try #require(Int(portText))
+        let server = try ServerProcess(serve: ["--port", "0", "--data-dir", directory.appendingPathComponent("data").path, "--config", config],
+                                       descriptorLimit: 64)
+        defer { server.stop() }
+        let process = server.process
+        let port = try await server.listeningPort()
         #expect(await Self.healthz(port: port) == 200)
 
         // 200 connections against a limit of 64 (a budget of 32): the kernel completes them all, the
@@ -87,7 +53,7 @@ import Testing
         }
         #expect(mostOpen > 32, "the server accepted its budget")
         #expect(mostOpen < 64, "the server used up its descriptors: \(mostOpen) open")
-        #expect(printed.text.withLock { $0.contains("connection budget reached") }, "the full budget is logged")
+        #expect(server.text.contains("connection budget reached"), "the full budget is logged")
 
         for connection in held { connection.close() }
         var answered = false

@@ -140,7 +140,12 @@ import Testing
     }
 
     @Test func slowConsumerIsClosedWithoutSlowingOthers() async throws {
-        try await TestServer.with { server in
+        // The paused socket answers no ping: on a loaded machine the ping deadline (10 s) could close
+        // it before its queue overflows, and then nothing counts it as a slow consumer. The fast client
+        // acks the last send after it read the whole firehose, which on a loaded machine takes a while.
+        var configuration = TestServer.configuration(ackTimeout: .seconds(20))
+        configuration.pingInterval = .seconds(3_600)
+        try await TestServer.with(configuration) { server in
             let slow = try await RawSocket.connect(server.wsURL)
             #expect(try await slow.login(app: TestServer.openAppID, user: "slow", token: nil) == 0)
             try await slow.send(#"{"op":"join","id":2,"channel":"firehose"}"#)

@@ -37,6 +37,9 @@ struct TestServer {
         // deadlines set their own.
         configuration.idleTimeout = .seconds(30 * 86_400)
         configuration.headerReadTimeout = .seconds(30 * 86_400)
+        // A test may end with a request still open (a slow body, a half-sent head): the graceful
+        // shutdown waits for it this long, then cancels it.
+        configuration.maximumShutdownDuration = .seconds(5)
         configuration.apps = [
             .init(appID: appID, appCertificate: certificate),
             .init(appID: openAppID, appCertificate: nil),
@@ -54,9 +57,9 @@ struct TestServer {
                         backend: StoreBackend = .sqlite, _ body: (TestServer) async throws -> T) async throws -> T {
         var configuration = configuration
         if backend == .postgres { configuration.databaseURL = try await StoreBackend.freshPostgresDatabase() }
-        let application = try await RTMApplication.build(configuration: configuration, clock: clock)
-        let http = application.makeHTTPApplication()
-        let task = Task { try await http.run() }
+        let application = try await RTMApplication.build(configuration: configuration, clock: clock, stopsOnSignals: false)
+        // The same path as `rtm serve` (every service in one group), stopped by `shutdown()` instead of a signal.
+        let serving = Task { try await application.run() }
         let port = await application.boundPort.value()
         let result: Result<T, any Error>
         do {
@@ -64,9 +67,8 @@ struct TestServer {
         } catch {
             result = .failure(error)
         }
-        task.cancel()
-        _ = await task.result
-        await application.background.stop()
+        try await application.shutdown()
+        try await serving.value
         try? FileManager.default.removeItem(atPath: configuration.dataDirectory)
         return try result.get()
     }

@@ -1,0 +1,17 @@
+import RTMCore
+import ServiceLifecycle
+
+/// On graceful shutdown, tells every client the server is going away (`connection_state`
+/// RECONNECTING / INTERRUPTED, close 1001) and gives their queues `flushTime` to flush. It is the
+/// last service added, so it stops first: the HTTP server is still up while the clients are told.
+/// The flush is socket time, so it waits on the system clock (a test's manual clock would never end it).
+struct SessionDrainService: Service {
+    let router: RTMCore.Router
+    let flushTime: Duration
+
+    func run() async throws {
+        try? await gracefulShutdown()
+        router.terminateAll(.serverShutdown)
+        try? await Task.sleep(for: flushTime)
+    }
+}
