@@ -338,7 +338,16 @@ async def peer(args, window):
         for _ in range(count):
             next_id[0] += 1
             sender.send({"op": "send_peer", "id": next_id[0], "to": "peer-b", "text": "m%d" % next_id[0]})
-            event = json.loads(await asyncio.wait_for(receiver.events.get(), 120))
+            event, deadline = None, time.monotonic() + 120
+            while event is None and time.monotonic() < deadline and next_id[0] not in sender.replies:
+                try:   # a send refused early (its reply arrives, nothing is delivered) ends the wait
+                    event = json.loads(await asyncio.wait_for(receiver.events.get(), 1))
+                except asyncio.TimeoutError:
+                    pass
+            if event is None:
+                print("peer: message %d not delivered (sender's reply: %r)" % (
+                    next_id[0], sender.replies.get(next_id[0])), flush=True)
+                break
             receiver.send({"op": "ack", "message_id": event["message_id"]})
             deadline = time.monotonic() + 120
             while next_id[0] not in sender.replies and time.monotonic() < deadline and sender.closed is None:
