@@ -45,7 +45,7 @@ extension GatewayConnection {
     /// User and channel attribute writes (`client-protocol.md` §6).
     func attributeWrite(_ request: ClientRequest, id: Int64, session: RouterSession) {
         func entries(_ pairs: [AttributePair]) -> [AttributeEntry] { pairs.map { AttributeEntry(key: $0.key, value: $0.value) } }
-        let outcome: RTMCore.Router.AttributeOutcome
+        let outcome: RTMCore.AttributeOutcome
         switch request {
         case .setLocalUserAttributes(let pairs):
             outcome = broker.writeUserAttributes(session, .replaceAll(entries(pairs)))
@@ -69,8 +69,8 @@ extension GatewayConnection {
         reply(id, code: outcome.rawValue)
     }
 
-    private func writeChannel(_ name: String, _ write: RTMCore.Router.AttributeWrite, notify: Bool,
-                              session: RouterSession) -> RTMCore.Router.AttributeOutcome {
+    private func writeChannel(_ name: String, _ write: RTMCore.AttributeWrite, notify: Bool,
+                              session: RouterSession) -> RTMCore.AttributeOutcome {
         guard let channel = ChannelName(name) else { return .invalidArgument }
         return broker.writeChannelAttributes(app: session.appID, channel: channel, by: session.userID, write, notify: notify)
     }

@@ -43,6 +43,10 @@ import Testing
         try await TestServer.with { server in
             let watcher = try await LiveMessagingTests.loggedInRaw(server, "watcher")
             try await watcher.send(#"{"op":"join","id":2,"channel":"lobby"}"#)
+            // The watcher is in before bob joins (else bob's join may come first and it sees no member_joined).
+            guard case .reply(2, 0, _)? = await watcher.frame(where: { if case .reply(2, _, _) = $0 { true } else { false } }) else {
+                Issue.record("the watcher's join failed"); return
+            }
             let first = try await LiveMessagingTests.loggedInRaw(server, "bob")
             try await first.send(#"{"op":"join","id":2,"channel":"lobby"}"#)
             guard case .event(_, .memberJoined("lobby", "bob"))? = await watcher.frame(where: {

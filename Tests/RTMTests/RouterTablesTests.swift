@@ -125,9 +125,9 @@ import Testing
         let all = try table.writeChannel(room, by: bob, .addOrUpdate([AttributeEntry(key: "k2", value: "v2")]), now: 2).get()
         #expect(all.map(\.key) == ["k1", "k2"] && all.map(\.lastUpdateUserID) == [alice, bob] && all.map(\.lastUpdateTimestamp) == [1, 2])
         let tooMany = table.writeChannel(room, by: bob, .addOrUpdate([AttributeEntry(key: "k3", value: "v3")]), now: 3)
-        #expect(throws: Router.AttributeOutcome.sizeOverflow) { try tooMany.get() }
+        #expect(throws: AttributeOutcome.sizeOverflow) { try tooMany.get() }
         let badKey = table.writeChannel(room, by: bob, .addOrUpdate([AttributeEntry(key: "bad key", value: "v")]), now: 3)
-        #expect(throws: Router.AttributeOutcome.invalidArgument) { try badKey.get() }
+        #expect(throws: AttributeOutcome.invalidArgument) { try badKey.get() }
         #expect(table.channel(room, keys: nil).map(\.value) == ["v1", "v2"], "a refused write changes nothing")
         let generation = try #require(table.dropGeneration(room))
         table.channelGainedMember(room)

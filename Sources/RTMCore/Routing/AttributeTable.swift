@@ -18,7 +18,7 @@ struct AttributeTable {
 
     // MARK: User attributes
 
-    mutating func writeUser(_ key: SessionKey, _ write: Router.AttributeWrite) -> Router.AttributeOutcome {
+    mutating func writeUser(_ key: SessionKey, _ write: AttributeWrite) -> AttributeOutcome {
         switch apply(write, to: userAttributes[key] ?? [:], totalLimit: limits.maximumUserTotalBytes) {
         case .failure(let outcome): return outcome
         case .success(let updated):
@@ -42,8 +42,8 @@ struct AttributeTable {
     // MARK: Channel attributes
 
     /// Applies `write` as `user` at `now`; the complete set after it, or the refusal.
-    mutating func writeChannel(_ key: ChannelKey, by user: UserID, _ write: Router.AttributeWrite, now: Int64)
-        -> Result<[ChannelAttribute], Router.AttributeOutcome>
+    mutating func writeChannel(_ key: ChannelKey, by user: UserID, _ write: AttributeWrite, now: Int64)
+        -> Result<[ChannelAttribute], AttributeOutcome>
     {
         var state = channelAttributes[key] ?? ChannelAttributeState()
         let updated: [String: String]
@@ -96,8 +96,8 @@ struct AttributeTable {
         return !bytes.isEmpty && bytes.count <= limits.maximumKeyBytes && bytes.allSatisfy { $0 > 0x20 && $0 < 0x7F }
     }
 
-    private func apply(_ write: Router.AttributeWrite, to current: [String: String], totalLimit: Int)
-        -> Result<[String: String], Router.AttributeOutcome>
+    private func apply(_ write: AttributeWrite, to current: [String: String], totalLimit: Int)
+        -> Result<[String: String], AttributeOutcome>
     {
         var updated = current
         switch write {

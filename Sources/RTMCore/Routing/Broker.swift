@@ -73,19 +73,19 @@ public protocol Broker: AnyObject, Sendable {
     func onlineStatus(of users: [UserID], in app: AppID) -> [PeerOnlineState]
     /// Watches `users`: `onSubscribed` runs first (the reply), then their current state is queued,
     /// then every change, wherever they log in or out.
-    func subscribe(_ session: RouterSession, to users: [UserID], onSubscribed: () -> Void) -> Router.SubscribeOutcome
+    func subscribe(_ session: RouterSession, to users: [UserID], onSubscribed: () -> Void) -> SubscribeOutcome
     /// Stops watching `users`.
-    func unsubscribe(_ session: RouterSession, from users: [UserID]) -> Router.SubscribeOutcome
+    func unsubscribe(_ session: RouterSession, from users: [UserID]) -> SubscribeOutcome
 
     // MARK: Attributes
 
     /// Applies `write` to the session's own user attributes.
-    func writeUserAttributes(_ session: RouterSession, _ write: Router.AttributeWrite) -> Router.AttributeOutcome
+    func writeUserAttributes(_ session: RouterSession, _ write: AttributeWrite) -> AttributeOutcome
     /// A logged-in user's attributes, wherever it is; `nil` if it is not logged in.
     func userAttributes(of user: UserID, in app: AppID, keys: [String]?) -> [AttributeEntry]?
     /// Applies `write` to a channel's attributes; with `notify`, members anywhere get the set.
-    func writeChannelAttributes(app: AppID, channel: ChannelName, by user: UserID, _ write: Router.AttributeWrite,
-                                notify: Bool) -> Router.AttributeOutcome
+    func writeChannelAttributes(app: AppID, channel: ChannelName, by user: UserID, _ write: AttributeWrite,
+                                notify: Bool) -> AttributeOutcome
     /// A channel's attributes.
     func channelAttributes(of channel: ChannelName, in app: AppID, keys: [String]?) -> [ChannelAttribute]
 }

@@ -1,19 +1,19 @@
 /// User attributes (the caller's own, cleared with its session) and channel attributes
 /// (`client-protocol.md` §6, `agora-rtm-client.md` §5).
+/// The result of an attribute operation (``Broker``); raw values are `ATTRIBUTE_OPERATION_ERR_*`.
+public enum AttributeOutcome: Int, Sendable, Equatable, Error {
+    case ok = 0, invalidArgument = 3, sizeOverflow = 4, userNotFound = 6, notLoggedIn = 102
+}
+
+/// How an attribute write (``Broker``) changes the set.
+public enum AttributeWrite: Sendable, Equatable {
+    case replaceAll([AttributeEntry])
+    case addOrUpdate([AttributeEntry])
+    case deleteKeys([String])
+    case clear
+}
+
 extension Router {
-    /// The result of an attribute operation; raw values are `ATTRIBUTE_OPERATION_ERR_*`.
-    public enum AttributeOutcome: Int, Sendable, Equatable, Error {
-        case ok = 0, invalidArgument = 3, sizeOverflow = 4, userNotFound = 6, notLoggedIn = 102
-    }
-
-    /// How a write changes the set.
-    public enum AttributeWrite: Sendable, Equatable {
-        case replaceAll([AttributeEntry])
-        case addOrUpdate([AttributeEntry])
-        case deleteKeys([String])
-        case clear
-    }
-
     // MARK: User attributes
 
     /// Applies `write` to the caller's own attributes.

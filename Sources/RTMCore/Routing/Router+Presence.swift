@@ -1,13 +1,13 @@
 /// Presence (`client-protocol.md` §5) and the grace period of a dropped session (§2).
-extension Router {
-    /// What a subscription request did.
-    public enum SubscribeOutcome: Sendable, Equatable {
-        case subscribed
-        /// Over the total of 512 watched peers.
-        case overflow
-        case notLoggedIn
-    }
+/// What a presence subscription request (``Broker``) did.
+public enum SubscribeOutcome: Sendable, Equatable {
+    case subscribed
+    /// Over the total of 512 watched peers.
+    case overflow
+    case notLoggedIn
+}
 
+extension Router {
     // MARK: Grace
 
     /// The session's socket dropped without logout. The user stays ONLINE (UNREACHABLE to subscribers
