@@ -1,5 +1,6 @@
 import NIOCore
 import NIOWebSocket
+import RTMProtocol
 
 /// What RFC 6455 requires of a client's frames beyond what NIO's decoder checks (lengths, control
 /// frames that are fragmented or longer than 125 bytes): a frame that breaks a rule fails the
@@ -13,11 +14,11 @@ enum FrameRules {
     /// The rule `frame` breaks, if any: it must be masked (§5.1), have no RSV bit set (no extension is
     /// negotiated, §5.2) and use a defined opcode (§5.2, §11.8).
     static func violation(of frame: WebSocketFrame) -> Violation? {
-        if frame.maskKey == nil { return Violation(code: 1002, reason: "unmasked client frame") }
-        if frame.rsv1 || frame.rsv2 || frame.rsv3 { return Violation(code: 1002, reason: "RSV bit set") }
+        if frame.maskKey == nil { return Violation(code: RTMCloseCode.protocolError, reason: "unmasked client frame") }
+        if frame.rsv1 || frame.rsv2 || frame.rsv3 { return Violation(code: RTMCloseCode.protocolError, reason: "RSV bit set") }
         switch frame.opcode {
         case .continuation, .text, .binary, .connectionClose, .ping, .pong: return nil
-        default: return Violation(code: 1002, reason: "reserved opcode")
+        default: return Violation(code: RTMCloseCode.protocolError, reason: "reserved opcode")
         }
     }
 
@@ -26,11 +27,11 @@ enum FrameRules {
     static func violation(ofClosePayload payload: ByteBuffer) -> Violation? {
         guard payload.readableBytes > 0 else { return nil }
         guard let code = payload.getInteger(at: payload.readerIndex, as: UInt16.self) else {
-            return Violation(code: 1002, reason: "close payload of one byte")
+            return Violation(code: RTMCloseCode.protocolError, reason: "close payload of one byte")
         }
-        guard isValidReceivedCloseCode(code) else { return Violation(code: 1002, reason: "invalid close code \(code)") }
+        guard isValidReceivedCloseCode(code) else { return Violation(code: RTMCloseCode.protocolError, reason: "invalid close code \(code)") }
         guard isValidUTF8(payload.getSlice(at: payload.readerIndex + 2, length: payload.readableBytes - 2)!) else {
-            return Violation(code: 1007, reason: "close reason is not valid UTF-8")
+            return Violation(code: RTMCloseCode.invalidPayload, reason: "close reason is not valid UTF-8")
         }
         return nil
     }

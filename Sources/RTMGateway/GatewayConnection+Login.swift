@@ -60,7 +60,7 @@ extension GatewayConnection {
         if let previous = session.resume(on: self, after: lastEventSeq, joined: joined) {
             // A half-open older socket of the same session: drop it quietly.
             previous.unbind()
-            previous.close(code: 1000, reason: "resumed elsewhere")
+            previous.close(code: RTMCloseCode.normal, reason: "resumed elsewhere")
         }
         session.scheduleTokenTimer(expiresAt: expiresAt, on: channel.eventLoop)
     }

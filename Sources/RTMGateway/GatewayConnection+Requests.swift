@@ -29,7 +29,7 @@ extension GatewayConnection {
         loop.protocolErrorTimes = loop.protocolErrorTimes.filter { now - $0 < windowMS } + [now]
         if loop.protocolErrorTimes.count >= gateway.configuration.protocolErrorLimit {
             loop.isClosing = true
-            close(code: 1008, reason: "too many protocol errors")
+            close(code: RTMCloseCode.policyViolation, reason: "too many protocol errors")
         }
     }
 
@@ -49,7 +49,7 @@ extension GatewayConnection {
             reply(id, code: LogoutErrorCode.ok.rawValue)
             endSession()
             loop.isClosing = true
-            close(code: 1000, reason: "logout")
+            close(code: RTMCloseCode.normal, reason: "logout")
         case .renewToken(let token):
             guard loop.limits.allow(.logins, now: now) else { return reply(id, code: RenewTokenErrorCode.tooOften.rawValue) }
             await renewToken(token, id: id, routerSession: routerSession)

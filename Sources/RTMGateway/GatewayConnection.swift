@@ -89,7 +89,7 @@ final class GatewayConnection: Sendable {
             try? await clock.sleep(untilMilliseconds: loginDeadline)
             if !Task.isCancelled && self.session == nil {
                 self.gateway.metrics.loginTimeouts.increment()
-                self.closeByDeadline(code: 1008, reason: "login timeout")
+                self.closeByDeadline(code: RTMCloseCode.policyViolation, reason: "login timeout")
             }
         }
         shared.withLock { $0.loginTimer = loginTimer }

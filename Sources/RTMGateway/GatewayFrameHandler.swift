@@ -1,6 +1,7 @@
 import Logging
 import NIOCore
 import NIOWebSocket
+import RTMProtocol
 
 /// The last handler of an upgraded socket: WebSocket frames in, requests to its ``GatewayConnection``.
 ///
@@ -86,21 +87,21 @@ final class GatewayFrameHandler: ChannelInboundHandler, RemovableChannelHandler 
         if let violation = FrameRules.violation(of: frame) { return failProtocol(code: violation.code, reason: violation.reason) }
         switch frame.opcode {
         case .text, .binary:
-            guard fragments == nil else { return failProtocol(code: 1002, reason: "a new message inside a fragmented one") }
+            guard fragments == nil else { return failProtocol(code: RTMCloseCode.protocolError, reason: "a new message inside a fragmented one") }
             if frame.fin {
                 deliver(frame.unmaskedData, isText: frame.opcode == .text, context: context)
             } else {
                 fragments = Fragments(isText: frame.opcode == .text, data: frame.unmaskedData, count: 1)
             }
         case .continuation:
-            guard var message = fragments else { return failProtocol(code: 1002, reason: "a continuation without a message") }
+            guard var message = fragments else { return failProtocol(code: RTMCloseCode.protocolError, reason: "a continuation without a message") }
             fragments = nil
             message.count += 1
             var data = frame.unmaskedData
             guard message.data.readableBytes + data.readableBytes <= gateway.configuration.maximumFrameBytes else {
-                return failProtocol(code: 1009, reason: "message too big")
+                return failProtocol(code: RTMCloseCode.messageTooBig, reason: "message too big")
             }
-            guard message.count <= Self.maximumFragments else { return failProtocol(code: 1009, reason: "too many fragments") }
+            guard message.count <= Self.maximumFragments else { return failProtocol(code: RTMCloseCode.messageTooBig, reason: "too many fragments") }
             message.data.writeBuffer(&data)
             if frame.fin {
                 deliver(message.data, isText: message.isText, context: context)
@@ -122,8 +123,8 @@ final class GatewayFrameHandler: ChannelInboundHandler, RemovableChannelHandler 
     /// A whole message: text goes to the connection's inbox; binary closes the socket with 1003.
     private func deliver(_ data: ByteBuffer, isText: Bool, context: ChannelHandlerContext) {
         guard let connection else { return }
-        guard isText else { return connection.refuse(code: 1003, reason: "binary frames are not supported") }
-        guard FrameRules.isValidUTF8(data) else { return failProtocol(code: 1007, reason: "text is not valid UTF-8") }
+        guard isText else { return connection.refuse(code: RTMCloseCode.unsupportedData, reason: "binary frames are not supported") }
+        guard FrameRules.isValidUTF8(data) else { return failProtocol(code: RTMCloseCode.invalidPayload, reason: "text is not valid UTF-8") }
         if connection.received(data) {
             context.channel.setOption(ChannelOptions.autoRead, value: false).whenFailure { _ in }
         }

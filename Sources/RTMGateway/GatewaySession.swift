@@ -146,7 +146,7 @@ final class GatewaySession: SessionSink, Sendable {
             (.connectionState(state: ConnectionState.aborted.rawValue, reason: ConnectionChangeReason.tokenExpired.rawValue),
              RTMCloseCode.tokenExpired)
         case .serverShutdown:
-            (.connectionState(state: ConnectionState.reconnecting.rawValue, reason: ConnectionChangeReason.interrupted.rawValue), 1001)
+            (.connectionState(state: ConnectionState.reconnecting.rawValue, reason: ConnectionChangeReason.interrupted.rawValue), RTMCloseCode.goingAway)
         }
     }
 

@@ -81,6 +81,20 @@ public enum ConnectionChangeReason: Int, Sendable {
 
 /// WebSocket close codes the server uses beyond RFC 6455's.
 public enum RTMCloseCode {
+    /// RFC 6455: a normal close (logout, a session resumed on another socket).
+    public static let normal: UInt16 = 1000
+    /// RFC 6455: the server is going away (shutdown).
+    public static let goingAway: UInt16 = 1001
+    /// RFC 6455: a frame broke the protocol (masking, RSV bits, opcodes, fragments, close payloads).
+    public static let protocolError: UInt16 = 1002
+    /// RFC 6455: a data type the server does not accept (binary frames).
+    public static let unsupportedData: UInt16 = 1003
+    /// RFC 6455: text that is not valid UTF-8.
+    public static let invalidPayload: UInt16 = 1007
+    /// RFC 6455: a policy was broken (no login in time, too many protocol errors).
+    public static let policyViolation: UInt16 = 1008
+    /// RFC 6455: a message over the size limit.
+    public static let messageTooBig: UInt16 = 1009
     /// The client's outbound queue overflowed.
     public static let slowConsumer: UInt16 = 4005
     /// The same user logged in elsewhere.
