@@ -160,8 +160,8 @@ public final class MessageService: Sendable {
                     logger.error("storing an unacknowledged message offline failed: \(error)")
                 }
             }
-            var receivers = Set<String>()
-            for message in messages where receivers.insert("\(message.appID.rawValue)/\(message.to.rawValue)").inserted {
+            var receivers = Set<SessionKey>()
+            for message in messages where receivers.insert(SessionKey(appID: message.appID, userID: message.to)).inserted {
                 if let session = broker.currentSession(of: message.to, in: message.appID) {
                     await self.deliverStoredMessages(to: session)
                 }
