@@ -154,15 +154,74 @@ let package = Package(
             ],
             swiftSettings: swiftSettings
         ),
-        .testTarget(
-            name: "RTMTests",
+        // Tests: one target per module, a live end-to-end target (real servers, sockets and clients),
+        // and the helpers they share (bounded waits, payload samples, the store backends).
+        .target(
+            name: "RTMTestSupport",
             dependencies: [
-                "AgoraToken", "RTMCore", "RTMProtocol", "RTMStoreSQLite", "RTMStorePostgres", "RTMHTTPAPI",
-                "RTMGateway", "RTMServer", "RTMClient", "RTMFuzzing",
-                .product(name: "AsyncHTTPClient", package: "async-http-client"),
-                .product(name: "GRDB", package: "GRDB.swift"),   // the migration tests write databases of earlier schemas
-                .product(name: "HummingbirdWSClient", package: "hummingbird-websocket"),
+                "RTMCore", "RTMStoreSQLite", "RTMStorePostgres",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "PostgresNIO", package: "postgres-nio"),
+            ],
+            path: "Tests/RTMTestSupport",
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(name: "AgoraTokenTests", dependencies: ["AgoraToken"], swiftSettings: swiftSettings),
+        .testTarget(name: "RTMProtocolTests", dependencies: ["RTMProtocol", "RTMTestSupport"], swiftSettings: swiftSettings),
+        .testTarget(
+            name: "RTMCoreTests",
+            dependencies: ["RTMCore", "RTMTestSupport", .product(name: "NIOCore", package: "swift-nio")],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "RTMGatewayTests",
+            dependencies: [
+                "RTMGateway", "RTMCore", "RTMProtocol", "AgoraToken", "RTMTestSupport",
+                .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOEmbedded", package: "swift-nio"),
+                .product(name: "NIOWebSocket", package: "swift-nio"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "RTMHTTPAPITests",
+            dependencies: [
+                "RTMHTTPAPI", "RTMCore", "RTMGateway", "AgoraToken", "RTMTestSupport",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOEmbedded", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "RTMStoreTests",
+            dependencies: [
+                "RTMCore", "RTMStoreSQLite", "RTMStorePostgres", "RTMTestSupport",
+                .product(name: "GRDB", package: "GRDB.swift"),   // the migration tests write databases of earlier schemas
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "PostgresNIO", package: "postgres-nio"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(name: "RTMClientTests", dependencies: ["RTMClient", "RTMProtocol"], swiftSettings: swiftSettings),
+        .testTarget(
+            name: "RTMServerTests",
+            dependencies: ["RTMServer", "RTMCore", .product(name: "NIOHTTP1", package: "swift-nio")],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(name: "RTMFuzzingTests", dependencies: ["RTMFuzzing"], swiftSettings: swiftSettings),
+        .testTarget(
+            name: "RTMLiveTests",
+            dependencies: [
+                "AgoraToken", "RTMCore", "RTMProtocol", "RTMStorePostgres", "RTMGateway", "RTMServer", "RTMClient",
+                "RTMTestSupport",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "GRDB", package: "GRDB.swift"),
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HummingbirdWSClient", package: "hummingbird-websocket"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOWebSocket", package: "swift-nio"),
             ],
