@@ -179,7 +179,7 @@ struct GatewayMetrics: Sendable {
             ("unacked_peer_bytes", configuration.maximumUnackedPeerBytes),
             ("channel_replay_messages", configuration.replayedChannelMessages),
             ("channel_replay_bytes", configuration.maximumReplayedChannelBytes),
-            ("inbox_requests", GatewayFrameHandler.inboxHighWater),
+            ("inbox_requests", Inbox.maximumRequests),
             ("inbox_bytes", configuration.maximumInboxBytes),
         ]
         for (name, value) in limits { Gauge(label: "rtm_ws_limit", dimensions: [("limit", name)]).record(value) }

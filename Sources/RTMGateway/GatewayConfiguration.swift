@@ -24,7 +24,7 @@ public struct GatewayConfiguration: Sendable {
     /// client reads nothing.
     public var closeTimeout: Duration = .seconds(5)
     /// Bytes of requests waiting in a socket's inbox past which the socket stops reading until they
-    /// are handled (besides ``GatewayFrameHandler/inboxHighWater`` requests).
+    /// are handled (besides ``Inbox/maximumRequests`` requests).
     public var maximumInboxBytes = 1024 * 1024
     /// Per-session limits.
     public var limits = ClientLimits()

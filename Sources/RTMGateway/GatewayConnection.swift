@@ -1,4 +1,3 @@
-import DequeModule
 import Logging
 import NIOCore
 import NIOWebSocket
@@ -13,38 +12,14 @@ import Synchronization
 /// request handling owns the per-socket limits. Events reach the socket through its
 /// ``GatewaySession`` (which numbers them and keeps replay buffers) and the ``OutboundQueue``.
 final class GatewayConnection: Sendable {
-    /// What the socket delivered, handled in arrival order.
-    enum Inbound {
-        case text(ByteBuffer)
-        /// A frame the gateway does not take (binary, oversized): the socket is closed with `code`.
-        case refuse(code: UInt16, reason: String)
-
-        /// Bytes it holds in the inbox.
-        var size: Int {
-            switch self {
-            case .text(let text): text.readableBytes
-            case .refuse: 0
-            }
-        }
-    }
-
     struct Shared {
         var routerSession: RouterSession?
         var session: GatewaySession?
         var finished = false
         /// Ends an unauthenticated socket after the login timeout; cancelled at login to free it early.
         var loginTimer: Task<Void, Never>?
-        var inbox = Deque<Inbound>()
-        /// Bytes of the text messages in `inbox`.
-        var inboxBytes = 0
-        /// A task is handling the inbox.
-        var pumping = false
-        /// The socket stopped reading because the inbox was full.
-        var readingPaused = false
-        /// The socket closed while requests were waiting: the connection finishes once they are handled.
-        var finishWhenIdle = false
-        /// A close is queued: later requests are ignored.
-        var closing = false
+        /// Requests waiting to be handled, in order.
+        var inbox: Inbox
         var readLoop: ReadLoop
     }
 
@@ -65,7 +40,8 @@ final class GatewayConnection: Sendable {
         self.logger = logger
         self.queue = OutboundQueue(maximumFrames: gateway.configuration.maximumQueuedFrames,
                                    maximumBytes: gateway.configuration.maximumQueuedBytes)
-        self.shared = Mutex(Shared(readLoop: ReadLoop(limits: SessionRateLimits(limits: gateway.sharedLimits))))
+        self.shared = Mutex(Shared(inbox: Inbox(maximumBytes: gateway.configuration.maximumInboxBytes),
+                                   readLoop: ReadLoop(limits: SessionRateLimits(limits: gateway.sharedLimits))))
         self.frameHandler = NIOLoopBoundBox.makeEmptyBox(valueType: GatewayFrameHandler.self, eventLoop: channel.eventLoop)
     }
 
@@ -99,11 +75,7 @@ final class GatewayConnection: Sendable {
     /// The socket is gone (on the event loop). Requests still waiting are handled first; then a live
     /// session waits for a resume for the grace period.
     func finish() {
-        let now = shared.withLock { shared -> Bool in
-            guard shared.pumping else { return true }
-            shared.finishWhenIdle = true
-            return false
-        }
+        let now = shared.withLock { $0.inbox.socketClosed() }
         frameHandler.value = nil
         if now { finishNow() }
     }
@@ -112,8 +84,7 @@ final class GatewayConnection: Sendable {
         let (routerSession, session, loginTimer) = shared.withLock { shared -> (RouterSession?, GatewaySession?, Task<Void, Never>?) in
             guard !shared.finished else { return (nil, nil, nil) }
             shared.finished = true
-            shared.inbox.removeAll()
-            shared.inboxBytes = 0
+            shared.inbox.shut()
             defer { shared.routerSession = nil; shared.session = nil; shared.loginTimer = nil }
             return (shared.routerSession, shared.session, shared.loginTimer)
         }

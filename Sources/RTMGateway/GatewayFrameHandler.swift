@@ -5,12 +5,11 @@ import RTMProtocol
 
 /// The last handler of an upgraded socket: WebSocket frames in, requests to its ``GatewayConnection``.
 ///
-/// There is no task per socket. Frames arrive on the event loop from NIO's frame decoder; control
-/// frames are answered here, fragments are joined here, text messages go to the connection's inbox,
-/// whose requests run in order on a task that exists only while there is work.
+/// There is no task per socket. Frames arrive on the event loop from NIO's frame decoder; its
+/// ``FrameStateMachine`` decides what each calls for (join fragments, answer a ping or a close, fail
+/// the connection) and this handler does it: text messages go to the connection's inbox, whose
+/// requests run in order on a task that exists only while there is work.
 /// Pings come from the event loop's ``LoopPinger`` (one timer per loop, not one per socket).
-/// Frames that break RFC 6455 (``FrameRules``) close the socket with 1002, or 1007 for text that is
-/// not UTF-8.
 final class GatewayFrameHandler: ChannelInboundHandler, RemovableChannelHandler {
     typealias InboundIn = WebSocketFrame
     typealias OutboundOut = WebSocketFrame
@@ -20,30 +19,14 @@ final class GatewayFrameHandler: ChannelInboundHandler, RemovableChannelHandler 
     private var connection: GatewayConnection?
     private var context: ChannelHandlerContext?
     private var pinger: LoopPinger?
-    /// The payload of the ping that went out and has not been answered (the next tick closes the
-    /// link). Only a pong echoing it answers: a client that sends but never reads cannot keep a dead
-    /// link open with pings, pongs or requests of its own.
-    private var expectedPong: ByteBuffer?
-    var awaitingPong: Bool { expectedPong != nil }
-    /// A close frame went out (ours, or the answer to the peer's).
-    private var closeSent = false
-    /// A framing error closed the socket: nothing more it sends is looked at.
-    private var failed = false
-    /// A fragmented message being put together (rare: clients send small whole frames).
-    private var fragments: Fragments?
-    struct Fragments {
-        var isText: Bool
-        var data: ByteBuffer
-        var count: Int
-    }
-    /// Frames one message may be split into.
-    static let maximumFragments = 256
-    /// Requests waiting in the inbox past which the socket stops reading until they are handled.
-    static let inboxHighWater = 64
+    /// Fragments, the ping awaiting its pong, the closing handshake: decided there, done here.
+    private var state: FrameStateMachine
+    var awaitingPong: Bool { state.expectedPong != nil }
 
     init(gateway: Gateway, logger: Logger) {
         self.gateway = gateway
         self.logger = logger
+        self.state = FrameStateMachine(maximumMessageBytes: gateway.configuration.maximumFrameBytes)
     }
 
     func handlerAdded(context: ChannelHandlerContext) {
@@ -82,61 +65,38 @@ final class GatewayFrameHandler: ChannelInboundHandler, RemovableChannelHandler 
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
-        let frame = unwrapInboundIn(data)
-        guard let connection, !failed else { return }
-        if let violation = FrameRules.violation(of: frame) { return failProtocol(code: violation.code, reason: violation.reason) }
-        switch frame.opcode {
-        case .text, .binary:
-            guard fragments == nil else { return failProtocol(code: RTMCloseCode.protocolError, reason: "a new message inside a fragmented one") }
-            if frame.fin {
-                deliver(frame.unmaskedData, isText: frame.opcode == .text, context: context)
-            } else {
-                fragments = Fragments(isText: frame.opcode == .text, data: frame.unmaskedData, count: 1)
-            }
-        case .continuation:
-            guard var message = fragments else { return failProtocol(code: RTMCloseCode.protocolError, reason: "a continuation without a message") }
-            fragments = nil
-            message.count += 1
-            var data = frame.unmaskedData
-            guard message.data.readableBytes + data.readableBytes <= gateway.configuration.maximumFrameBytes else {
-                return failProtocol(code: RTMCloseCode.messageTooBig, reason: "message too big")
-            }
-            guard message.count <= Self.maximumFragments else { return failProtocol(code: RTMCloseCode.messageTooBig, reason: "too many fragments") }
-            message.data.writeBuffer(&data)
-            if frame.fin {
-                deliver(message.data, isText: message.isText, context: context)
-            } else {
-                fragments = message
-            }
-        case .ping:
-            // Answered through the outbound queue: counted against its bound, written when the socket is writable.
-            if connection.queue.pushPong(frame.unmaskedData) == .overflowed { connection.closeSlowConsumer() }
-        case .pong:
-            if let expected = expectedPong, frame.unmaskedData == expected { expectedPong = nil }
-        case .connectionClose:
-            peerClosed(frame.unmaskedData, context: context)
-        default:
-            break   // FrameRules refused the reserved opcodes
-        }
+        guard connection != nil else { return }
+        perform(state.received(unwrapInboundIn(data)), context: context)
     }
 
-    /// A whole message: text goes to the connection's inbox; binary closes the socket with 1003.
-    private func deliver(_ data: ByteBuffer, isText: Bool, context: ChannelHandlerContext) {
+    /// Does what the state machine decided for a frame.
+    private func perform(_ action: FrameStateMachine.Action, context: ChannelHandlerContext) {
         guard let connection else { return }
-        guard isText else { return connection.refuse(code: RTMCloseCode.unsupportedData, reason: "binary frames are not supported") }
-        guard FrameRules.isValidUTF8(data) else { return failProtocol(code: RTMCloseCode.invalidPayload, reason: "text is not valid UTF-8") }
-        if connection.received(data) {
-            context.channel.setOption(ChannelOptions.autoRead, value: false).whenFailure { _ in }
+        switch action {
+        case .none:
+            break
+        case .deliver(let text):
+            if connection.received(text) {
+                context.channel.setOption(ChannelOptions.autoRead, value: false).whenFailure { _ in }
+            }
+        case .refuseBinary:
+            connection.refuse(code: RTMCloseCode.unsupportedData, reason: "binary frames are not supported")
+        case .fail(let code, let reason):
+            gateway.metrics.protocolErrors.increment()
+            sendClose(code: code, reason: reason, closeAfter: .zero)
+            connection.refuse(code: code, reason: reason)   // stops further requests; its own close is then a no-op
+        case .answerPing(let payload):
+            // Answered through the outbound queue: counted against its bound, written when the socket is writable.
+            if connection.queue.pushPong(payload) == .overflowed { connection.closeSlowConsumer() }
+        case .answerClose(let code):
+            var echo = context.channel.allocator.buffer(capacity: 2)
+            if let code { echo.writeInteger(code) }
+            let channel = context.channel
+            context.writeAndFlush(wrapOutboundOut(WebSocketFrame(fin: true, opcode: .connectionClose, data: echo)))
+                .whenComplete { _ in channel.close(promise: nil) }
+        case .closeSocket:
+            context.close(promise: nil)
         }
-    }
-
-    /// A framing error: nothing more is read; the socket gets a close frame with `code` and is closed.
-    private func failProtocol(code: UInt16, reason: String) {
-        fragments = nil
-        failed = true
-        gateway.metrics.protocolErrors.increment()
-        sendClose(code: code, reason: reason, closeAfter: .zero)
-        connection?.refuse(code: code, reason: reason)   // stops further requests; its own close is then a no-op
     }
 
     /// NIO's buffered writes fell below the low-water mark: the connection writes what it queued meanwhile.
@@ -146,10 +106,8 @@ final class GatewayFrameHandler: ChannelInboundHandler, RemovableChannelHandler 
     }
 
     func errorCaught(context: ChannelHandlerContext, error: any Error) {
-        // NIO's frame decoder fails on frames over the size limit and on malformed frames; after an
-        // error it reads nothing more, so the socket is closed.
         if let error = error as? NIOWebSocketError {
-            failProtocol(code: error == .invalidFrameLength ? 1009 : 1002, reason: "\(error)")
+            perform(state.decoderFailed(error), context: context)
         } else {
             logger.debug("socket error: \(error)")
             context.close(promise: nil)
@@ -166,8 +124,7 @@ final class GatewayFrameHandler: ChannelInboundHandler, RemovableChannelHandler 
     /// Starts the closing handshake: a close frame with `code`, then the socket is closed when the
     /// peer answers with its own close frame, or after `closeAfter` at the latest.
     func sendClose(code: UInt16, reason: String, closeAfter: Duration) {
-        guard let context, !closeSent else { return }
-        closeSent = true
+        guard let context, state.startClosing() else { return }
         var data = context.channel.allocator.buffer(capacity: 2 + reason.utf8.count)
         data.writeInteger(code)
         data.writeString(String(reason.utf8.prefix(123)) ?? "")
@@ -176,36 +133,22 @@ final class GatewayFrameHandler: ChannelInboundHandler, RemovableChannelHandler 
         channel.eventLoop.scheduleTask(in: TimeAmount(closeAfter)) { channel.close(promise: nil) }
     }
 
-    /// The peer sent a close frame: answer it (echoing its code) unless it answers ours, then close.
-    private func peerClosed(_ data: ByteBuffer, context: ChannelHandlerContext) {
-        if let violation = FrameRules.violation(ofClosePayload: data) { return failProtocol(code: violation.code, reason: violation.reason) }
-        guard !closeSent else {
-            context.close(promise: nil)
-            return
-        }
-        closeSent = true
-        var echo = context.channel.allocator.buffer(capacity: 2)
-        if let code = data.getInteger(at: data.readerIndex, as: UInt16.self) { echo.writeInteger(code) }
-        let frame = WebSocketFrame(fin: true, opcode: .connectionClose, data: echo)
-        let channel = context.channel
-        context.writeAndFlush(wrapOutboundOut(frame)).whenComplete { _ in channel.close(promise: nil) }
-    }
-
     /// Called by the loop's pinger every ping interval: a link that did not answer the last ping is
     /// closed (returns `true`), any other is pinged.
     func pingTick() -> Bool {
         guard let context else { return false }
-        if awaitingPong {
+        var payload = context.channel.allocator.buffer(capacity: 8)
+        payload.writeInteger(UInt64.random(in: .min ... .max))
+        switch state.pingTick(payload: payload) {
+        case .closeDeadLink:
             logger.debug("no pong within the ping interval; closing the link")
             gateway.metrics.deadLinks.increment()
             context.close(promise: nil)
             return true
+        case .ping(let payload):
+            context.writeAndFlush(wrapOutboundOut(WebSocketFrame(fin: true, opcode: .ping, data: payload)), promise: nil)
+            return false
         }
-        var payload = context.channel.allocator.buffer(capacity: 8)
-        payload.writeInteger(UInt64.random(in: .min ... .max))
-        expectedPong = payload
-        context.writeAndFlush(wrapOutboundOut(WebSocketFrame(fin: true, opcode: .ping, data: payload)), promise: nil)
-        return false
     }
 
     /// Bytes waiting to be written to the socket: the connection's queue and NIO's buffered writes.
