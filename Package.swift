@@ -178,6 +178,8 @@ let package = Package(
             name: "RTMGatewayTests",
             dependencies: [
                 "RTMGateway", "RTMCore", "RTMProtocol", "AgoraToken", "RTMTestSupport",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOEmbedded", package: "swift-nio"),
                 .product(name: "NIOWebSocket", package: "swift-nio"),

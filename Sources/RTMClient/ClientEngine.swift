@@ -169,7 +169,7 @@ actor ClientEngine {
     private func answered(_ reply: ClientConnection.Reply?, isResume: Bool, on answered: ClientConnection) {
         guard answered === connection else { return }
         guard let reply else { return }  // the socket closed; `closed` feeds the machine
-        if reply.code == 0 {
+        if reply.code == ReplyCode.ok {
             lastLoginReply = reply
             let sessionID = reply.fields["session_id"]?.stringValue ?? ""
             if isResume {

@@ -19,7 +19,7 @@ public final class RTMChannel: Sendable {
     /// - Throws: `JoinChannelErrorCode`.
     public func join() async throws(JoinChannelErrorCode) {
         let reply = try await client.call(.join(channel: name), notLoggedIn: JoinChannelErrorCode.userNotLoggedIn, interrupted: JoinChannelErrorCode.timeout)
-        guard reply.code == 0 else { throw JoinChannelErrorCode(rawValue: reply.code) ?? .failure }
+        guard reply.code == ReplyCode.ok else { throw JoinChannelErrorCode(rawValue: reply.code) ?? .failure }
         await client.engine.didJoin(name)
     }
 
@@ -27,7 +27,7 @@ public final class RTMChannel: Sendable {
     public func leave() async throws(LeaveChannelErrorCode) {
         let reply = try await client.call(.leave(channel: name), notLoggedIn: LeaveChannelErrorCode.userNotLoggedIn, interrupted: LeaveChannelErrorCode.failure)
         await client.engine.didLeave(name)
-        guard reply.code == 0 else { throw LeaveChannelErrorCode(rawValue: reply.code) ?? .failure }
+        guard reply.code == ReplyCode.ok else { throw LeaveChannelErrorCode(rawValue: reply.code) ?? .failure }
     }
 
     /// Sends a message to the other members; returns once the server accepted it.
@@ -35,13 +35,13 @@ public final class RTMChannel: Sendable {
     public func send(_ message: RTMMessage, history: Bool = false) async throws(ChannelMessageErrorCode) {
         let reply = try await client.call(.sendChannel(channel: name, payload: message.payload, history: history),
                                           notLoggedIn: ChannelMessageErrorCode.userNotLoggedIn, interrupted: ChannelMessageErrorCode.sentTimeout)
-        guard reply.code == 0 else { throw ChannelMessageErrorCode(rawValue: reply.code) ?? .failure }
+        guard reply.code == ReplyCode.ok else { throw ChannelMessageErrorCode(rawValue: reply.code) ?? .failure }
     }
 
     /// The members (at most 512). - Throws: `GetMembersErrorCode`.
     public func members() async throws(GetMembersErrorCode) -> [String] {
         let reply = try await client.call(.getMembers(channel: name), notLoggedIn: GetMembersErrorCode.userNotLoggedIn, interrupted: GetMembersErrorCode.timeout)
-        guard reply.code == 0 else { throw GetMembersErrorCode(rawValue: reply.code) ?? .failure }
+        guard reply.code == ReplyCode.ok else { throw GetMembersErrorCode(rawValue: reply.code) ?? .failure }
         return reply.fields["members"]?.arrayValue?.compactMap(\.stringValue) ?? []
     }
 }

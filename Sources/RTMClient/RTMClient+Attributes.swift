@@ -33,7 +33,7 @@ extension RTMClient {
     /// - Throws: `AttributeOperationErrorCode` (`.userNotFound` when the user is offline).
     public func getUserAttributes(_ userID: String, keys: [String]? = nil) async throws(AttributeOperationErrorCode) -> [RTMAttribute] {
         let reply = try await call(.getUserAttributes(userID: userID, keys: keys), notLoggedIn: AttributeOperationErrorCode.userNotLoggedIn, interrupted: AttributeOperationErrorCode.timeout)
-        guard reply.code == 0 else { throw AttributeOperationErrorCode(rawValue: reply.code) ?? .failure }
+        guard reply.code == ReplyCode.ok else { throw AttributeOperationErrorCode(rawValue: reply.code) ?? .failure }
         return (reply.fields["attributes"]?.arrayValue ?? []).compactMap { element in
             guard let object = element.objectValue, let key = object["key"]?.stringValue, let value = object["value"]?.stringValue
             else { return nil }
@@ -45,7 +45,7 @@ extension RTMClient {
         async throws(AttributeOperationErrorCode)
     {
         let reply = try await call(request, notLoggedIn: AttributeOperationErrorCode.userNotLoggedIn, interrupted: AttributeOperationErrorCode.timeout)
-        guard reply.code == 0 else { throw AttributeOperationErrorCode(rawValue: reply.code) ?? .failure }
+        guard reply.code == ReplyCode.ok else { throw AttributeOperationErrorCode(rawValue: reply.code) ?? .failure }
         await engine.didWriteAttributes(remember)
     }
 
@@ -84,12 +84,12 @@ extension RTMClient {
         -> [ChannelAttributeValue]
     {
         let reply = try await call(.getChannelAttributes(channel: channel, keys: keys), notLoggedIn: AttributeOperationErrorCode.userNotLoggedIn, interrupted: AttributeOperationErrorCode.timeout)
-        guard reply.code == 0 else { throw AttributeOperationErrorCode(rawValue: reply.code) ?? .failure }
+        guard reply.code == ReplyCode.ok else { throw AttributeOperationErrorCode(rawValue: reply.code) ?? .failure }
         return ChannelAttributeValue.read(reply.fields["attributes"])
     }
 
     private func writeChannel(_ request: ClientRequest) async throws(AttributeOperationErrorCode) {
         let reply = try await call(request, notLoggedIn: AttributeOperationErrorCode.userNotLoggedIn, interrupted: AttributeOperationErrorCode.timeout)
-        guard reply.code == 0 else { throw AttributeOperationErrorCode(rawValue: reply.code) ?? .failure }
+        guard reply.code == ReplyCode.ok else { throw AttributeOperationErrorCode(rawValue: reply.code) ?? .failure }
     }
 }

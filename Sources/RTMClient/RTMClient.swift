@@ -65,7 +65,7 @@ public final class RTMClient: Sendable {
     /// - Throws: `RenewTokenErrorCode`.
     public func renewToken(_ token: String) async throws(RenewTokenErrorCode) {
         let reply = try await call(.renewToken(token: token), notLoggedIn: RenewTokenErrorCode.userNotLoggedIn, interrupted: RenewTokenErrorCode.failure)
-        guard reply.code == 0 else { throw RenewTokenErrorCode(rawValue: reply.code) ?? .failure }
+        guard reply.code == ReplyCode.ok else { throw RenewTokenErrorCode(rawValue: reply.code) ?? .failure }
         await engine.updateToken(token)
     }
 
@@ -116,7 +116,7 @@ public final class RTMClient: Sendable {
     /// - Throws: `GetChannelMemberCountErrorCode`.
     public func getChannelMemberCount(_ channels: [String]) async throws(GetChannelMemberCountErrorCode) -> [String: Int] {
         let reply = try await call(.getChannelMemberCount(channels: channels), notLoggedIn: GetChannelMemberCountErrorCode.userNotLoggedIn, interrupted: GetChannelMemberCountErrorCode.timeout)
-        guard reply.code == 0 else { throw GetChannelMemberCountErrorCode(rawValue: reply.code) ?? .failure }
+        guard reply.code == ReplyCode.ok else { throw GetChannelMemberCountErrorCode(rawValue: reply.code) ?? .failure }
         var counts: [String: Int] = [:]
         for (key, value) in reply.fields["counts"]?.objectValue ?? [:] { counts[key] = Int(value.intValue ?? 0) }
         return counts

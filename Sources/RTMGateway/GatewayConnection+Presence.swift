@@ -83,7 +83,7 @@ extension GatewayConnection {
             guard let attributes = broker.userAttributes(of: user, in: session.appID, keys: keys) else {
                 return reply(id, code: AttributeOperationErrorCode.userNotFound.rawValue)
             }
-            reply(id, code: 0) { reply in
+            reply(id, code: AttributeOperationErrorCode.ok.rawValue) { reply in
                 reply.field("user_id", userText)
                 reply.field("attributes", objects: attributes) { object, entry in
                     object.field("key", entry.key)
@@ -93,7 +93,7 @@ extension GatewayConnection {
         case .getChannelAttributes(let name, let keys):
             guard let channel = ChannelName(name) else { return reply(id, code: AttributeOperationErrorCode.invalidArgument.rawValue) }
             let attributes = broker.channelAttributes(of: channel, in: session.appID, keys: keys)
-            reply(id, code: 0) { reply in
+            reply(id, code: AttributeOperationErrorCode.ok.rawValue) { reply in
                 reply.field("channel", name)
                 reply.channelAttributes(attributes.map(GatewayEventEncoder.value))
             }

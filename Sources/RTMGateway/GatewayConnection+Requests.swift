@@ -42,7 +42,7 @@ extension GatewayConnection {
         default:
             break
         }
-        guard let routerSession, broker.isCurrent(routerSession) else { return reply(id, code: 102) }
+        guard let routerSession, broker.isCurrent(routerSession) else { return reply(id, code: ReplyCode.userNotLoggedIn) }
         let now = clock.nowMilliseconds()
         switch request {
         case .logout:
@@ -69,7 +69,7 @@ extension GatewayConnection {
             guard loop.limits.allow(.attributeReads, now: now) else { return reply(id, code: AttributeOperationErrorCode.tooOften.rawValue) }
             attributeRead(request, id: id, session: routerSession)
         case .notYetSupported:
-            reply(id, code: 1)
+            reply(id, code: ReplyCode.failure)
         case .login, .resume, .ack:
             break
         }

@@ -1,5 +1,15 @@
 /// Reply codes of the client protocol (`client-protocol.md` §2–§6). Raw values are Agora RTM 1.x's.
 
+/// The codes every request's reply shares; each operation's enum below repeats them under its own name.
+public enum ReplyCode {
+    /// The request succeeded.
+    public static let ok = 0
+    /// The request failed (also the answer to operations the server does not carry out yet: call invitations, §7).
+    public static let failure = 1
+    /// The request needs a logged-in session (every operation's `userNotLoggedIn`).
+    public static let userNotLoggedIn = 102
+}
+
 /// `LOGIN_ERR_*`, also used for `resume`.
 public enum LoginErrorCode: Int, Sendable, Error {
     case ok = 0, unknown = 1, rejected = 2, invalidArgument = 3, invalidAppID = 4, invalidToken = 5
