@@ -8,12 +8,12 @@ import Synchronization
 
 /// The WebSocket side of the server: one ``GatewayConnection`` per socket at `GET /v1/ws`, run by a
 /// ``GatewayFrameHandler`` at the end of the socket's NIO pipeline.
-public final class Gateway: Sendable {
+package final class Gateway: Sendable {
     /// How the gateway reaches sessions (see ``Broker``).
-    public let broker: any Broker
-    public let messages: MessageService
-    public let apps: AppDirectory
-    public let configuration: GatewayConfiguration
+    package let broker: any Broker
+    package let messages: MessageService
+    package let apps: AppDirectory
+    package let configuration: GatewayConfiguration
     let logger: Logger
     let metrics = GatewayMetrics()
     let sharedLimits: SessionRateLimits.SharedLimits
@@ -24,7 +24,7 @@ public final class Gateway: Sendable {
     private let pingers = Mutex<[ObjectIdentifier: LoopPinger]>([:])
     private let drainers = Mutex<[ObjectIdentifier: LoopDrainer]>([:])
 
-    public init(messages: MessageService, apps: AppDirectory, configuration: GatewayConfiguration = GatewayConfiguration(),
+    package init(messages: MessageService, apps: AppDirectory, configuration: GatewayConfiguration = GatewayConfiguration(),
                 logger: Logger = Logger(label: "rtm.gateway")) {
         self.messages = messages
         self.broker = messages.broker
@@ -59,14 +59,14 @@ public final class Gateway: Sendable {
     /// Closes `user`'s socket at the TCP level, with no WebSocket close, as a network failure would.
     /// The session stays resumable for the grace period. For operations and tests.
     @discardableResult
-    public func dropSocket(of user: UserID, in app: AppID) -> Bool {
+    package func dropSocket(of user: UserID, in app: AppID) -> Bool {
         guard let connection = attachedConnection(of: user, in: app) else { return false }
         connection.channel.close(promise: nil)
         return true
     }
 
     /// Whether `user` has a session with a socket attached right now (not in its grace period).
-    public func hasSocket(of user: UserID, in app: AppID) -> Bool {
+    package func hasSocket(of user: UserID, in app: AppID) -> Bool {
         attachedConnection(of: user, in: app) != nil
     }
 
@@ -77,14 +77,14 @@ public final class Gateway: Sendable {
     }
 
     /// Sessions that can still be resumed (connected or within their grace period).
-    public var liveSessionCount: Int { sessions.withLock { $0.count } }
+    package var liveSessionCount: Int { sessions.withLock { $0.count } }
 
     /// The path clients connect to.
-    public static let path = "/v1/ws"
+    package static let path = "/v1/ws"
 
     /// The handler that runs an upgraded socket: add it last, after NIO's WebSocket frame decoder
     /// (with NIO's automatic error handling off: the handler answers framing errors itself).
-    public func makeFrameHandler(logger: Logger) -> any ChannelHandler {
+    package func makeFrameHandler(logger: Logger) -> any ChannelHandler {
         GatewayFrameHandler(gateway: self, logger: logger)
     }
 

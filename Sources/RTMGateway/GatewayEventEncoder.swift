@@ -3,10 +3,10 @@ import RTMCore
 import RTMProtocol
 
 /// Encodes router events with the client protocol's JSON codec (see `EventEncoder`).
-public struct GatewayEventEncoder: EventEncoder {
-    public init() {}
+package struct GatewayEventEncoder: EventEncoder {
+    package init() {}
 
-    public func encodeBody(_ event: OutboundEvent) -> ByteBuffer {
+    package func encodeBody(_ event: OutboundEvent) -> ByteBuffer {
         ByteBuffer(bytes: Self.serverEvent(event).encodeBody())
     }
 

@@ -160,5 +160,5 @@ final class FastPathMetrics: Sendable {
 
 extension RESTAPI {
     /// Sends this API answered on the event loop since it was made.
-    public var fastPathAnswerCount: Int { fastMetrics.count.load(ordering: .relaxed) }
+    package var fastPathAnswerCount: Int { fastMetrics.count.load(ordering: .relaxed) }
 }

@@ -8,7 +8,7 @@ import RTMCore
 import RTMProtocol
 
 /// The Agora-compatible REST routes under `/dev/v2/project/<appid>` (`server-contract.md` §1).
-public struct RESTAPI: Sendable {
+package struct RESTAPI: Sendable {
     let messages: MessageService
     let broker: any Broker
     /// The event feeds' recorder, flushed before a feed is read.
@@ -24,7 +24,7 @@ public struct RESTAPI: Sendable {
     let fastMetrics: FastPathMetrics
     let logger: Logger
 
-    public init(messages: MessageService, apps: AppDirectory, eventRecorder: EventRecorder? = nil,
+    package init(messages: MessageService, apps: AppDirectory, eventRecorder: EventRecorder? = nil,
                 configuration: RESTConfiguration = RESTConfiguration(), logger: Logger = Logger(label: "rtm.rest")) {
         self.messages = messages
         let broker = messages.broker
@@ -46,7 +46,7 @@ public struct RESTAPI: Sendable {
     /// The sends are registered a second time without the `user_id` segment: the router drops empty
     /// segments, so `…/rtm/users//peer_messages` arrives that way, and is answered like any invalid
     /// id (authentication first, then 400 `invalid_parameter`), not with the router's bare 404.
-    public func register<Context: RequestContext>(on httpRouter: Hummingbird.Router<Context>) {
+    package func register<Context: RequestContext>(on httpRouter: Hummingbird.Router<Context>) {
         for base in ["/dev/v2/project/:appid/rtm/users/:user_id", "/dev/v2/project/:appid/rtm/users"] {
             httpRouter.post("\(base)/peer_messages") { request, context in
                 await self.respond(route: "peer_messages", request: request, context: context) { requestID in

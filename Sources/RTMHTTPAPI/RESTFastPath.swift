@@ -13,11 +13,11 @@ import NIOHTTP1
 /// On a graceful shutdown (`ChannelShouldQuiesceEvent`) a held send is still answered: the event
 /// goes on to Hummingbird's handler (which closes the connection once its requests are answered)
 /// only after the held request was answered here or passed on.
-public final class RESTFastPath: ChannelDuplexHandler, RemovableChannelHandler {
-    public typealias InboundIn = HTTPServerRequestPart
-    public typealias InboundOut = HTTPServerRequestPart
-    public typealias OutboundIn = HTTPServerResponsePart
-    public typealias OutboundOut = HTTPServerResponsePart
+package final class RESTFastPath: ChannelDuplexHandler, RemovableChannelHandler {
+    package typealias InboundIn = HTTPServerRequestPart
+    package typealias InboundOut = HTTPServerRequestPart
+    package typealias OutboundIn = HTTPServerResponsePart
+    package typealias OutboundOut = HTTPServerResponsePart
 
     private enum State {
         case idle
@@ -49,7 +49,7 @@ public final class RESTFastPath: ChannelDuplexHandler, RemovableChannelHandler {
         self.api = api
     }
 
-    public func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+    package func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         let part = unwrapInboundIn(data)
         switch (part, state) {
         case (.head(let head), _):
@@ -95,7 +95,7 @@ public final class RESTFastPath: ChannelDuplexHandler, RemovableChannelHandler {
         if quiesceHeld, !isHolding { releaseQuiesce(context: context) }
     }
 
-    public func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
+    package func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
         if event is ChannelShouldQuiesceEvent, isHolding {
             quiesceHeld = true
         } else {
@@ -135,7 +135,7 @@ public final class RESTFastPath: ChannelDuplexHandler, RemovableChannelHandler {
     package struct AnswerWritten: Sendable {}
     package static let answerWritten = AnswerWritten()
 
-    public func write(context: ChannelHandlerContext, data: NIOAny, promise: EventLoopPromise<Void>?) {
+    package func write(context: ChannelHandlerContext, data: NIOAny, promise: EventLoopPromise<Void>?) {
         if case .end = unwrapOutboundIn(data) { awaitingResponses = max(0, awaitingResponses - 1) }
         context.write(data, promise: promise)
     }
@@ -148,7 +148,7 @@ public final class RESTFastPath: ChannelDuplexHandler, RemovableChannelHandler {
     /// publisher on the same machine (or event loop) is not woken by its answer before the delivery
     /// arrives. A larger fan-out is answered at once, so the publisher's next request overlaps the
     /// drain and receivers' frames batch up (waiting for a 1,000-socket drain halved fan-out throughput).
-    public func channelReadComplete(context: ChannelHandlerContext) {
+    package func channelReadComplete(context: ChannelHandlerContext) {
         if needsFlush {
             needsFlush = false
             if deferFlush {
@@ -165,11 +165,11 @@ public final class RESTFastPath: ChannelDuplexHandler, RemovableChannelHandler {
         }
     }
 
-    public func handlerAdded(context: ChannelHandlerContext) {
+    package func handlerAdded(context: ChannelHandlerContext) {
         encoderContext = try? context.pipeline.syncOperations.context(handlerType: HTTPResponseEncoder.self)
     }
 
-    public func handlerRemoved(context: ChannelHandlerContext) {
+    package func handlerRemoved(context: ChannelHandlerContext) {
         encoderContext = nil
     }
 
@@ -198,7 +198,7 @@ public final class RESTFastPath: ChannelDuplexHandler, RemovableChannelHandler {
 
 extension RESTAPI {
     /// The fast path for one HTTP connection; add it right after NIO's HTTP/1 server codec.
-    public func makeFastPath() -> RESTFastPath {
+    package func makeFastPath() -> RESTFastPath {
         RESTFastPath(api: self)
     }
 }

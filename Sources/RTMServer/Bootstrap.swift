@@ -3,18 +3,18 @@ import Foundation
 import RTMCore
 
 /// What the first run created; printed once and never stored in clear.
-public struct BootstrapCredentials: Sendable {
-    public var appID: String
-    public var appCertificate: String
-    public var customerID: String
-    public var customerSecret: String
+package struct BootstrapCredentials: Sendable {
+    package var appID: String
+    package var appCertificate: String
+    package var customerID: String
+    package var customerSecret: String
 }
 
 /// Merges configured apps and customers into the store, and on a first run (an empty store and
 /// no configured app) creates one app and one customer credential.
-public enum Bootstrap {
+package enum Bootstrap {
     /// Random lower-case hex of `bytes` bytes.
-    public static func randomHex(bytes: Int) -> String {
+    package static func randomHex(bytes: Int) -> String {
         (0..<bytes).map { _ in
             let byte = UInt8.random(in: 0...255)
             return (byte < 16 ? "0" : "") + String(byte, radix: 16)
@@ -23,7 +23,7 @@ public enum Bootstrap {
 
     /// Applies `configuration`'s apps and customers (the file wins on conflict).
     /// - Returns: credentials created now, if this was a first run.
-    public static func prepare(registry: any AppRegistry, configuration: ServerConfiguration) async throws -> BootstrapCredentials? {
+    package static func prepare(registry: any AppRegistry, configuration: ServerConfiguration) async throws -> BootstrapCredentials? {
         for app in configuration.apps {
             guard let id = AppID(app.appID) else { continue }
             try await registry.upsertApp(AppRecord(appID: id, certificate: app.appCertificate,

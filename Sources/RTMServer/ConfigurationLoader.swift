@@ -3,9 +3,9 @@ import RTMCore
 import Yams
 
 /// Reads the configuration file (JSON or YAML; JSON is YAML) and applies `RTM_*` overrides.
-public enum ConfigurationLoader {
+package enum ConfigurationLoader {
     /// Loads `file` (if any) into `base`, then applies the environment. Flags are applied by the caller last.
-    public static func load(file: String?, environment: [String: String], into base: ServerConfiguration = .init())
+    package static func load(file: String?, environment: [String: String], into base: ServerConfiguration = .init())
         throws -> ServerConfiguration
     {
         var configuration = base
@@ -108,7 +108,7 @@ public enum ConfigurationLoader {
     }
 
     /// Checks every value; throws naming the first bad key.
-    public static func validate(_ configuration: ServerConfiguration) throws {
+    package static func validate(_ configuration: ServerConfiguration) throws {
         guard (0...65535).contains(configuration.port) else { throw ConfigurationError(key: "port", problem: "must be 0-65535") }
         guard !configuration.host.isEmpty else { throw ConfigurationError(key: "host", problem: "must not be empty") }
         guard configuration.idleTimeout > .zero else {

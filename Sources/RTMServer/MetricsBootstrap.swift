@@ -4,11 +4,11 @@ import Synchronization
 
 /// The process-wide Prometheus registry behind `/metrics`. swift-metrics allows one bootstrap per
 /// process, so every server in the process (tests start several) shares it.
-public enum MetricsBootstrap {
+package enum MetricsBootstrap {
     private static let state = Mutex<PrometheusCollectorRegistry?>(nil)
 
     /// The registry, bootstrapping the metrics system on first use.
-    public static var registry: PrometheusCollectorRegistry {
+    package static var registry: PrometheusCollectorRegistry {
         state.withLock { registry in
             if let registry { return registry }
             let created = PrometheusCollectorRegistry()

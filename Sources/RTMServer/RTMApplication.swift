@@ -15,23 +15,23 @@ import Synchronization
 /// Everything long-running is a `Service` in one `ServiceGroup`, added in this order and so stopped
 /// in the reverse one: the PostgreSQL client (if any), the event recorder, the retention sweeper
 /// (started by `build`), the HTTP server and the session drain (started by `run`).
-public struct RTMApplication: Sendable {
-    public let configuration: ServerConfiguration
-    public let router: RTMCore.Router
-    public let messages: MessageService
-    public let apps: AppDirectory
+package struct RTMApplication: Sendable {
+    package let configuration: ServerConfiguration
+    package let router: RTMCore.Router
+    package let messages: MessageService
+    package let apps: AppDirectory
     /// The stores of the configured backend (SQLite in the data dir, or PostgreSQL).
-    public let stores: StoreBundle
-    public let gateway: Gateway
+    package let stores: StoreBundle
+    package let gateway: Gateway
     /// The REST API (its fast path counts what it answered: ``RESTAPI/fastPathAnswerCount``).
-    public let rest: RESTAPI
-    public let sweeper: RetentionSweeper
+    package let rest: RESTAPI
+    package let sweeper: RetentionSweeper
     let services: ServiceRunner
     let isReachable: @Sendable () async -> Bool
     /// Credentials created by this start's first-run bootstrap, if any.
-    public let bootstrap: BootstrapCredentials?
+    package let bootstrap: BootstrapCredentials?
     /// Resolves to the bound port once the server listens.
-    public let boundPort: BoundPort
+    package let boundPort: BoundPort
     let logger: Logger
     let clock: any RTMClock
 
@@ -40,7 +40,7 @@ public struct RTMApplication: Sendable {
     /// ``shutdown()``, or a signal once ``run(onListening:)`` serves).
     /// - Parameter stopsOnSignals: whether SIGTERM and SIGINT start the graceful shutdown (the
     ///   executable); an embedding that stops the server with ``shutdown()`` passes `false`.
-    public static func build(configuration: ServerConfiguration, clock: any RTMClock = SystemClock(), stopsOnSignals: Bool = true,
+    package static func build(configuration: ServerConfiguration, clock: any RTMClock = SystemClock(), stopsOnSignals: Bool = true,
                              logger: Logger = Logger(label: "rtm")) async throws -> RTMApplication {
         try ConfigurationLoader.validate(configuration)
         _ = MetricsBootstrap.registry  // counters made before the bootstrap would never report
@@ -85,7 +85,7 @@ public struct RTMApplication: Sendable {
 
     /// At most this many connections are open at once (`max_connections`, or the default that
     /// follows from the file-descriptor limit).
-    public var connectionBudget: Int { configuration.maximumConnections ?? FileDescriptorLimit.defaultConnectionBudget() }
+    package var connectionBudget: Int { configuration.maximumConnections ?? FileDescriptorLimit.defaultConnectionBudget() }
 
     /// The Hummingbird application serving REST, health, metrics and `GET /v1/ws` (``run(onListening:)`` runs it).
     func makeHTTPApplication(onListening: @escaping @Sendable (String, Int) -> Void) -> some ApplicationProtocol
@@ -120,7 +120,7 @@ public struct RTMApplication: Sendable {
     /// flush; the HTTP server stops accepting and answers the requests it has; the retention sweeper
     /// stops; the event recorder writes what it holds; the PostgreSQL client closes last. Returns
     /// once all of them have stopped.
-    public func run(onListening: @escaping @Sendable (String, Int) -> Void = { _, _ in }) async throws {
+    package func run(onListening: @escaping @Sendable (String, Int) -> Void = { _, _ in }) async throws {
         await services.add(makeHTTPApplication(onListening: onListening))
         await services.add(SessionDrainService(router: router, flushTime: configuration.shutdownFlushTime))
         try await services.wait()
@@ -128,13 +128,13 @@ public struct RTMApplication: Sendable {
 
     /// Starts the graceful shutdown ``run(onListening:)`` describes (what SIGTERM does) and waits
     /// until every service has stopped; without `run`, stops what `build` started.
-    public func shutdown() async throws {
+    package func shutdown() async throws {
         try await services.shutdown()
     }
 }
 
 /// Holds the port the listener bound (useful with port 0).
-public final class BoundPort: Sendable {
+package final class BoundPort: Sendable {
     private let state = Mutex<(Int?, [CheckedContinuation<Int, Never>])>((nil, []))
 
     func set(_ port: Int) {
@@ -147,7 +147,7 @@ public final class BoundPort: Sendable {
     }
 
     /// Waits until the server listens and returns its port.
-    public func value() async -> Int {
+    package func value() async -> Int {
         await withCheckedContinuation { continuation in
             let port = state.withLock { state -> Int? in
                 if let port = state.0 { return port }

@@ -3,7 +3,7 @@ import PostgresNIO
 import RTMCore
 
 extension PostgresStore: AppRegistry {
-    public func app(_ id: AppID) async throws -> AppRecord? {
+    package func app(_ id: AppID) async throws -> AppRecord? {
         let rows = try await client.query("""
             SELECT app_id, certificate, messaging_rate_limit, history_retention_days, rest_token_scope FROM app WHERE app_id = \(id.rawValue)
             """, logger: logger)
@@ -12,7 +12,7 @@ extension PostgresStore: AppRegistry {
         return found
     }
 
-    public func allApps() async throws -> [AppRecord] {
+    package func allApps() async throws -> [AppRecord] {
         let rows = try await client.query("""
             SELECT app_id, certificate, messaging_rate_limit, history_retention_days, rest_token_scope FROM app ORDER BY created_at, app_id
             """, logger: logger)
@@ -21,7 +21,7 @@ extension PostgresStore: AppRegistry {
         return apps
     }
 
-    public func upsertApp(_ app: AppRecord) async throws {
+    package func upsertApp(_ app: AppRecord) async throws {
         let now = Int64(Date().timeIntervalSince1970 * 1000)
         try await client.query("""
             INSERT INTO app (app_id, certificate, messaging_rate_limit, history_retention_days, rest_token_scope, created_at)
@@ -33,7 +33,7 @@ extension PostgresStore: AppRegistry {
             """, logger: logger).drain()
     }
 
-    public func credential(customerID: String) async throws -> CustomerCredential? {
+    package func credential(customerID: String) async throws -> CustomerCredential? {
         let rows = try await client.query("""
             SELECT customer_id, secret_sha256, apps FROM customer_credential WHERE customer_id = \(customerID)
             """, logger: logger)
@@ -42,7 +42,7 @@ extension PostgresStore: AppRegistry {
         return found
     }
 
-    public func allCredentials() async throws -> [CustomerCredential] {
+    package func allCredentials() async throws -> [CustomerCredential] {
         let rows = try await client.query("""
             SELECT customer_id, secret_sha256, apps FROM customer_credential ORDER BY created_at, customer_id
             """, logger: logger)
@@ -51,7 +51,7 @@ extension PostgresStore: AppRegistry {
         return credentials
     }
 
-    public func upsertCredential(_ credential: CustomerCredential) async throws {
+    package func upsertCredential(_ credential: CustomerCredential) async throws {
         let now = Int64(Date().timeIntervalSince1970 * 1000)
         let apps = credential.apps.joined(separator: ",")
         try await client.query("""

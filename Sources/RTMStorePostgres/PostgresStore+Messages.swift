@@ -2,7 +2,7 @@ import PostgresNIO
 import RTMCore
 
 extension PostgresStore: OfflineMessageStore {
-    public func store(_ message: StoredPeerMessage, limit: Int) async throws {
+    package func store(_ message: StoredPeerMessage, limit: Int) async throws {
         let (kind, body, description): (Int, ByteBuffer, ByteBuffer?) = switch message.content {
         case .text(let text): (0, PostgresStoredText.value(text), nil)
         case .raw(let base64, let description): (1, PostgresStoredText.value(base64), description.map(PostgresStoredText.value))
@@ -21,7 +21,7 @@ extension PostgresStore: OfflineMessageStore {
         }
     }
 
-    public func pending(for receiver: UserID, in app: AppID, notBefore: Int64) async throws -> [StoredPeerMessage] {
+    package func pending(for receiver: UserID, in app: AppID, notBefore: Int64) async throws -> [StoredPeerMessage] {
         let rows = try await client.query("""
             SELECT message_id, sender, kind, body, description, server_ts FROM offline_message
             WHERE app_id = \(app.rawValue) AND receiver = \(receiver.rawValue) AND server_ts >= \(notBefore) ORDER BY seq
@@ -38,13 +38,13 @@ extension PostgresStore: OfflineMessageStore {
         return messages
     }
 
-    public func delete(messageID: String, for receiver: UserID, in app: AppID) async throws {
+    package func delete(messageID: String, for receiver: UserID, in app: AppID) async throws {
         try await client.query("""
             DELETE FROM offline_message WHERE app_id = \(app.rawValue) AND receiver = \(receiver.rawValue) AND message_id = \(messageID)
             """, logger: logger).drain()
     }
 
-    public func deleteReceived(before cutoff: Int64) async throws -> Int {
+    package func deleteReceived(before cutoff: Int64) async throws -> Int {
         try await countDeleted("DELETE FROM offline_message WHERE server_ts < \(cutoff) RETURNING 1")
     }
 
@@ -56,7 +56,7 @@ extension PostgresStore: OfflineMessageStore {
 }
 
 extension PostgresStore: HistoryStore {
-    public func append(_ record: HistoryRecord) async throws {
+    package func append(_ record: HistoryRecord) async throws {
         try await client.query("""
             INSERT INTO history_message (app_id, source, destination, message_type, payload, ts)
             VALUES (\(record.appID.rawValue), \(record.source), \(record.destination), \(record.kind.rawValue), \(PostgresStoredText.value(record.payload)),
@@ -64,7 +64,7 @@ extension PostgresStore: HistoryStore {
             """, logger: logger).drain()
     }
 
-    public func query(_ filter: HistoryFilter, in app: AppID, ascending: Bool, offset: Int, limit: Int) async throws -> [HistoryRecord] {
+    package func query(_ filter: HistoryFilter, in app: AppID, ascending: Bool, offset: Int, limit: Int) async throws -> [HistoryRecord] {
         // NULL parameters switch a condition off and the direction is a parameter too, so one
         // statement text serves every query.
         let rows = try await client.query("""
@@ -87,7 +87,7 @@ extension PostgresStore: HistoryStore {
         return records
     }
 
-    public func count(_ filter: HistoryFilter, in app: AppID) async throws -> Int {
+    package func count(_ filter: HistoryFilter, in app: AppID) async throws -> Int {
         let rows = try await client.query("""
             SELECT COUNT(*) FROM history_message
             WHERE app_id = \(app.rawValue) AND ts >= \(filter.start) AND ts <= \(filter.end)
@@ -101,13 +101,13 @@ extension PostgresStore: HistoryStore {
         return count
     }
 
-    public func deleteRecords(of app: AppID, before cutoff: Int64) async throws -> Int {
+    package func deleteRecords(of app: AppID, before cutoff: Int64) async throws -> Int {
         try await countDeleted("DELETE FROM history_message WHERE app_id = \(app.rawValue) AND ts < \(cutoff) RETURNING 1")
     }
 }
 
 extension PostgresStore: EventLog {
-    public func append(_ events: [RTMEvent], capacity: Int) async throws {
+    package func append(_ events: [RTMEvent], capacity: Int) async throws {
         guard !events.isEmpty else { return }
         // One statement for the whole batch: arrays bound as parameters and unnested.
         let apps = events.map(\.appID.rawValue), feeds = events.map(\.kind.feed.rawValue), users = events.map(\.userID)
@@ -130,7 +130,7 @@ extension PostgresStore: EventLog {
         }
     }
 
-    public func drain(_ feed: RTMEvent.Feed, of app: AppID, limit: Int) async throws -> [RTMEvent] {
+    package func drain(_ feed: RTMEvent.Feed, of app: AppID, limit: Int) async throws -> [RTMEvent] {
         let rows = try await client.query("""
             DELETE FROM event_log WHERE seq IN (
                 SELECT seq FROM event_log WHERE app_id = \(app.rawValue) AND feed = \(feed.rawValue)

@@ -7,14 +7,14 @@ import ServiceLifecycle
 
 /// The stores on PostgreSQL (`--database-url postgres://…`): a pooled `PostgresClient` that runs as
 /// a service, versioned migrations applied at start under an advisory lock, bound parameters only.
-public final class PostgresStore: Sendable {
+package final class PostgresStore: Sendable {
     let client: PostgresClient
     let logger: Logger
     let url: PostgresURL
 
     /// - Parameter url: `postgres://user:password@host:port/database`, with libpq's `sslmode` and
     ///   `sslrootcert` parameters (default `sslmode=prefer`); see `docs/OPERATIONS.md`.
-    public init(url: String, logger: Logger = Logger(label: "rtm.postgres")) throws {
+    package init(url: String, logger: Logger = Logger(label: "rtm.postgres")) throws {
         let parsed = try PostgresURL(url)
         var configuration = try parsed.clientConfiguration()
         configuration.options.maximumConnections = 8
@@ -25,10 +25,10 @@ public final class PostgresStore: Sendable {
     }
 
     /// This store as every seam the server needs.
-    public var bundle: StoreBundle { StoreBundle(apps: self, offline: self, history: self, events: self) }
+    package var bundle: StoreBundle { StoreBundle(apps: self, offline: self, history: self, events: self) }
 
     /// Runs the connection pool until cancelled (or graceful shutdown when run in a `ServiceGroup`).
-    public func run() async {
+    package func run() async {
         await client.run()
     }
 
@@ -39,7 +39,7 @@ public final class PostgresStore: Sendable {
     ///
     /// The pool itself retries failed connections without end and never reports why; `rtm serve`
     /// calls this first so that a wrong URL is a clear error at start, not a server that never starts.
-    public func waitUntilConnectable(for limit: Duration) async throws {
+    package func waitUntilConnectable(for limit: Duration) async throws {
         let configuration = try url.connectionConfiguration()
         let deadline = ContinuousClock.now + limit
         var attempt = 0
@@ -71,7 +71,7 @@ public final class PostgresStore: Sendable {
     }
 
     /// Whether the database answers a trivial query.
-    public func isReachable() async -> Bool {
+    package func isReachable() async -> Bool {
         do {
             let rows = try await client.query("SELECT 1", logger: logger)
             for try await _ in rows {}
@@ -82,7 +82,7 @@ public final class PostgresStore: Sendable {
     }
 
     /// Applies every migration not applied yet, all in one transaction, one migrator at a time.
-    public func migrate() async throws {
+    package func migrate() async throws {
         try await migrate(through: Int.max)
     }
 
@@ -108,13 +108,13 @@ public final class PostgresStore: Sendable {
 
 /// Why the PostgreSQL store could not start.
 /// Why the PostgreSQL store could not be set up.
-public enum PostgresStoreError: Error, CustomStringConvertible {
+package enum PostgresStoreError: Error, CustomStringConvertible {
     /// The database URL cannot be used; the text says why.
     case invalidURL(String)
     /// No connection could be made with the URL's settings; the text says why.
     case unreachable(String)
 
-    public var description: String {
+    package var description: String {
         switch self {
         case .invalidURL(let reason): "database_url: \(reason)"
         case .unreachable(let reason): reason

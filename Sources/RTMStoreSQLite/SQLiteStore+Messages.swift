@@ -3,7 +3,7 @@ import GRDB
 import RTMCore
 
 extension SQLiteStore: OfflineMessageStore {
-    public func store(_ message: StoredPeerMessage, limit: Int) async throws {
+    package func store(_ message: StoredPeerMessage, limit: Int) async throws {
         let (kind, body, description) = Self.columns(message.content)
         try await pool.write { db in
             try db.cachedStatement(sql: """
@@ -19,7 +19,7 @@ extension SQLiteStore: OfflineMessageStore {
         }
     }
 
-    public func pending(for receiver: UserID, in app: AppID, notBefore: Int64) async throws -> [StoredPeerMessage] {
+    package func pending(for receiver: UserID, in app: AppID, notBefore: Int64) async throws -> [StoredPeerMessage] {
         try await pool.read { db in
             // Cached statements: every login runs this one (SQLite no longer parses it each time).
             try Row.fetchAll(db.cachedStatement(sql: """
@@ -28,14 +28,14 @@ extension SQLiteStore: OfflineMessageStore {
         }
     }
 
-    public func delete(messageID: String, for receiver: UserID, in app: AppID) async throws {
+    package func delete(messageID: String, for receiver: UserID, in app: AppID) async throws {
         try await pool.write { db in
             try db.cachedStatement(sql: "DELETE FROM offline_message WHERE app_id = ? AND receiver = ? AND message_id = ?")
                 .execute(arguments: [app.rawValue, receiver.rawValue, messageID])
         }
     }
 
-    public func deleteReceived(before cutoff: Int64) async throws -> Int {
+    package func deleteReceived(before cutoff: Int64) async throws -> Int {
         try await pool.write { db in
             try db.execute(sql: "DELETE FROM offline_message WHERE server_ts < ?", arguments: [cutoff])
             return db.changesCount
@@ -60,7 +60,7 @@ extension SQLiteStore: OfflineMessageStore {
 }
 
 extension SQLiteStore: HistoryStore {
-    public func append(_ record: HistoryRecord) async throws {
+    package func append(_ record: HistoryRecord) async throws {
         try await pool.write { db in
             try db.cachedStatement(sql: """
                 INSERT INTO history_message (app_id, source, destination, message_type, payload, ts) VALUES (?, ?, ?, ?, ?, ?)
@@ -69,7 +69,7 @@ extension SQLiteStore: HistoryStore {
         }
     }
 
-    public func query(_ filter: HistoryFilter, in app: AppID, ascending: Bool, offset: Int, limit: Int) async throws -> [HistoryRecord] {
+    package func query(_ filter: HistoryFilter, in app: AppID, ascending: Bool, offset: Int, limit: Int) async throws -> [HistoryRecord] {
         let (conditions, arguments) = Self.whereClause(filter, app: app)
         let order = ascending ? "ts ASC, seq ASC" : "ts DESC, seq DESC"
         return try await pool.read { db in
@@ -82,14 +82,14 @@ extension SQLiteStore: HistoryStore {
         }
     }
 
-    public func count(_ filter: HistoryFilter, in app: AppID) async throws -> Int {
+    package func count(_ filter: HistoryFilter, in app: AppID) async throws -> Int {
         let (conditions, arguments) = Self.whereClause(filter, app: app)
         return try await pool.read { db in
             try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM history_message WHERE \(conditions)", arguments: arguments) ?? 0
         }
     }
 
-    public func deleteRecords(of app: AppID, before cutoff: Int64) async throws -> Int {
+    package func deleteRecords(of app: AppID, before cutoff: Int64) async throws -> Int {
         try await pool.write { db in
             try db.execute(sql: "DELETE FROM history_message WHERE app_id = ? AND ts < ?", arguments: [app.rawValue, cutoff])
             return db.changesCount
@@ -117,7 +117,7 @@ extension SQLiteStore: HistoryStore {
 }
 
 extension SQLiteStore: EventLog {
-    public func append(_ events: [RTMEvent], capacity: Int) async throws {
+    package func append(_ events: [RTMEvent], capacity: Int) async throws {
         guard !events.isEmpty else { return }
         try await pool.write { db in
             var touched = Set<String>()
@@ -139,7 +139,7 @@ extension SQLiteStore: EventLog {
         }
     }
 
-    public func drain(_ feed: RTMEvent.Feed, of app: AppID, limit: Int) async throws -> [RTMEvent] {
+    package func drain(_ feed: RTMEvent.Feed, of app: AppID, limit: Int) async throws -> [RTMEvent] {
         try await pool.write { db in
             let rows = try Row.fetchAll(db, sql: "SELECT * FROM event_log WHERE app_id = ? AND feed = ? ORDER BY seq LIMIT ?",
                                         arguments: [app.rawValue, feed.rawValue, limit])

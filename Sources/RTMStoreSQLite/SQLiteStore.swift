@@ -4,9 +4,9 @@ import RTMCore
 
 /// The embedded store: one SQLite file (WAL mode) in the data directory, with versioned
 /// migrations applied when it opens. All SQL uses bound parameters.
-public final class SQLiteStore: Sendable {
+package final class SQLiteStore: Sendable {
     /// This store as every seam the server needs.
-    public var bundle: StoreBundle { StoreBundle(apps: self, offline: self, history: self, events: self) }
+    package var bundle: StoreBundle { StoreBundle(apps: self, offline: self, history: self, events: self) }
 
     let pool: DatabasePool
 
@@ -15,7 +15,7 @@ public final class SQLiteStore: Sendable {
     /// The database holds app certificates in clear, so the directory is made private to the
     /// server's user (0700) and the database files readable by it alone (0600), including those
     /// of a data directory created with wider permissions by an earlier version.
-    public init(directory: URL) throws {
+    package init(directory: URL) throws {
         let path = try DataDirectoryPermissions.prepare(directory: directory, databaseName: "rtm.sqlite")
         var configuration = Configuration()
         configuration.busyMode = .timeout(5)
@@ -24,7 +24,7 @@ public final class SQLiteStore: Sendable {
     }
 
     /// Whether the database answers a trivial query.
-    public func isReachable() async -> Bool {
+    package func isReachable() async -> Bool {
         (try? await pool.read { db in try Int.fetchOne(db, sql: "SELECT 1") }) == 1
     }
 
@@ -136,19 +136,19 @@ public final class SQLiteStore: Sendable {
 }
 
 extension SQLiteStore: AppRegistry {
-    public func app(_ id: AppID) async throws -> AppRecord? {
+    package func app(_ id: AppID) async throws -> AppRecord? {
         try await pool.read { db in
             try Row.fetchOne(db, sql: "SELECT * FROM app WHERE app_id = ?", arguments: [id.rawValue]).flatMap(Self.appRecord)
         }
     }
 
-    public func allApps() async throws -> [AppRecord] {
+    package func allApps() async throws -> [AppRecord] {
         try await pool.read { db in
             try Row.fetchAll(db, sql: "SELECT * FROM app ORDER BY created_at, app_id").compactMap(Self.appRecord)
         }
     }
 
-    public func upsertApp(_ app: AppRecord) async throws {
+    package func upsertApp(_ app: AppRecord) async throws {
         try await pool.write { db in
             try db.execute(sql: """
                 INSERT INTO app (app_id, certificate, messaging_rate_limit, history_retention_days, rest_token_scope, created_at)
@@ -162,20 +162,20 @@ extension SQLiteStore: AppRegistry {
         }
     }
 
-    public func credential(customerID: String) async throws -> CustomerCredential? {
+    package func credential(customerID: String) async throws -> CustomerCredential? {
         try await pool.read { db in
             try Row.fetchOne(db, sql: "SELECT * FROM customer_credential WHERE customer_id = ?", arguments: [customerID])
                 .map(Self.credentialRecord)
         }
     }
 
-    public func allCredentials() async throws -> [CustomerCredential] {
+    package func allCredentials() async throws -> [CustomerCredential] {
         try await pool.read { db in
             try Row.fetchAll(db, sql: "SELECT * FROM customer_credential ORDER BY created_at, customer_id").map(Self.credentialRecord)
         }
     }
 
-    public func upsertCredential(_ credential: CustomerCredential) async throws {
+    package func upsertCredential(_ credential: CustomerCredential) async throws {
         try await pool.write { db in
             try db.execute(sql: """
                 INSERT INTO customer_credential (customer_id, secret_sha256, apps, created_at) VALUES (?, ?, ?, ?)

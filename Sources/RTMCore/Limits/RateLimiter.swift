@@ -1,29 +1,29 @@
 import Synchronization
 
 /// A limit of `count` events per `window`, as the specs state them ("180 per 3 s").
-public struct RateLimit: Sendable, Equatable, Codable {
-    public var count: Int
-    public var windowMilliseconds: Int64
+package struct RateLimit: Sendable, Equatable, Codable {
+    package var count: Int
+    package var windowMilliseconds: Int64
 
-    public init(count: Int, perMilliseconds window: Int64) {
+    package init(count: Int, perMilliseconds window: Int64) {
         self.count = max(count, 1)
         self.windowMilliseconds = max(window, 1)
     }
 
     /// `count` per second.
-    public static func perSecond(_ count: Int) -> RateLimit { RateLimit(count: count, perMilliseconds: 1000) }
+    package static func perSecond(_ count: Int) -> RateLimit { RateLimit(count: count, perMilliseconds: 1000) }
 }
 
 /// A token bucket's state (how many tokens, as of when) without its limit, which every call passes:
 /// full at `limit.count`, refilled continuously at `count / window`, full until first used. Value type;
 /// wrap it in a lock where it is shared. Being 16 bytes with no limit inside, it also serves the
 /// per-socket buckets every logged-in connection keeps (`SessionRateLimits`).
-public struct TokenBucket: Sendable {
+package struct TokenBucket: Sendable {
     private var tokens: Double = 0
     /// `.min` until first used (the bucket is then full).
     private var updatedAt: Int64 = .min
 
-    public init() {}
+    package init() {}
 
     private mutating func refill(_ limit: RateLimit, now: Int64) {
         if updatedAt == .min {
@@ -38,7 +38,7 @@ public struct TokenBucket: Sendable {
     }
 
     /// Takes one token under `limit` if there is one.
-    public mutating func tryTake(under limit: RateLimit, now: Int64) -> Bool {
+    package mutating func tryTake(under limit: RateLimit, now: Int64) -> Bool {
         refill(limit, now: now)
         guard tokens >= 1 else { return false }
         tokens -= 1
@@ -46,7 +46,7 @@ public struct TokenBucket: Sendable {
     }
 
     /// Milliseconds until one token is available under `limit` (0 if one is available now).
-    public mutating func millisecondsUntilAvailable(under limit: RateLimit, now: Int64) -> Int64 {
+    package mutating func millisecondsUntilAvailable(under limit: RateLimit, now: Int64) -> Int64 {
         refill(limit, now: now)
         if tokens >= 1 { return 0 }
         let rate = Double(limit.count) / Double(limit.windowMilliseconds)
@@ -55,18 +55,18 @@ public struct TokenBucket: Sendable {
 }
 
 /// Token buckets keyed by `Key`, safe to share between tasks; idle buckets are dropped once full again.
-public final class KeyedRateLimiter<Key: Hashable & Sendable>: Sendable {
+package final class KeyedRateLimiter<Key: Hashable & Sendable>: Sendable {
     private let buckets: Mutex<[Key: (limit: RateLimit, bucket: TokenBucket)]>
     private let clock: any RTMClock
 
-    public init(clock: any RTMClock) {
+    package init(clock: any RTMClock) {
         self.clock = clock
         self.buckets = Mutex([:])
     }
 
     /// Takes one token for `key` under `limit`. On refusal returns the whole seconds (≥ 1) to wait.
     @_specialize(where Key == AppID)
-    public func acquire(_ key: Key, limit: RateLimit) -> RateDecision {
+    package func acquire(_ key: Key, limit: RateLimit) -> RateDecision {
         let now = clock.nowMilliseconds()
         return buckets.withLock { buckets in
             // A changed limit starts a fresh bucket.
@@ -83,9 +83,9 @@ public final class KeyedRateLimiter<Key: Hashable & Sendable>: Sendable {
 }
 
 /// The outcome of a rate-limit check.
-public enum RateDecision: Sendable, Equatable {
+package enum RateDecision: Sendable, Equatable {
     case allowed
     case limited(retryAfterSeconds: Int)
 
-    public var isAllowed: Bool { self == .allowed }
+    package var isAllowed: Bool { self == .allowed }
 }

@@ -13,7 +13,7 @@
 /// Requirements are synchronous and short (they only enqueue to sessions), except the wait for an
 /// acknowledgement. A session (``RouterSession``) is always one this node holds; users and
 /// channels may be anywhere.
-public protocol Broker: AnyObject, Sendable {
+package protocol Broker: AnyObject, Sendable {
     /// The node's clock: timestamps, acknowledgement timeouts, grace periods.
     var clock: any RTMClock { get }
     /// Grace period, presence and subscription limits.
@@ -92,27 +92,27 @@ public protocol Broker: AnyObject, Sendable {
 
 extension Broker {
     /// ``sendPeer(_:wantAck:offline:serverTimestamp:)`` without storage, stamped now.
-    public func sendPeer(_ message: PeerMessage, wantAck: Bool) -> PeerDispatch {
+    package func sendPeer(_ message: PeerMessage, wantAck: Bool) -> PeerDispatch {
         sendPeer(message, wantAck: wantAck, offline: false, serverTimestamp: nil)
     }
 
     /// ``join(_:channel:beforeAnnouncing:)`` with nothing to queue first.
-    public func join(_ session: RouterSession, channel: ChannelName) -> JoinOutcome {
+    package func join(_ session: RouterSession, channel: ChannelName) -> JoinOutcome {
         join(session, channel: channel, beforeAnnouncing: { _ in })
     }
 
     /// Whether `session` is in `channel`.
-    public func isMember(_ session: RouterSession, of channel: ChannelName) -> Bool {
+    package func isMember(_ session: RouterSession, of channel: ChannelName) -> Bool {
         joinedChannels(of: session).contains(channel)
     }
 
     /// ``members(of:for:limit:)`` up to 512.
-    public func members(of channel: ChannelName, for session: RouterSession) -> [UserID]? {
+    package func members(of channel: ChannelName, for session: RouterSession) -> [UserID]? {
         members(of: channel, for: session, limit: 512)
     }
 
     /// ``sendChannel(app:channel:from:content:serverTimestamp:)`` stamped now.
-    public func sendChannel(app: AppID, channel: ChannelName, from: UserID, content: MessageContent)
+    package func sendChannel(app: AppID, channel: ChannelName, from: UserID, content: MessageContent)
         -> (messageID: String, serverTimestamp: Int64, receivers: Int) {
         sendChannel(app: app, channel: channel, from: from, content: content, serverTimestamp: nil)
     }

@@ -7,21 +7,21 @@ import Synchronization
 /// before it is sent (a failed write means nothing was delivered);
 /// a peer message asked to be kept offline is stored when its receiver is offline, delivered with
 /// `offline: true` at the receiver's next login in send order, and deleted only once acknowledged.
-public final class MessageService: Sendable {
+package final class MessageService: Sendable {
     /// Limits of offline storage and history.
-    public struct Limits: Sendable {
+    package struct Limits: Sendable {
         /// Messages kept per receiver; the newest evicts the oldest.
-        public var offlineMessagesPerReceiver = 200
+        package var offlineMessagesPerReceiver = 200
         /// How long an offline message is kept.
-        public var offlineRetention: Duration = .seconds(7 * 24 * 3600)
+        package var offlineRetention: Duration = .seconds(7 * 24 * 3600)
         /// History kept for apps that do not set their own retention.
-        public var defaultHistoryRetentionDays = 7
+        package var defaultHistoryRetentionDays = 7
 
-        public init() {}
+        package init() {}
     }
 
     /// What happened to a peer message.
-    public enum PeerOutcome: Sendable, Equatable {
+    package enum PeerOutcome: Sendable, Equatable {
         case handedOff(messageID: String, serverTimestamp: Int64)
         case offline(messageID: String, serverTimestamp: Int64)
         /// The receiver was offline and the message was stored for its next login.
@@ -30,14 +30,14 @@ public final class MessageService: Sendable {
     }
 
     /// How messages reach sessions (the node's only way to them).
-    public let broker: any Broker
-    public let stores: StoreBundle
-    public let limits: Limits
+    package let broker: any Broker
+    package let stores: StoreBundle
+    package let limits: Limits
     let logger: Logger
     /// Offline messages handed to a session and not yet acknowledged: message id → receiver.
     private let awaitingAck = Mutex<[String: SessionKey]>([:])
 
-    public init(broker: any Broker, stores: StoreBundle, limits: Limits = Limits(), logger: Logger = Logger(label: "rtm.messages")) {
+    package init(broker: any Broker, stores: StoreBundle, limits: Limits = Limits(), logger: Logger = Logger(label: "rtm.messages")) {
         self.broker = broker
         self.stores = stores
         self.limits = limits
@@ -50,7 +50,7 @@ public final class MessageService: Sendable {
     /// told of a failure after delivery. History records what was sent, delivered or not (an offline
     /// receiver's messages are recorded too). With `offline` and the receiver offline, it is stored
     /// (`.cached`); if the receiver logged in meanwhile it is delivered at once.
-    public func sendPeer(_ message: PeerMessage, wantAck: Bool, offline: Bool, history: Bool) async throws -> PeerOutcome {
+    package func sendPeer(_ message: PeerMessage, wantAck: Bool, offline: Bool, history: Bool) async throws -> PeerOutcome {
         guard offline || history else { return sendPeerFromMemory(message, wantAck: wantAck) }
         let timestamp = broker.clock.nowMilliseconds()
         if history, case .text(let text) = message.content {
@@ -77,7 +77,7 @@ public final class MessageService: Sendable {
     /// Sends a peer message that needs nothing stored (no history, no offline storage) at once,
     /// without suspending: the REST fast path answers from it on the event loop, and
     /// ``sendPeer(_:wantAck:offline:history:)`` goes through it when it stores nothing.
-    public func sendPeerFromMemory(_ message: PeerMessage, wantAck: Bool = false) -> PeerOutcome {
+    package func sendPeerFromMemory(_ message: PeerMessage, wantAck: Bool = false) -> PeerOutcome {
         switch broker.sendPeer(message, wantAck: wantAck, offline: false, serverTimestamp: broker.clock.nowMilliseconds()) {
         case .handedOff(let id, let timestamp): .handedOff(messageID: id, serverTimestamp: timestamp)
         case .failed(let id, let timestamp): .failed(messageID: id, serverTimestamp: timestamp)
@@ -86,7 +86,7 @@ public final class MessageService: Sendable {
     }
 
     /// Sends a channel message; with `history`, it is recorded first, then sent (as ``sendPeer(_:wantAck:offline:history:)``).
-    public func sendChannel(app: AppID, channel: ChannelName, from: UserID, content: MessageContent, history: Bool) async throws
+    package func sendChannel(app: AppID, channel: ChannelName, from: UserID, content: MessageContent, history: Bool) async throws
         -> (messageID: String, serverTimestamp: Int64, receivers: Int)
     {
         guard history else { return sendChannelFromMemory(app: app, channel: channel, from: from, content: content) }
@@ -99,7 +99,7 @@ public final class MessageService: Sendable {
     }
 
     /// Sends a channel message without history at once, without suspending (see ``sendPeerFromMemory(_:wantAck:)``).
-    public func sendChannelFromMemory(app: AppID, channel: ChannelName, from: UserID, content: MessageContent)
+    package func sendChannelFromMemory(app: AppID, channel: ChannelName, from: UserID, content: MessageContent)
         -> (messageID: String, serverTimestamp: Int64, receivers: Int)
     {
         broker.sendChannel(app: app, channel: channel, from: from, content: content, serverTimestamp: broker.clock.nowMilliseconds())
@@ -107,7 +107,7 @@ public final class MessageService: Sendable {
 
     /// Queues the session's stored messages (oldest first, marked `offline`), skipping any already
     /// handed to it and not yet acknowledged.
-    public func deliverStoredMessages(to session: RouterSession) async {
+    package func deliverStoredMessages(to session: RouterSession) async {
         let notBefore = broker.clock.nowMilliseconds() - limits.offlineRetention.milliseconds
         let pending: [StoredPeerMessage]
         do {
@@ -130,7 +130,7 @@ public final class MessageService: Sendable {
 
     /// The receiver acknowledged `messageID`: if it was a stored message, it is deleted (in the
     /// background; nothing happens for ordinary messages, so this is cheap on every ack).
-    public func acknowledged(_ messageID: String, by session: RouterSession) {
+    package func acknowledged(_ messageID: String, by session: RouterSession) {
         let key = awaitingAck.withLock { awaiting -> SessionKey? in
             guard let key = awaiting[messageID], key == SessionKey(appID: session.appID, userID: session.userID) else { return nil }
             awaiting.removeValue(forKey: messageID)
@@ -150,7 +150,7 @@ public final class MessageService: Sendable {
     /// for offline messaging): the receiver gets them at its next login, in send order, or at once if
     /// it has a session already (the login that ended the one giving them up). In the background;
     /// returns at once.
-    public func storeUnacknowledged(_ messages: [StoredPeerMessage]) {
+    package func storeUnacknowledged(_ messages: [StoredPeerMessage]) {
         guard !messages.isEmpty else { return }
         Task { [stores, limits, logger, broker] in
             for message in messages {
@@ -170,7 +170,7 @@ public final class MessageService: Sendable {
     }
 
     /// Forgets unacknowledged deliveries of a session that ended; they stay stored for the next login.
-    public func sessionEnded(_ session: RouterSession) {
+    package func sessionEnded(_ session: RouterSession) {
         let key = SessionKey(appID: session.appID, userID: session.userID)
         awaitingAck.withLock { awaiting in awaiting = awaiting.filter { $0.value != key } }
     }

@@ -1,7 +1,7 @@
 import NIOCore
 
 /// An event the router sends to a logged-in session, before encoding.
-public enum OutboundEvent: Sendable, Equatable {
+package enum OutboundEvent: Sendable, Equatable {
     case peerMessage(messageID: String, from: UserID, content: MessageContent, serverTimestamp: Int64, offline: Bool)
     case channelMessage(channel: ChannelName, from: UserID, messageID: String, content: MessageContent, serverTimestamp: Int64)
     case memberJoined(channel: ChannelName, user: UserID)
@@ -14,7 +14,7 @@ public enum OutboundEvent: Sendable, Equatable {
     /// The channel's complete attribute set, after a write with `notify`.
     case channelAttributesUpdated(channel: ChannelName, attributes: [ChannelAttribute])
 
-    public static func == (lhs: OutboundEvent, rhs: OutboundEvent) -> Bool {
+    package static func == (lhs: OutboundEvent, rhs: OutboundEvent) -> Bool {
         switch (lhs, rhs) {
         case let (.peersOnlineStatus(a), .peersOnlineStatus(b)):
             return a.map(\.0) == b.map(\.0) && a.map(\.1) == b.map(\.1)
@@ -34,12 +34,12 @@ public enum OutboundEvent: Sendable, Equatable {
 }
 
 /// `PEER_ONLINE_STATE`.
-public enum PeerOnlineState: Int, Sendable, Equatable {
+package enum PeerOnlineState: Int, Sendable, Equatable {
     case online = 0, unreachable = 1, offline = 2
 }
 
 /// What kind of event a queued body is, so a session can keep what it must replay after a reconnect.
-public enum EventKind: Sendable, Equatable {
+package enum EventKind: Sendable, Equatable {
     /// Kept until the client acks it. `offlineCopy` is the message as the offline store keeps it, when
     /// its sender asked for offline messaging and it is not stored yet: if the session must give up
     /// the message before the ack (its replay buffer passed its bound), the copy is stored.
@@ -56,12 +56,12 @@ public enum EventKind: Sendable, Equatable {
 /// Contract: the returned buffer is a JSON object's members and closing brace **without** the
 /// opening `{` (for example `"event":"member_left","channel":"c","user_id":"u"}`), so each
 /// session can put its own `{"seq":N,` in front without re-encoding.
-public protocol EventEncoder: Sendable {
+package protocol EventEncoder: Sendable {
     func encodeBody(_ event: OutboundEvent) -> ByteBuffer
 }
 
 /// Why the router ends a session on its own.
-public enum SessionTermination: Sendable, Equatable {
+package enum SessionTermination: Sendable, Equatable {
     /// The same user logged in elsewhere (ABORTED / REMOTE_LOGIN, close 4008).
     case remoteLogin
     /// The token expired while connected (ABORTED / TOKEN_EXPIRED, close 4009).
@@ -71,11 +71,11 @@ public enum SessionTermination: Sendable, Equatable {
 }
 
 extension SessionSink {
-    public func expired() {}
+    package func expired() {}
 }
 
 /// The transport side of one logged-in session (one WebSocket). Implementations must not block.
-public protocol SessionSink: AnyObject, Sendable {
+package protocol SessionSink: AnyObject, Sendable {
     /// Queues an event body (see ``EventEncoder``), stamping it with the session's next `seq`.
     /// - Returns: `false` if the session has ended or its connection refused the frame.
     func enqueueEvent(_ body: ByteBuffer, kind: EventKind) -> Bool

@@ -1,12 +1,12 @@
 /// User attributes (the caller's own, cleared with its session) and channel attributes
 /// (`client-protocol.md` §6, `agora-rtm-client.md` §5).
 /// The result of an attribute operation (``Broker``); raw values are `ATTRIBUTE_OPERATION_ERR_*`.
-public enum AttributeOutcome: Int, Sendable, Equatable, Error {
+package enum AttributeOutcome: Int, Sendable, Equatable, Error {
     case ok = 0, invalidArgument = 3, sizeOverflow = 4, userNotFound = 6, notLoggedIn = 102
 }
 
 /// How an attribute write (``Broker``) changes the set.
-public enum AttributeWrite: Sendable, Equatable {
+package enum AttributeWrite: Sendable, Equatable {
     case replaceAll([AttributeEntry])
     case addOrUpdate([AttributeEntry])
     case deleteKeys([String])
@@ -17,7 +17,7 @@ extension Router {
     // MARK: User attributes
 
     /// Applies `write` to the caller's own attributes.
-    public func writeUserAttributes(_ session: RouterSession, _ write: AttributeWrite) -> AttributeOutcome {
+    package func writeUserAttributes(_ session: RouterSession, _ write: AttributeWrite) -> AttributeOutcome {
         sessionTable.withLock { sessions in
             guard sessions.isCurrent(session) else { return .notLoggedIn }
             return attributeTable.withLock { $0.writeUser(session.key, write) }
@@ -25,7 +25,7 @@ extension Router {
     }
 
     /// `user`'s attributes (all, or just `keys`), sorted by key; `nil` if the user is not logged in.
-    public func userAttributes(of user: UserID, in app: AppID, keys: [String]?) -> [AttributeEntry]? {
+    package func userAttributes(of user: UserID, in app: AppID, keys: [String]?) -> [AttributeEntry]? {
         let key = SessionKey(appID: app, userID: user)
         return sessionTable.withLock { sessions in
             guard sessions.current(key) != nil else { return nil }
@@ -37,7 +37,7 @@ extension Router {
 
     /// Applies `write` to `channel`'s attributes as `user` (who need not be a member). With `notify`,
     /// every member gets the complete set.
-    public func writeChannelAttributes(app: AppID, channel: ChannelName, by user: UserID, _ write: AttributeWrite,
+    package func writeChannelAttributes(app: AppID, channel: ChannelName, by user: UserID, _ write: AttributeWrite,
                                        notify: Bool) -> AttributeOutcome {
         let key = ChannelKey(appID: app, channel: channel)
         let now = clock.nowMilliseconds()
@@ -60,7 +60,7 @@ extension Router {
     }
 
     /// `channel`'s attributes (all, or just `keys`), sorted by key.
-    public func channelAttributes(of channel: ChannelName, in app: AppID, keys: [String]?) -> [ChannelAttribute] {
+    package func channelAttributes(of channel: ChannelName, in app: AppID, keys: [String]?) -> [ChannelAttribute] {
         attributeTable.withLock { $0.channel(ChannelKey(appID: app, channel: channel), keys: keys) }
     }
 

@@ -7,7 +7,7 @@ extension Router {
     /// Adds `session` to `channel`; other members get `member_joined` (up to the event threshold)
     /// and a paced `member_count`. `beforeAnnouncing` runs once the join is recorded and before any
     /// event about it is queued, so the caller can queue its reply (and the joiner's own count) first.
-    public func join(_ session: RouterSession, channel: ChannelName, beforeAnnouncing: (JoinOutcome) -> Void) -> JoinOutcome {
+    package func join(_ session: RouterSession, channel: ChannelName, beforeAnnouncing: (JoinOutcome) -> Void) -> JoinOutcome {
         let key = ChannelKey(appID: session.appID, channel: channel)
         let joined = sessionTable.withLock { sessions -> ChannelTable.Joined in
             guard sessions.isCurrent(session) else { return ChannelTable.Joined(outcome: .notLoggedIn) }
@@ -32,7 +32,7 @@ extension Router {
     }
 
     /// Removes `session` from `channel`; remaining members get `member_left`.
-    public func leave(_ session: RouterSession, channel: ChannelName) -> LeaveOutcome {
+    package func leave(_ session: RouterSession, channel: ChannelName) -> LeaveOutcome {
         let (outcome, departure) = sessionTable.withLock { sessions -> (LeaveOutcome, Departure?) in
             guard sessions.isCurrent(session) else { return (.notLoggedIn, nil) }
             return channelTable.withLock { channels -> (LeaveOutcome, Departure?) in
@@ -46,14 +46,14 @@ extension Router {
     }
 
     /// The channels `session` is in.
-    public func joinedChannels(of session: RouterSession) -> Set<ChannelName> {
+    package func joinedChannels(of session: RouterSession) -> Set<ChannelName> {
         sessionTable.withLock { sessions in
             sessions.isCurrent(session) ? channelTable.withLock { $0.channels(of: session.key) } : []
         }
     }
 
     /// Up to `limit` members of `channel`, or `nil` if `session` is not in it.
-    public func members(of channel: ChannelName, for session: RouterSession, limit: Int) -> [UserID]? {
+    package func members(of channel: ChannelName, for session: RouterSession, limit: Int) -> [UserID]? {
         sessionTable.withLock { sessions -> [UserID]? in
             guard sessions.isCurrent(session) else { return nil }
             return channelTable.withLock { channels -> [UserID]? in
@@ -65,7 +65,7 @@ extension Router {
     }
 
     /// Member counts for `channels` of `app` (0 for a channel nobody is in).
-    public func memberCounts(of channels: [ChannelName], in app: AppID) -> [ChannelName: Int] {
+    package func memberCounts(of channels: [ChannelName], in app: AppID) -> [ChannelName: Int] {
         channelTable.withLock { table in
             var counts: [ChannelName: Int] = [:]
             for channel in channels { counts[channel] = table.memberCount(of: ChannelKey(appID: app, channel: channel)) }
@@ -78,7 +78,7 @@ extension Router {
     /// Sends a channel message to every member of `channel` except `from`, stamped `serverTimestamp`
     /// (by default, now).
     /// - Returns: the message id, server time and how many connections accepted it.
-    public func sendChannel(app: AppID, channel: ChannelName, from: UserID, content: MessageContent, serverTimestamp: Int64?)
+    package func sendChannel(app: AppID, channel: ChannelName, from: UserID, content: MessageContent, serverTimestamp: Int64?)
         -> (messageID: String, serverTimestamp: Int64, receivers: Int)
     {
         let messageID = messageIDs.next()

@@ -1,6 +1,6 @@
 /// Presence (`client-protocol.md` §5) and the grace period of a dropped session (§2).
 /// What a presence subscription request (``Broker``) did.
-public enum SubscribeOutcome: Sendable, Equatable {
+package enum SubscribeOutcome: Sendable, Equatable {
     case subscribed
     /// Over the total of 512 watched peers.
     case overflow
@@ -12,7 +12,7 @@ extension Router {
 
     /// The session's socket dropped without logout. The user stays ONLINE (UNREACHABLE to subscribers
     /// after 6 s); after the grace period it goes OFFLINE, leaves its channels and its sink is told `expired()`.
-    public func detach(_ session: RouterSession) {
+    package func detach(_ session: RouterSession) {
         let since = clock.nowMilliseconds()
         let generation = sessionTable.withLock { sessions -> UInt64? in
             guard sessions.isCurrent(session) else { return nil }
@@ -29,7 +29,7 @@ extension Router {
 
     /// The session's client resumed within the grace period. Subscribers that saw UNREACHABLE see ONLINE.
     /// - Returns: `false` if the session is no longer current (expired or replaced).
-    public func reattach(_ session: RouterSession) -> Bool {
+    package func reattach(_ session: RouterSession) -> Bool {
         sessionTable.withLock { sessions in
             guard sessions.isCurrent(session) else { return false }
             presenceTable.withLock { presence in
@@ -63,12 +63,12 @@ extension Router {
     // MARK: Queries and subscriptions
 
     /// Whether `user` is in its grace period (socket gone, session resumable).
-    public func isDetached(_ user: UserID, in app: AppID) -> Bool {
+    package func isDetached(_ user: UserID, in app: AppID) -> Bool {
         presenceTable.withLock { $0.isDetached(SessionKey(appID: app, userID: user)) }
     }
 
     /// ONLINE or OFFLINE for each user, in order; a query never says UNREACHABLE.
-    public func onlineStatus(of users: [UserID], in app: AppID) -> [PeerOnlineState] {
+    package func onlineStatus(of users: [UserID], in app: AppID) -> [PeerOnlineState] {
         sessionTable.withLock { sessions in
             users.map { sessions.current(SessionKey(appID: app, userID: $0)) == nil ? .offline : .online }
         }
@@ -77,7 +77,7 @@ extension Router {
     /// Watches `users`. Runs `onSubscribed` (the caller queues its reply there) and then queues the
     /// current state of the newly watched users, before any later change can be queued (a change is
     /// queued under the same locks).
-    public func subscribe(_ session: RouterSession, to users: [UserID], onSubscribed: () -> Void) -> SubscribeOutcome {
+    package func subscribe(_ session: RouterSession, to users: [UserID], onSubscribed: () -> Void) -> SubscribeOutcome {
         sessionTable.withLock { sessions in
             guard sessions.isCurrent(session) else { return .notLoggedIn }
             return presenceTable.withLock { presence in
@@ -99,7 +99,7 @@ extension Router {
     }
 
     /// Stops watching `users`.
-    public func unsubscribe(_ session: RouterSession, from users: [UserID]) -> SubscribeOutcome {
+    package func unsubscribe(_ session: RouterSession, from users: [UserID]) -> SubscribeOutcome {
         sessionTable.withLock { sessions in
             guard sessions.isCurrent(session) else { return .notLoggedIn }
             presenceTable.withLock { $0.unsubscribe(session.key, from: users) }
@@ -108,7 +108,7 @@ extension Router {
     }
 
     /// The users `session` watches.
-    public func subscriptions(of session: RouterSession) -> Set<UserID> {
+    package func subscriptions(of session: RouterSession) -> Set<UserID> {
         presenceTable.withLock { $0.subscriptions(of: session.key) }
     }
 

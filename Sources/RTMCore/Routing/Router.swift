@@ -14,23 +14,23 @@ import Synchronization
 /// Every operation is short and synchronous; sends to connections only enqueue. Every key includes
 /// the app id, so nothing crosses apps. Each outgoing event is encoded once and the same bytes are
 /// queued to every receiver.
-public final class Router: Sendable {
+package final class Router: Sendable {
     let sessionTable = Mutex(SessionTable())
     let channelTable = Mutex(ChannelTable())
     let presenceTable = Mutex(PresenceTable())
     let attributeTable: Mutex<AttributeTable>
-    public let clock: any RTMClock
-    public let encoder: any EventEncoder
-    public let limits: RouterLimits
-    public let graceLimits: SessionGraceLimits
-    public let attributeLimits: AttributeLimits
+    package let clock: any RTMClock
+    package let encoder: any EventEncoder
+    package let limits: RouterLimits
+    package let graceLimits: SessionGraceLimits
+    package let attributeLimits: AttributeLimits
     /// Where login/logout and join/leave events go for the REST event feeds, if anywhere.
-    public let eventRecorder: EventRecorder?
+    package let eventRecorder: EventRecorder?
     let logger: Logger
     let messageIDs: MessageIDGenerator
     let metrics = RouterMetrics()
 
-    public init(clock: any RTMClock, encoder: any EventEncoder, limits: RouterLimits = RouterLimits(),
+    package init(clock: any RTMClock, encoder: any EventEncoder, limits: RouterLimits = RouterLimits(),
                 graceLimits: SessionGraceLimits = SessionGraceLimits(), attributeLimits: AttributeLimits = AttributeLimits(),
                 eventRecorder: EventRecorder? = nil, logger: Logger = Logger(label: "rtm.router")) {
         self.eventRecorder = eventRecorder
@@ -64,7 +64,7 @@ public final class Router: Sendable {
     /// first (its channels left, members told) and terminated with ``SessionTermination/remoteLogin``.
     /// - Returns: the session that was replaced, if any.
     @discardableResult
-    public func login(_ session: RouterSession) -> RouterSession? {
+    package func login(_ session: RouterSession) -> RouterSession? {
         let (previous, departures) = withAllTables { sessions, channels, presence, attributes -> (RouterSession?, [Departure]) in
             var departures: [Departure] = []
             let previous = sessions.current(session.key)
@@ -84,7 +84,7 @@ public final class Router: Sendable {
 
     /// Removes `session` if it is still the current one for its user: leaves its channels (members
     /// see `member_left`). Used for logout and for a closed connection.
-    public func logout(_ session: RouterSession) {
+    package func logout(_ session: RouterSession) {
         let departures = withAllTables { sessions, channels, presence, attributes -> [Departure] in
             guard sessions.isCurrent(session) else { return [] }
             return removeSession(session, replaced: false, &sessions, &channels, &presence, &attributes)
@@ -93,20 +93,20 @@ public final class Router: Sendable {
     }
 
     /// Whether `session` is the current session of its user.
-    public func isCurrent(_ session: RouterSession) -> Bool {
+    package func isCurrent(_ session: RouterSession) -> Bool {
         sessionTable.withLock { $0.isCurrent(session) }
     }
 
     /// Whether `user` has a live session in `app`.
-    public func isOnline(_ user: UserID, in app: AppID) -> Bool {
+    package func isOnline(_ user: UserID, in app: AppID) -> Bool {
         sessionTable.withLock { $0.current(SessionKey(appID: app, userID: user)) != nil }
     }
 
     /// Number of logged-in sessions, all apps together.
-    public var sessionCount: Int { sessionTable.withLock { $0.sessions.count } }
+    package var sessionCount: Int { sessionTable.withLock { $0.sessions.count } }
 
     /// Terminates every session (server shutdown).
-    public func terminateAll(_ reason: SessionTermination) {
+    package func terminateAll(_ reason: SessionTermination) {
         let sessions = sessionTable.withLock { Array($0.sessions.values) }
         for session in sessions { session.sink.terminate(reason) }
     }
@@ -136,7 +136,7 @@ public final class Router: Sendable {
     /// gets the message's offline copy, which it stores if it must give the message up unacknowledged
     /// (see ``EventKind/peerMessage(messageID:offlineCopy:)``). `serverTimestamp` is the message's
     /// time when the caller took it already (to record it first); by default, now.
-    public func sendPeer(_ message: PeerMessage, wantAck: Bool, offline: Bool, serverTimestamp: Int64?) -> PeerDispatch {
+    package func sendPeer(_ message: PeerMessage, wantAck: Bool, offline: Bool, serverTimestamp: Int64?) -> PeerDispatch {
         let messageID = messageIDs.next()
         let now = serverTimestamp ?? clock.nowMilliseconds()
         let receiverKey = SessionKey(appID: message.appID, userID: message.to)
@@ -162,7 +162,7 @@ public final class Router: Sendable {
 
     /// Queues a stored (offline) message to `session` with `offline: true`, under its original id.
     /// - Returns: `false` if the session is gone or refused it.
-    public func deliverStored(_ message: StoredPeerMessage, to session: RouterSession) -> Bool {
+    package func deliverStored(_ message: StoredPeerMessage, to session: RouterSession) -> Bool {
         guard isCurrent(session) else { return false }
         let body = encoder.encodeBody(.peerMessage(messageID: message.messageID, from: message.from, content: message.content,
                                                    serverTimestamp: message.serverTimestamp, offline: true))
@@ -170,7 +170,7 @@ public final class Router: Sendable {
     }
 
     /// The current session of `user` in `app`, if logged in.
-    public func currentSession(of user: UserID, in app: AppID) -> RouterSession? {
+    package func currentSession(of user: UserID, in app: AppID) -> RouterSession? {
         sessionTable.withLock { $0.current(SessionKey(appID: app, userID: user)) }
     }
 
@@ -179,7 +179,7 @@ public final class Router: Sendable {
 
     /// Waits for the receiver's `ack` of `messageID`.
     /// - Returns: `true` when acknowledged, `false` after `timeout` (or if no slot was kept).
-    public func awaitAck(messageID: String, timeout: Duration) async -> Bool {
+    package func awaitAck(messageID: String, timeout: Duration) async -> Bool {
         let deadline = clock.nowMilliseconds() + timeout.milliseconds
         let timer = Task { [clock] in
             try await clock.sleep(untilMilliseconds: deadline)
@@ -196,13 +196,13 @@ public final class Router: Sendable {
     }
 
     /// Records the receiving session's acknowledgement. Acks from anyone but the receiver are ignored.
-    public func ack(messageID: String, from session: RouterSession) {
+    package func ack(messageID: String, from session: RouterSession) {
         if sessionTable.withLock({ $0.isAwaitingAck(messageID, from: session) }) { resolveAck(messageID, acked: true) }
     }
 
     /// The receiving session gave `messageID` up before acknowledging it: its sender's wait ends now
     /// with `false` (408 / SENT_TIMEOUT), as if the timeout had passed.
-    public func abandonAck(messageID: String) {
+    package func abandonAck(messageID: String) {
         sessionTable.withLock { $0.closeAck(messageID) }?.resume(returning: false)
     }
 

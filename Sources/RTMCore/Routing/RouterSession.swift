@@ -1,12 +1,12 @@
 /// One logged-in user on one connection, as the router sees it.
-public final class RouterSession: Sendable {
-    public let appID: AppID
-    public let userID: UserID
+package final class RouterSession: Sendable {
+    package let appID: AppID
+    package let userID: UserID
     /// Opaque id given to the client at login.
-    public let sessionID: String
-    public let sink: any SessionSink
+    package let sessionID: String
+    package let sink: any SessionSink
 
-    public init(appID: AppID, userID: UserID, sessionID: String, sink: any SessionSink) {
+    package init(appID: AppID, userID: UserID, sessionID: String, sink: any SessionSink) {
         self.appID = appID
         self.userID = userID
         self.sessionID = sessionID

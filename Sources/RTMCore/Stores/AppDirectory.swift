@@ -6,7 +6,7 @@ import Synchronization
 /// created by `rtm app create` while the server runs work at once) and remembers a negative answer
 /// for `negativeTTL`, so a flood of unknown ids costs at most one lookup per id per interval.
 /// Entries found are kept; ``reload()`` replaces everything.
-public final class AppDirectory: Sendable {
+package final class AppDirectory: Sendable {
     private struct Snapshot {
         var apps: [AppID: AppRecord] = [:]
         var credentials: [String: CustomerCredential] = [:]
@@ -23,14 +23,14 @@ public final class AppDirectory: Sendable {
     /// Remembered unknown ids, at most (the memory bound under floods).
     static let maximumMisses = 10_000
 
-    public init(registry: any AppRegistry, clock: any RTMClock, negativeTTL: Duration = .seconds(1)) {
+    package init(registry: any AppRegistry, clock: any RTMClock, negativeTTL: Duration = .seconds(1)) {
         self.registry = registry
         self.clock = clock
         self.negativeTTLMilliseconds = negativeTTL.milliseconds
     }
 
     /// Loads every app and credential now.
-    public func reload() async throws {
+    package func reload() async throws {
         let apps = try await registry.allApps()
         let credentials = try await registry.allCredentials()
         snapshot.withLock { snapshot in
@@ -44,26 +44,26 @@ public final class AppDirectory: Sendable {
 
     /// Grows whenever an app or credential is added or replaced, so a caller that verified something
     /// against the directory can tell cheaply that its answer still holds.
-    public var generation: UInt64 { changes.load(ordering: .acquiring) }
+    package var generation: UInt64 { changes.load(ordering: .acquiring) }
 
     /// The app with `id`, or `nil` if the registry has none.
-    public func app(_ id: AppID) async -> AppRecord? {
+    package func app(_ id: AppID) async -> AppRecord? {
         await lookup(id, in: \.apps, misses: \.missingApps) { try await registry.app(id) }
     }
 
     /// The credential for `customerID`, or `nil`.
-    public func credential(customerID: String) async -> CustomerCredential? {
+    package func credential(customerID: String) async -> CustomerCredential? {
         await lookup(customerID, in: \.credentials, misses: \.missingCredentials) { try await registry.credential(customerID: customerID) }
     }
 
     /// What the cache knows of app `id` without asking the registry: `.some(record)`, `.some(nil)` for
     /// an id recently looked up and not found, or `nil` when only the registry can tell.
-    public func cachedApp(_ id: AppID) -> AppRecord?? {
+    package func cachedApp(_ id: AppID) -> AppRecord?? {
         cached(id, in: \.apps, misses: \.missingApps)
     }
 
     /// What the cache knows of credential `customerID` (see ``cachedApp(_:)``).
-    public func cachedCredential(customerID: String) -> CustomerCredential?? {
+    package func cachedCredential(customerID: String) -> CustomerCredential?? {
         cached(customerID, in: \.credentials, misses: \.missingCredentials)
     }
 

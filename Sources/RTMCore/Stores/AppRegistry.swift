@@ -1,16 +1,16 @@
 /// An application (Agora "project") the server serves.
-public struct AppRecord: Sendable, Equatable {
-    public var appID: AppID
+package struct AppRecord: Sendable, Equatable {
+    package var appID: AppID
     /// The 32-character App Certificate; `nil` for an app that logs in without tokens.
-    public var certificate: String?
+    package var certificate: String?
     /// REST peer + channel calls per second for this app; `nil` uses the server default.
-    public var messagingRateLimit: Int?
+    package var messagingRateLimit: Int?
     /// Days history is kept; `nil` uses the server default.
-    public var historyRetentionDays: Int?
+    package var historyRetentionDays: Int?
     /// What an end user's RTM token reaches on the REST API (``RESTTokenScope/app`` unless set).
-    public var restTokenScope: RESTTokenScope
+    package var restTokenScope: RESTTokenScope
 
-    public init(appID: AppID, certificate: String?, messagingRateLimit: Int? = nil, historyRetentionDays: Int? = nil,
+    package init(appID: AppID, certificate: String?, messagingRateLimit: Int? = nil, historyRetentionDays: Int? = nil,
                 restTokenScope: RESTTokenScope = .app) {
         self.appID = appID
         self.certificate = certificate
@@ -21,27 +21,27 @@ public struct AppRecord: Sendable, Equatable {
 }
 
 /// A customer id and the hash of its secret, for HTTP Basic auth on the REST API.
-public struct CustomerCredential: Sendable, Equatable {
-    public var customerID: String
+package struct CustomerCredential: Sendable, Equatable {
+    package var customerID: String
     /// Lower-case hex SHA-256 of the secret; the secret itself is never stored.
-    public var secretHash: String
+    package var secretHash: String
     /// App ids this credential may act for; `["*"]` means every app.
-    public var apps: [String]
+    package var apps: [String]
 
-    public init(customerID: String, secretHash: String, apps: [String]) {
+    package init(customerID: String, secretHash: String, apps: [String]) {
         self.customerID = customerID
         self.secretHash = secretHash
         self.apps = apps
     }
 
     /// Whether the credential is enabled for `app`.
-    public func allows(_ app: AppID) -> Bool {
+    package func allows(_ app: AppID) -> Bool {
         apps.contains("*") || apps.contains(app.rawValue)
     }
 }
 
 /// Where apps and customer credentials live.
-public protocol AppRegistry: Sendable {
+package protocol AppRegistry: Sendable {
     func app(_ id: AppID) async throws -> AppRecord?
     func allApps() async throws -> [AppRecord]
     /// Inserts or replaces the app with the same id.
@@ -53,16 +53,16 @@ public protocol AppRegistry: Sendable {
 }
 
 /// An ``AppRegistry`` in memory, for tests and for configuration-only deployments.
-public actor InMemoryAppRegistry: AppRegistry {
+package actor InMemoryAppRegistry: AppRegistry {
     private var apps: [AppID: AppRecord] = [:]
     private var credentials: [String: CustomerCredential] = [:]
 
-    public init() {}
+    package init() {}
 
-    public func app(_ id: AppID) -> AppRecord? { apps[id] }
-    public func allApps() -> [AppRecord] { apps.values.sorted { $0.appID.rawValue < $1.appID.rawValue } }
-    public func upsertApp(_ app: AppRecord) { apps[app.appID] = app }
-    public func credential(customerID: String) -> CustomerCredential? { credentials[customerID] }
-    public func allCredentials() -> [CustomerCredential] { credentials.values.sorted { $0.customerID < $1.customerID } }
-    public func upsertCredential(_ credential: CustomerCredential) { credentials[credential.customerID] = credential }
+    package func app(_ id: AppID) -> AppRecord? { apps[id] }
+    package func allApps() -> [AppRecord] { apps.values.sorted { $0.appID.rawValue < $1.appID.rawValue } }
+    package func upsertApp(_ app: AppRecord) { apps[app.appID] = app }
+    package func credential(customerID: String) -> CustomerCredential? { credentials[customerID] }
+    package func allCredentials() -> [CustomerCredential] { credentials.values.sorted { $0.customerID < $1.customerID } }
+    package func upsertCredential(_ credential: CustomerCredential) { credentials[credential.customerID] = credential }
 }

@@ -1,24 +1,24 @@
 /// A user or channel event for the polling feeds (`agora-rtm-rest.md` §6).
-public struct RTMEvent: Sendable, Equatable {
-    public enum Feed: String, Sendable {
+package struct RTMEvent: Sendable, Equatable {
+    package enum Feed: String, Sendable {
         case user, channel
     }
 
-    public enum Kind: String, Sendable {
+    package enum Kind: String, Sendable {
         case login = "Login", logout = "Logout", join = "Join", leave = "Leave"
 
-        public var feed: Feed { self == .login || self == .logout ? .user : .channel }
+        package var feed: Feed { self == .login || self == .logout ? .user : .channel }
     }
 
-    public var appID: AppID
-    public var userID: String
-    public var kind: Kind
+    package var appID: AppID
+    package var userID: String
+    package var kind: Kind
     /// The channel, for Join/Leave.
-    public var channel: String?
+    package var channel: String?
     /// When it happened, ms since the epoch.
-    public var timestamp: Int64
+    package var timestamp: Int64
 
-    public init(appID: AppID, userID: String, kind: Kind, channel: String? = nil, timestamp: Int64) {
+    package init(appID: AppID, userID: String, kind: Kind, channel: String? = nil, timestamp: Int64) {
         self.appID = appID
         self.userID = userID
         self.kind = kind
@@ -28,21 +28,21 @@ public struct RTMEvent: Sendable, Equatable {
 }
 
 /// Buffers events per app and feed, at most `capacity` each (oldest dropped); reads are destructive.
-public protocol EventLog: Sendable {
+package protocol EventLog: Sendable {
     func append(_ events: [RTMEvent], capacity: Int) async throws
     /// Removes and returns up to `limit` of the oldest events of `feed`, oldest first.
     func drain(_ feed: RTMEvent.Feed, of app: AppID, limit: Int) async throws -> [RTMEvent]
 }
 
 /// An ``EventLog`` in memory.
-public actor InMemoryEventLog: EventLog {
+package actor InMemoryEventLog: EventLog {
     private var buffers: [String: [RTMEvent]] = [:]
 
-    public init() {}
+    package init() {}
 
     private static func key(_ app: AppID, _ feed: RTMEvent.Feed) -> String { app.rawValue + "/" + feed.rawValue }
 
-    public func append(_ events: [RTMEvent], capacity: Int) {
+    package func append(_ events: [RTMEvent], capacity: Int) {
         for event in events {
             let key = Self.key(event.appID, event.kind.feed)
             var buffer = buffers[key] ?? []
@@ -52,7 +52,7 @@ public actor InMemoryEventLog: EventLog {
         }
     }
 
-    public func drain(_ feed: RTMEvent.Feed, of app: AppID, limit: Int) -> [RTMEvent] {
+    package func drain(_ feed: RTMEvent.Feed, of app: AppID, limit: Int) -> [RTMEvent] {
         let key = Self.key(app, feed)
         let buffer = buffers[key] ?? []
         let taken = Array(buffer.prefix(limit))

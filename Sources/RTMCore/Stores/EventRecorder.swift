@@ -4,7 +4,7 @@ import Synchronization
 
 /// Collects user and channel events without blocking (the router calls it under its lock) and
 /// writes them to the ``EventLog`` in batches from one background task.
-public final class EventRecorder: Sendable {
+package final class EventRecorder: Sendable {
     private struct State {
         var buffer: [RTMEvent] = []
         var waiter: CheckedContinuation<Void, Never>?
@@ -17,10 +17,10 @@ public final class EventRecorder: Sendable {
     private let logger: Logger
     private let dropped = Counter(label: "rtm_events_dropped_total")
     /// Events waiting to be written, at most; past this the newest are dropped (and counted).
-    public let maximumBacklog: Int
+    package let maximumBacklog: Int
 
     /// - Parameter capacity: events kept per app and feed by the log (2,000).
-    public init(log: any EventLog, capacity: Int = 2_000, maximumBacklog: Int = 50_000, logger: Logger = Logger(label: "rtm.events")) {
+    package init(log: any EventLog, capacity: Int = 2_000, maximumBacklog: Int = 50_000, logger: Logger = Logger(label: "rtm.events")) {
         self.log = log
         self.capacity = capacity
         self.maximumBacklog = maximumBacklog
@@ -28,7 +28,7 @@ public final class EventRecorder: Sendable {
     }
 
     /// Queues an event; never blocks.
-    public func record(_ event: RTMEvent) {
+    package func record(_ event: RTMEvent) {
         let waiter = state.withLock { state -> CheckedContinuation<Void, Never>? in
             guard state.buffer.count < maximumBacklog else {
                 dropped.increment()
@@ -42,7 +42,7 @@ public final class EventRecorder: Sendable {
     }
 
     /// Writes queued events until cancelled; what is queued at cancellation is written before returning.
-    public func run() async {
+    package func run() async {
         while true {
             let batch = await nextBatch()
             if !batch.isEmpty {
@@ -55,7 +55,7 @@ public final class EventRecorder: Sendable {
 
     /// Waits (up to 10 s) until everything recorded so far is written, so a reader sees it.
     /// Only ``run()`` writes, which keeps events in order.
-    public func flush() async {
+    package func flush() async {
         for _ in 0..<10_000 {
             if state.withLock({ $0.buffer.isEmpty && !$0.writing }) { return }
             try? await Task.sleep(for: .milliseconds(1))

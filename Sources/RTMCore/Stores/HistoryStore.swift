@@ -1,21 +1,21 @@
 /// A message kept for the history API (`agora-rtm-rest.md` §7).
-public struct HistoryRecord: Sendable, Equatable {
-    public enum Kind: String, Sendable {
+package struct HistoryRecord: Sendable, Equatable {
+    package enum Kind: String, Sendable {
         case peerMessage = "peer_message"
         case channelMessage = "channel_message"
     }
 
-    public var appID: AppID
+    package var appID: AppID
     /// The sending user.
-    public var source: String
+    package var source: String
     /// The receiving user (peer) or channel.
-    public var destination: String
-    public var kind: Kind
-    public var payload: String
+    package var destination: String
+    package var kind: Kind
+    package var payload: String
     /// Server receipt time, ms since the epoch.
-    public var timestamp: Int64
+    package var timestamp: Int64
 
-    public init(appID: AppID, source: String, destination: String, kind: Kind, payload: String, timestamp: Int64) {
+    package init(appID: AppID, source: String, destination: String, kind: Kind, payload: String, timestamp: Int64) {
         self.appID = appID
         self.source = source
         self.destination = destination
@@ -29,16 +29,16 @@ public struct HistoryRecord: Sendable, Equatable {
 /// receiving user or channel (matched exactly); at least one of them is given. Times are inclusive.
 /// With `participant`, only records of that user's own traffic match as well: those it sent, and the
 /// peer messages sent to it (a channel named like the user does not count).
-public struct HistoryFilter: Sendable, Equatable {
-    public var source: String?
-    public var destination: String?
-    public var start: Int64
-    public var end: Int64
+package struct HistoryFilter: Sendable, Equatable {
+    package var source: String?
+    package var destination: String?
+    package var start: Int64
+    package var end: Int64
     /// The user whose own messages alone may match (a token holder's view, ``RESTTokenScope/user``);
     /// `nil` for the whole app.
-    public var participant: String?
+    package var participant: String?
 
-    public init(source: String?, destination: String?, start: Int64, end: Int64, participant: String? = nil) {
+    package init(source: String?, destination: String?, start: Int64, end: Int64, participant: String? = nil) {
         self.source = source
         self.destination = destination
         self.start = start
@@ -47,7 +47,7 @@ public struct HistoryFilter: Sendable, Equatable {
     }
 
     /// Whether `record` matches.
-    public func matches(_ record: HistoryRecord) -> Bool {
+    package func matches(_ record: HistoryRecord) -> Bool {
         (source == nil || record.source == source) && (destination == nil || record.destination == destination)
             && record.timestamp >= start && record.timestamp <= end
             && (participant == nil || record.source == participant
@@ -56,7 +56,7 @@ public struct HistoryFilter: Sendable, Equatable {
 }
 
 /// Message history.
-public protocol HistoryStore: Sendable {
+package protocol HistoryStore: Sendable {
     func append(_ record: HistoryRecord) async throws
     /// Matching records of `app`, by time (`ascending` or not), then skipping `offset`, at most `limit`.
     func query(_ filter: HistoryFilter, in app: AppID, ascending: Bool, offset: Int, limit: Int) async throws -> [HistoryRecord]
@@ -67,24 +67,24 @@ public protocol HistoryStore: Sendable {
 }
 
 /// A ``HistoryStore`` in memory.
-public actor InMemoryHistoryStore: HistoryStore {
+package actor InMemoryHistoryStore: HistoryStore {
     private var records: [AppID: [HistoryRecord]] = [:]
 
-    public init() {}
+    package init() {}
 
-    public func append(_ record: HistoryRecord) { records[record.appID, default: []].append(record) }
+    package func append(_ record: HistoryRecord) { records[record.appID, default: []].append(record) }
 
-    public func query(_ filter: HistoryFilter, in app: AppID, ascending: Bool, offset: Int, limit: Int) -> [HistoryRecord] {
+    package func query(_ filter: HistoryFilter, in app: AppID, ascending: Bool, offset: Int, limit: Int) -> [HistoryRecord] {
         let matching = (records[app] ?? []).enumerated().filter { filter.matches($0.element) }
             .sorted { ($0.element.timestamp, $0.offset) < ($1.element.timestamp, $1.offset) }.map(\.element)
         return Array((ascending ? matching : matching.reversed()).dropFirst(offset).prefix(limit))
     }
 
-    public func count(_ filter: HistoryFilter, in app: AppID) -> Int {
+    package func count(_ filter: HistoryFilter, in app: AppID) -> Int {
         (records[app] ?? []).filter { filter.matches($0) }.count
     }
 
-    public func deleteRecords(of app: AppID, before cutoff: Int64) -> Int {
+    package func deleteRecords(of app: AppID, before cutoff: Int64) -> Int {
         let before = records[app]?.count ?? 0
         records[app]?.removeAll { $0.timestamp < cutoff }
         return before - (records[app]?.count ?? 0)

@@ -1,14 +1,14 @@
 /// A peer message kept for a receiver who was offline (`client-protocol.md` §3).
-public struct StoredPeerMessage: Sendable, Equatable {
-    public var messageID: String
-    public var appID: AppID
-    public var from: UserID
-    public var to: UserID
-    public var content: MessageContent
+package struct StoredPeerMessage: Sendable, Equatable {
+    package var messageID: String
+    package var appID: AppID
+    package var from: UserID
+    package var to: UserID
+    package var content: MessageContent
     /// When the server received it (ms since the epoch).
-    public var serverTimestamp: Int64
+    package var serverTimestamp: Int64
 
-    public init(messageID: String, appID: AppID, from: UserID, to: UserID, content: MessageContent, serverTimestamp: Int64) {
+    package init(messageID: String, appID: AppID, from: UserID, to: UserID, content: MessageContent, serverTimestamp: Int64) {
         self.messageID = messageID
         self.appID = appID
         self.from = from
@@ -19,7 +19,7 @@ public struct StoredPeerMessage: Sendable, Equatable {
 }
 
 /// Store-and-forward of peer messages for offline receivers.
-public protocol OfflineMessageStore: Sendable {
+package protocol OfflineMessageStore: Sendable {
     /// Stores `message`; if the receiver then holds more than `limit`, its oldest are removed.
     func store(_ message: StoredPeerMessage, limit: Int) async throws
     /// The receiver's messages received at or after `notBefore`, oldest first (send order).
@@ -32,12 +32,12 @@ public protocol OfflineMessageStore: Sendable {
 }
 
 /// An ``OfflineMessageStore`` in memory (tests and configuration-only deployments; not durable).
-public actor InMemoryOfflineMessageStore: OfflineMessageStore {
+package actor InMemoryOfflineMessageStore: OfflineMessageStore {
     private var messages: [SessionKey: [StoredPeerMessage]] = [:]
 
-    public init() {}
+    package init() {}
 
-    public func store(_ message: StoredPeerMessage, limit: Int) {
+    package func store(_ message: StoredPeerMessage, limit: Int) {
         let key = SessionKey(appID: message.appID, userID: message.to)
         var list = messages[key] ?? []
         list.append(message)
@@ -45,15 +45,15 @@ public actor InMemoryOfflineMessageStore: OfflineMessageStore {
         messages[key] = list
     }
 
-    public func pending(for receiver: UserID, in app: AppID, notBefore: Int64) -> [StoredPeerMessage] {
+    package func pending(for receiver: UserID, in app: AppID, notBefore: Int64) -> [StoredPeerMessage] {
         (messages[SessionKey(appID: app, userID: receiver)] ?? []).filter { $0.serverTimestamp >= notBefore }
     }
 
-    public func delete(messageID: String, for receiver: UserID, in app: AppID) {
+    package func delete(messageID: String, for receiver: UserID, in app: AppID) {
         messages[SessionKey(appID: app, userID: receiver)]?.removeAll { $0.messageID == messageID }
     }
 
-    public func deleteReceived(before cutoff: Int64) -> Int {
+    package func deleteReceived(before cutoff: Int64) -> Int {
         var removed = 0
         for key in messages.keys {
             let before = messages[key]!.count

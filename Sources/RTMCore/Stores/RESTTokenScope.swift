@@ -2,7 +2,7 @@
 ///
 /// A customer credential (HTTP Basic) always reaches the whole app; this setting is about tokens only.
 /// Sends are the same under both: a token sends only as its own user.
-public enum RESTTokenScope: String, Sendable, CaseIterable {
+package enum RESTTokenScope: String, Sendable, CaseIterable {
     /// Agora's behaviour, the default: a valid token of any user of the app may read the whole app's
     /// message history (every user's peer messages, every channel's messages) and drain the
     /// destructive event feeds (`user_events`, `channel_events`).
@@ -15,7 +15,7 @@ public enum RESTTokenScope: String, Sendable, CaseIterable {
 
 extension RESTTokenScope {
     /// The scope a store column holds; a value this build does not know reads as the narrower ``user``.
-    public init(storedValue: String) {
+    package init(storedValue: String) {
         self = RESTTokenScope(rawValue: storedValue) ?? .user
     }
 }

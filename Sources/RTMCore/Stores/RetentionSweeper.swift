@@ -1,15 +1,15 @@
 import Logging
 
 /// Deletes expired offline messages and history past each app's retention, on the injected clock.
-public struct RetentionSweeper: Sendable {
-    public let stores: StoreBundle
-    public let clock: any RTMClock
-    public let limits: MessageService.Limits
+package struct RetentionSweeper: Sendable {
+    package let stores: StoreBundle
+    package let clock: any RTMClock
+    package let limits: MessageService.Limits
     /// Time between sweeps.
-    public let interval: Duration
+    package let interval: Duration
     let logger: Logger
 
-    public init(stores: StoreBundle, clock: any RTMClock, limits: MessageService.Limits, interval: Duration = .seconds(60),
+    package init(stores: StoreBundle, clock: any RTMClock, limits: MessageService.Limits, interval: Duration = .seconds(60),
                 logger: Logger = Logger(label: "rtm.retention")) {
         self.stores = stores
         self.clock = clock
@@ -20,7 +20,7 @@ public struct RetentionSweeper: Sendable {
 
     /// One pass: returns how many offline messages and history records were removed.
     @discardableResult
-    public func sweep() async throws -> (offline: Int, history: Int) {
+    package func sweep() async throws -> (offline: Int, history: Int) {
         let now = clock.nowMilliseconds()
         let offline = try await stores.offline.deleteReceived(before: now - limits.offlineRetention.milliseconds)
         var history = 0
@@ -32,7 +32,7 @@ public struct RetentionSweeper: Sendable {
     }
 
     /// Sweeps every `interval` until cancelled.
-    public func run() async {
+    package func run() async {
         while !Task.isCancelled {
             do {
                 let removed = try await sweep()

@@ -7,7 +7,7 @@ import Darwin
 #endif
 
 /// The source of time for everything with a timeout, window or expiry.
-public protocol RTMClock: Sendable {
+package protocol RTMClock: Sendable {
     /// Wall-clock time in milliseconds since the Unix epoch.
     func nowMilliseconds() -> Int64
     /// Suspends for `duration` of this clock's time; throws on cancellation.
@@ -19,7 +19,7 @@ public protocol RTMClock: Sendable {
 }
 
 /// A pending ``RTMClock/schedule(atMilliseconds:on:_:)``.
-public protocol RTMTimer: Sendable {
+package protocol RTMTimer: Sendable {
     /// Stops the work from running if it has not run yet.
     func cancel()
 }
@@ -38,16 +38,16 @@ struct EventLoopTimer: RTMTimer {
 
 extension RTMClock {
     /// Wall-clock time in whole seconds since the Unix epoch.
-    public func nowSeconds() -> Int64 { nowMilliseconds() / 1000 }
+    package func nowSeconds() -> Int64 { nowMilliseconds() / 1000 }
 
     /// Suspends until the wall clock reads `deadline` (ms since the epoch); returns at once if it has.
     /// Deadlines fixed before a task starts do not drift with the task's start.
-    public func sleep(untilMilliseconds deadline: Int64) async throws {
+    package func sleep(untilMilliseconds deadline: Int64) async throws {
         let remaining = deadline - nowMilliseconds()
         if remaining > 0 { try await sleep(for: .milliseconds(remaining)) }
     }
 
-    public func schedule(atMilliseconds deadline: Int64, on eventLoop: any EventLoop,
+    package func schedule(atMilliseconds deadline: Int64, on eventLoop: any EventLoop,
                          _ work: @escaping @Sendable () -> Void) -> any RTMTimer {
         TaskTimer(task: Task {
             do { try await sleep(untilMilliseconds: deadline) } catch { return }
@@ -57,20 +57,20 @@ extension RTMClock {
 }
 
 /// The real clock.
-public struct SystemClock: RTMClock {
-    public init() {}
-    public func nowMilliseconds() -> Int64 {
+package struct SystemClock: RTMClock {
+    package init() {}
+    package func nowMilliseconds() -> Int64 {
         var spec = timespec()
         clock_gettime(CLOCK_REALTIME, &spec)
         return Int64(spec.tv_sec) * 1000 + Int64(spec.tv_nsec) / 1_000_000
     }
-    public func sleep(for duration: Duration) async throws {
+    package func sleep(for duration: Duration) async throws {
         try await Task.sleep(for: duration)
     }
 
     /// Scheduled on the event loop: a waiting timer costs a scheduled task (a few hundred bytes), not
     /// a sleeping Swift task (kilobytes).
-    public func schedule(atMilliseconds deadline: Int64, on eventLoop: any EventLoop,
+    package func schedule(atMilliseconds deadline: Int64, on eventLoop: any EventLoop,
                          _ work: @escaping @Sendable () -> Void) -> any RTMTimer {
         let delay = max(0, deadline - nowMilliseconds())
         return EventLoopTimer(scheduled: eventLoop.scheduleTask(in: .milliseconds(delay)) { work() })
@@ -78,7 +78,7 @@ public struct SystemClock: RTMClock {
 }
 
 /// A clock that moves only when a test calls ``advance(by:)``; sleepers wake when their deadline passes.
-public final class ManualClock: RTMClock {
+package final class ManualClock: RTMClock {
     private struct Sleeper {
         var deadline: Int64
         var continuation: CheckedContinuation<Void, any Error>
@@ -91,16 +91,16 @@ public final class ManualClock: RTMClock {
     private let state: Mutex<State>
 
     /// Starts at `milliseconds` since the epoch.
-    public init(startingAt milliseconds: Int64 = 1_700_000_000_000) {
+    package init(startingAt milliseconds: Int64 = 1_700_000_000_000) {
         state = Mutex(State(now: milliseconds))
     }
 
-    public func nowMilliseconds() -> Int64 { state.withLock { $0.now } }
+    package func nowMilliseconds() -> Int64 { state.withLock { $0.now } }
 
     /// The number of tasks currently sleeping on this clock.
-    public var sleeperCount: Int { state.withLock { $0.sleepers.count } }
+    package var sleeperCount: Int { state.withLock { $0.sleepers.count } }
 
-    public func sleep(for duration: Duration) async throws {
+    package func sleep(for duration: Duration) async throws {
         let milliseconds = duration.components.seconds * 1000 + duration.components.attoseconds / 1_000_000_000_000_000
         let id = state.withLock { state -> Int in
             state.nextID += 1
@@ -129,7 +129,7 @@ public final class ManualClock: RTMClock {
     }
 
     /// Moves time forward and wakes every sleeper whose deadline is reached.
-    public func advance(by duration: Duration) {
+    package func advance(by duration: Duration) {
         let milliseconds = duration.components.seconds * 1000 + duration.components.attoseconds / 1_000_000_000_000_000
         let due = state.withLock { state -> [Sleeper] in
             state.now += milliseconds
