@@ -72,6 +72,18 @@ let package = Package(
             ],
             swiftSettings: swiftSettings
         ),
+        .target(name: "RTMCluster", dependencies: ["RTMCore"], swiftSettings: swiftSettings),
+        .target(
+            name: "RTMClusterPostgres",
+            dependencies: [
+                "RTMCluster", "RTMCore", "RTMStorePostgres",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "PostgresNIO", package: "postgres-nio"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            swiftSettings: swiftSettings
+        ),
         .target(
             name: "RTMHTTPAPI",
             dependencies: [
@@ -210,6 +222,16 @@ let package = Package(
         .testTarget(
             name: "RTMServerTests",
             dependencies: ["RTMServer", "RTMCore", .product(name: "NIOHTTP1", package: "swift-nio")],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(name: "RTMClusterTests", dependencies: ["RTMCluster"], swiftSettings: swiftSettings),
+        .testTarget(
+            name: "RTMClusterPostgresTests",
+            dependencies: [
+                "RTMCluster", "RTMClusterPostgres", "RTMStorePostgres", "RTMTestSupport",
+                .product(name: "PostgresNIO", package: "postgres-nio"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
             swiftSettings: swiftSettings
         ),
         .testTarget(name: "RTMFuzzingTests", dependencies: ["RTMFuzzing"], swiftSettings: swiftSettings),

@@ -8,9 +8,15 @@ import ServiceLifecycle
 /// The stores on PostgreSQL (`--database-url postgres://…`): a pooled `PostgresClient` that runs as
 /// a service, versioned migrations applied at start under an advisory lock, bound parameters only.
 package final class PostgresStore: Sendable {
-    let client: PostgresClient
+    /// The pool every query goes through (the cluster's bus publishes through it too).
+    package let client: PostgresClient
     let logger: Logger
     let url: PostgresURL
+
+    /// Settings for a connection of its own outside the pool (the cluster bus's listening connection).
+    package func dedicatedConnectionConfiguration() throws -> PostgresConnection.Configuration {
+        try url.connectionConfiguration()
+    }
 
     /// - Parameter url: `postgres://user:password@host:port/database`, with libpq's `sslmode` and
     ///   `sslrootcert` parameters (default `sslmode=prefer`); see `docs/OPERATIONS.md`.
@@ -177,6 +183,14 @@ enum PostgresMigrations {
                 ALTER COLUMN description TYPE BYTEA USING convert_to(description, 'UTF8')
             """,
             "ALTER TABLE history_message ALTER COLUMN payload TYPE BYTEA USING convert_to(payload, 'UTF8')",
+        ]),
+        // Issue 12, cluster mode (docs/CLUSTER.md): bus events too large for a notification, by reference.
+        (5, [
+            """
+            CREATE TABLE IF NOT EXISTS rtm_bus_body (id BIGSERIAL PRIMARY KEY, body BYTEA NOT NULL,
+                created_at TIMESTAMPTZ NOT NULL DEFAULT now())
+            """,
+            "CREATE INDEX IF NOT EXISTS rtm_bus_body_time ON rtm_bus_body (created_at)",
         ]),
     ]
 }
