@@ -224,7 +224,7 @@ let package = Package(
             dependencies: ["RTMServer", "RTMCore", .product(name: "NIOHTTP1", package: "swift-nio")],
             swiftSettings: swiftSettings
         ),
-        .testTarget(name: "RTMClusterTests", dependencies: ["RTMCluster"], swiftSettings: swiftSettings),
+        .testTarget(name: "RTMClusterTests", dependencies: ["RTMCluster", "RTMCore"], swiftSettings: swiftSettings),
         .testTarget(
             name: "RTMClusterPostgresTests",
             dependencies: [

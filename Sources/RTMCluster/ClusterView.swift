@@ -1,0 +1,158 @@
+import RTMCore
+
+/// What one node knows of the sessions the *other* nodes hold: who holds each user, the members
+/// they hold in each channel, and those users' attributes. A value, changed only by applying bus
+/// events in bus order (the same order on every node); the node's own sessions are in its
+/// ``Router``, not here. Applying an event returns what the node must tell its own sessions.
+package struct ClusterView: Sendable {
+    /// A session another node holds.
+    package struct Holder: Equatable, Sendable {
+        package var node: String
+        package var sessionID: String
+        package var reachable: Bool
+
+        package init(node: String, sessionID: String, reachable: Bool) {
+            self.node = node
+            self.sessionID = sessionID
+            self.reachable = reachable
+        }
+    }
+
+    package struct UserKey: Hashable, Sendable {
+        package var app: AppID
+        package var user: UserID
+    }
+
+    package struct ChannelKey: Hashable, Sendable {
+        package var app: AppID
+        package var channel: ChannelName
+    }
+
+    /// What applying an event asks of this node.
+    package enum Change: Equatable, Sendable {
+        /// Tell this node's watchers of `user`.
+        case presence(AppID, UserID, PeerOnlineState)
+        /// Tell this node's members of `channel`.
+        case memberJoined(AppID, ChannelName, UserID)
+        case memberLeft(AppID, ChannelName, UserID)
+        /// `user` logged in on `node`: a session of that user on this node may have to end (the
+        /// broker decides by bus order).
+        case loggedInElsewhere(AppID, UserID, node: String)
+    }
+
+    /// This node's id: its own events are not applied (its ``Router`` has them).
+    package let nodeID: String
+    package private(set) var holders: [UserKey: Holder] = [:]
+    /// Members other nodes hold in each channel: user → node.
+    package private(set) var members: [ChannelKey: [UserID: String]] = [:]
+    package private(set) var attributes: [UserKey: [AttributeEntry]] = [:]
+
+    package init(nodeID: String) {
+        self.nodeID = nodeID
+    }
+
+    /// Applies `event`, published by `origin`; returns what this node must tell its own sessions.
+    package mutating func apply(_ event: ClusterEvent, origin: String) -> [Change] {
+        guard origin != nodeID else { return [] }
+        switch event {
+        case .login(let app, let user, let session):
+            guard let key = Self.userKey(app, user) else { return [] }
+            var changes: [Change] = [.loggedInElsewhere(key.app, key.user, node: origin)]
+            if let previous = holders[key] {
+                changes += removeMemberships(of: key, heldBy: previous.node)   // the older session left its channels
+                if !previous.reachable { changes.append(.presence(key.app, key.user, .online)) }
+            } else {
+                changes.append(.presence(key.app, key.user, .online))
+            }
+            attributes[key] = nil
+            holders[key] = Holder(node: origin, sessionID: session, reachable: true)
+            return changes
+        case .logout(let app, let user, let session):
+            guard let key = Self.userKey(app, user), let holder = holders[key], holder.sessionID == session else { return [] }
+            return removeHolder(key, holder)
+        case .reachability(let app, let user, let session, let reachable):
+            guard let key = Self.userKey(app, user), let holder = holders[key], holder.sessionID == session,
+                  holder.reachable != reachable else { return [] }
+            holders[key]?.reachable = reachable
+            return [.presence(key.app, key.user, reachable ? .online : .unreachable)]
+        case .join(let app, let channel, let user):
+            guard let key = Self.channelKey(app, channel), let user = UserID(user),
+                  members[key, default: [:]].updateValue(origin, forKey: user) == nil else { return [] }
+            return [.memberJoined(key.app, key.channel, user)]
+        case .leave(let app, let channel, let user):
+            guard let key = Self.channelKey(app, channel), let user = UserID(user), members[key]?[user] == origin else { return [] }
+            members[key]?[user] = nil
+            if members[key]?.isEmpty == true { members[key] = nil }
+            return [.memberLeft(key.app, key.channel, user)]
+        case .userAttributes(let app, let user, let entries):
+            guard let key = Self.userKey(app, user), holders[key]?.node == origin else { return [] }
+            attributes[key] = entries.map { AttributeEntry(key: $0.key, value: $0.value) }
+            return []
+        case .nodeLost(let node):
+            guard node != nodeID else { return [] }
+            return holders.filter { $0.value.node == node }.flatMap { removeHolder($0.key, $0.value) }
+        case .peerMessage, .channelMessage, .ack:
+            return []
+        }
+    }
+
+    /// Forgets everything (before rebuilding from the tables after a resync).
+    package mutating func reset() {
+        holders = [:]
+        members = [:]
+        attributes = [:]
+    }
+
+    // MARK: Questions
+
+    package func holder(of user: UserID, in app: AppID) -> Holder? { holders[UserKey(app: app, user: user)] }
+
+    package func remoteMembers(of channel: ChannelName, in app: AppID) -> [UserID] {
+        members[ChannelKey(app: app, channel: channel)].map { Array($0.keys) } ?? []
+    }
+
+    package func remoteMemberCount(of channel: ChannelName, in app: AppID) -> Int {
+        members[ChannelKey(app: app, channel: channel)]?.count ?? 0
+    }
+
+    package func attributes(of user: UserID, in app: AppID) -> [AttributeEntry]? {
+        let key = UserKey(app: app, user: user)
+        guard holders[key] != nil else { return nil }
+        return attributes[key] ?? []
+    }
+
+    // MARK: Changes
+
+    private mutating func removeHolder(_ key: UserKey, _ holder: Holder) -> [Change] {
+        holders[key] = nil
+        attributes[key] = nil
+        return removeMemberships(of: key, heldBy: holder.node) + [.presence(key.app, key.user, .offline)]
+    }
+
+    private mutating func removeMemberships(of key: UserKey, heldBy node: String) -> [Change] {
+        var changes: [Change] = []
+        for (channelKey, users) in members where channelKey.app == key.app && users[key.user] == node {
+            members[channelKey]?[key.user] = nil
+            if members[channelKey]?.isEmpty == true { members[channelKey] = nil }
+            changes.append(.memberLeft(key.app, channelKey.channel, key.user))
+        }
+        return changes.sorted { $0.channelName < $1.channelName }
+    }
+
+    private static func userKey(_ app: String, _ user: String) -> UserKey? {
+        guard let app = AppID(app), let user = UserID(user) else { return nil }
+        return UserKey(app: app, user: user)
+    }
+
+    private static func channelKey(_ app: String, _ channel: String) -> ChannelKey? {
+        guard let app = AppID(app), let channel = ChannelName(channel) else { return nil }
+        return ChannelKey(app: app, channel: channel)
+    }
+}
+
+private extension ClusterView.Change {
+    /// For a stable order of several `memberLeft`s.
+    var channelName: String {
+        if case .memberLeft(_, let channel, _) = self { channel.rawValue } else { "" }
+    }
+}
