@@ -228,7 +228,8 @@ let package = Package(
         .testTarget(
             name: "RTMClusterPostgresTests",
             dependencies: [
-                "RTMCluster", "RTMClusterPostgres", "RTMStorePostgres", "RTMTestSupport",
+                "RTMCluster", "RTMClusterPostgres", "RTMCore", "RTMStorePostgres", "RTMTestSupport",
+                .product(name: "Logging", package: "swift-log"),
                 .product(name: "PostgresNIO", package: "postgres-nio"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ],

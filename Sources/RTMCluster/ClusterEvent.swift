@@ -22,6 +22,10 @@ package enum ClusterEvent: Codable, Equatable, Sendable {
     case ack(messageID: String, senderNode: String, acknowledged: Bool)
     /// A node's lease ran out: its users are offline and its members gone.
     case nodeLost(node: String)
+    /// A node (re)started listening and may have missed events: every other node announces its
+    /// sessions again (logins, joins, reachability, attributes), which the views take as no-ops
+    /// where they knew them already.
+    case announceRequest
 
     package struct Attribute: Codable, Equatable, Sendable {
         package var key: String

@@ -57,6 +57,7 @@ package struct ClusterView: Sendable {
         switch event {
         case .login(let app, let user, let session):
             guard let key = Self.userKey(app, user) else { return [] }
+            if let previous = holders[key], previous.node == origin, previous.sessionID == session { return [] }   // announced again
             var changes: [Change] = [.loggedInElsewhere(key.app, key.user, node: origin)]
             if let previous = holders[key] {
                 changes += removeMemberships(of: key, heldBy: previous.node)   // the older session left its channels
@@ -91,7 +92,7 @@ package struct ClusterView: Sendable {
         case .nodeLost(let node):
             guard node != nodeID else { return [] }
             return holders.filter { $0.value.node == node }.flatMap { removeHolder($0.key, $0.value) }
-        case .peerMessage, .channelMessage, .ack:
+        case .peerMessage, .channelMessage, .ack, .announceRequest:
             return []
         }
     }

@@ -83,6 +83,9 @@ package final class PostgresBus: ClusterBus, Service {
 
     // MARK: Listening
 
+    /// The listening connection's `application_name` (`pg_stat_activity` shows which node it is).
+    package static func applicationName(of nodeID: String) -> String { "rtm-bus-\(nodeID)" }
+
     /// Listens until cancelled or a graceful shutdown, connecting again whenever the connection is lost.
     package func run() async throws {
         await cancelWhenGracefulShutdown {
@@ -104,7 +107,9 @@ package final class PostgresBus: ClusterBus, Service {
 
     /// One listening connection's life: connect, `LISTEN`, announce a resync, deliver until it fails.
     private func listenOnce(listening: () -> Void) async throws {
-        let connection = try await PostgresConnection.connect(configuration: try store.dedicatedConnectionConfiguration(),
+        var configuration = try store.dedicatedConnectionConfiguration()
+        configuration.options.additionalStartupParameters.append(("application_name", Self.applicationName(of: nodeID)))
+        let connection = try await PostgresConnection.connect(configuration: configuration,
                                                               id: connectionIDs.add(1, ordering: .relaxed).newValue, logger: logger)
         defer { Task { try? await connection.close() } }
         try await connection.listen(on: Self.channel) { notifications in

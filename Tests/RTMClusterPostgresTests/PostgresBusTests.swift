@@ -79,7 +79,7 @@ import Testing
         let (a, b) = (nodes[0], nodes[1])
         // Kill b's listening connection the way a network failure or a restarted server would.
         for try await _ in try await a.store.client.query(
-            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE query LIKE 'LISTEN%' AND datname = current_database() AND pid <> pg_backend_pid()",
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name LIKE 'rtm-bus-%' AND datname = current_database()",
             logger: Logger(label: "rtm.test")) {}
         #expect(await waitUntil { b.resyncs >= 2 && a.resyncs >= 2 }, "both listeners were cut; each listens again and says so")
         try await a.bus.publish(["after the cut"])

@@ -6,14 +6,6 @@ import Testing
 
 /// The router with a fake transport: encoding once, app isolation, membership and acks.
 @Suite struct RouterTests {
-    final class CountingEncoder: EventEncoder {
-        let count = Atomic<Int>(0)
-        func encodeBody(_ event: OutboundEvent) -> ByteBuffer {
-            count.add(1, ordering: .relaxed)
-            return ByteBuffer(string: "\(event)}")
-        }
-    }
-
     static let appA = AppID("970CA35de60c44645bbae8a215061b33")!
     static let appB = AppID("0123456789abcdef0123456789abcdef")!
 

@@ -13,7 +13,7 @@ import Testing
     func router(_ clock: ManualClock, threshold: Int = 512) -> Router {
         var limits = RouterLimits()
         limits.memberEventThreshold = threshold
-        return Router(clock: clock, encoder: RouterTests.CountingEncoder(), limits: limits)
+        return Router(clock: clock, encoder: CountingEncoder(), limits: limits)
     }
 
     func member(_ router: Router, _ user: String) -> (RouterSession, RecordingSink) {

@@ -20,7 +20,13 @@ extension Router {
     package func writeUserAttributes(_ session: RouterSession, _ write: AttributeWrite) -> AttributeOutcome {
         sessionTable.withLock { sessions in
             guard sessions.isCurrent(session) else { return .notLoggedIn }
-            return attributeTable.withLock { $0.writeUser(session.key, write) }
+            return attributeTable.withLock { attributes in
+                let outcome = attributes.writeUser(session.key, write)
+                if outcome == .ok, let cluster {
+                    cluster.changed(.userAttributes(session.appID, session.userID, attributes.user(session.key, keys: nil)))
+                }
+                return outcome
+            }
         }
     }
 
@@ -28,7 +34,11 @@ extension Router {
     package func userAttributes(of user: UserID, in app: AppID, keys: [String]?) -> [AttributeEntry]? {
         let key = SessionKey(appID: app, userID: user)
         return sessionTable.withLock { sessions in
-            guard sessions.current(key) != nil else { return nil }
+            guard sessions.current(key) != nil else {
+                guard let entries = cluster?.attributesElsewhere(of: user, in: app) else { return nil }
+                let wanted = keys.map(Set.init)
+                return entries.filter { wanted?.contains($0.key) ?? true }.sorted { $0.key < $1.key }
+            }
             return attributeTable.withLock { $0.user(key, keys: keys) }
         }
     }

@@ -12,10 +12,14 @@ extension Router {
         let joined = sessionTable.withLock { sessions -> ChannelTable.Joined in
             guard sessions.isCurrent(session) else { return ChannelTable.Joined(outcome: .notLoggedIn) }
             return channelTable.withLock { channels -> ChannelTable.Joined in
-                let joined = channels.join(session, channel, limits: limits)
-                if case .joined = joined.outcome {
+                var joined = channels.join(session, channel, limits: limits)
+                if case .joined(let localCount) = joined.outcome {
                     attributeTable.withLock { $0.channelGainedMember(key) }   // a pending drop of its attributes is void now
                     record(.join, session.userID, in: session.appID, channel: channel)
+                    if let cluster {
+                        cluster.changed(.join(session.appID, channel, session.userID))
+                        joined.outcome = .joined(memberCount: localCount + cluster.memberCountElsewhere(of: channel, in: session.appID))
+                    }
                 }
                 return joined
             }
@@ -58,8 +62,12 @@ extension Router {
             guard sessions.isCurrent(session) else { return nil }
             return channelTable.withLock { channels -> [UserID]? in
                 guard channels.channels(of: session.key).contains(channel) else { return nil }
-                let members = channels.members(of: ChannelKey(appID: session.appID, channel: channel)).keys
-                return Array(Array(members).shuffled().prefix(limit))
+                var members = Array(channels.members(of: ChannelKey(appID: session.appID, channel: channel)).keys)
+                if let cluster {
+                    let local = Set(members)
+                    members += cluster.membersElsewhere(of: channel, in: session.appID).filter { !local.contains($0) }
+                }
+                return Array(members.shuffled().prefix(limit))
             }
         }
     }
@@ -68,7 +76,10 @@ extension Router {
     package func memberCounts(of channels: [ChannelName], in app: AppID) -> [ChannelName: Int] {
         channelTable.withLock { table in
             var counts: [ChannelName: Int] = [:]
-            for channel in channels { counts[channel] = table.memberCount(of: ChannelKey(appID: app, channel: channel)) }
+            for channel in channels {
+                counts[channel] = table.memberCount(of: ChannelKey(appID: app, channel: channel))
+                    + (cluster?.memberCountElsewhere(of: channel, in: app) ?? 0)
+            }
             return counts
         }
     }
@@ -100,6 +111,7 @@ extension Router {
     /// and the drop of the attributes of a channel it left empty.
     func departed(_ departure: Departure, _ attributes: inout AttributeTable) {
         record(.leave, departure.user, in: departure.channel.appID, channel: departure.channel.channel)
+        cluster?.changed(.leave(departure.channel.appID, departure.channel.channel, departure.user))
         if departure.remainingCount == 0 { scheduleAttributeDrop(departure.channel, attributes) }
     }
 
@@ -134,7 +146,8 @@ extension Router {
         let now = clock.nowMilliseconds()
         let members = channelTable.withLock { $0.flushCount(key, now: now) }
         guard !members.isEmpty else { return }
-        let body = encoder.encodeBody(.memberCount(channel: key.channel, count: members.count))
+        let count = members.count + (cluster?.memberCountElsewhere(of: key.channel, in: key.appID) ?? 0)
+        let body = encoder.encodeBody(.memberCount(channel: key.channel, count: count))
         for member in members where member.userID != skipped { _ = member.sink.enqueueEvent(body, kind: .other) }
     }
 }

@@ -33,7 +33,10 @@ extension Router {
         sessionTable.withLock { sessions in
             guard sessions.isCurrent(session) else { return false }
             presenceTable.withLock { presence in
-                if presence.reattach(session.key) { notifyWatchers(of: session.key, .online, sessions, presence) }
+                if presence.reattach(session.key) {
+                    notifyWatchers(of: session.key, .online, sessions, presence)
+                    cluster?.changed(.reachability(session.appID, session.userID, sessionID: session.sessionID, reachable: true))
+                }
             }
             return true
         }
@@ -45,6 +48,7 @@ extension Router {
             presenceTable.withLock { presence in
                 if presence.markUnreachable(session.key, generation: generation) {
                     notifyWatchers(of: session.key, .unreachable, sessions, presence)
+                    cluster?.changed(.reachability(session.appID, session.userID, sessionID: session.sessionID, reachable: false))
                 }
             }
         }
@@ -70,7 +74,10 @@ extension Router {
     /// ONLINE or OFFLINE for each user, in order; a query never says UNREACHABLE.
     package func onlineStatus(of users: [UserID], in app: AppID) -> [PeerOnlineState] {
         sessionTable.withLock { sessions in
-            users.map { sessions.current(SessionKey(appID: app, userID: $0)) == nil ? .offline : .online }
+            users.map { user in
+                let key = SessionKey(appID: app, userID: user)
+                return sessions.current(key) != nil || presenceElsewhere(of: key) != nil ? .online : .offline
+            }
         }
     }
 
@@ -88,7 +95,8 @@ extension Router {
                 var seen = Set<UserID>()
                 let snapshot = users.filter { added.contains($0) && seen.insert($0).inserted }.map { user in
                     let key = SessionKey(appID: session.appID, userID: user)
-                    return (user, presence.presence(of: key, online: sessions.current(key) != nil))
+                    guard sessions.current(key) != nil else { return (user, presenceElsewhere(of: key) ?? .offline) }
+                    return (user, presence.presence(of: key, online: true))
                 }
                 if !snapshot.isEmpty {
                     _ = session.sink.enqueueEvent(encoder.encodeBody(.peersOnlineStatus(snapshot)), kind: .other)

@@ -26,14 +26,17 @@ package final class Router: Sendable {
     package let attributeLimits: AttributeLimits
     /// Where login/logout and join/leave events go for the REST event feeds, if anywhere.
     package let eventRecorder: EventRecorder?
+    /// The cluster this node is part of, if any: what other nodes hold, and where this node's changes go.
+    let cluster: (any RouterCluster)?
     let logger: Logger
     let messageIDs: MessageIDGenerator
     let metrics = RouterMetrics()
 
     package init(clock: any RTMClock, encoder: any EventEncoder, limits: RouterLimits = RouterLimits(),
                 graceLimits: SessionGraceLimits = SessionGraceLimits(), attributeLimits: AttributeLimits = AttributeLimits(),
-                eventRecorder: EventRecorder? = nil, logger: Logger = Logger(label: "rtm.router")) {
+                eventRecorder: EventRecorder? = nil, cluster: (any RouterCluster)? = nil, logger: Logger = Logger(label: "rtm.router")) {
         self.eventRecorder = eventRecorder
+        self.cluster = cluster
         self.clock = clock
         self.encoder = encoder
         self.limits = limits
@@ -74,7 +77,8 @@ package final class Router: Sendable {
             _ = sessions.insert(session)
             channels.sessionStarted(session.key)
             record(.login, session.userID, in: session.appID)
-            if previous == nil { notifyWatchers(of: session.key, .online, sessions, presence) }
+            cluster?.changed(.login(session.appID, session.userID, sessionID: session.sessionID))
+            if previous == nil, presenceElsewhere(of: session.key) != .online { notifyWatchers(of: session.key, .online, sessions, presence) }
             return (previous, departures)
         }
         announce(departures)
@@ -95,6 +99,11 @@ package final class Router: Sendable {
     /// Whether `session` is the current session of its user.
     package func isCurrent(_ session: RouterSession) -> Bool {
         sessionTable.withLock { $0.isCurrent(session) }
+    }
+
+    /// How another node's session of the user stands, if this node is in a cluster and another holds it.
+    func presenceElsewhere(of key: SessionKey) -> PeerOnlineState? {
+        cluster?.presenceElsewhere(of: key.userID, in: key.appID)
     }
 
     /// Whether `user` has a live session in `app`.
@@ -118,8 +127,9 @@ package final class Router: Sendable {
         _ = sessions.remove(session)
         presence.sessionRemoved(session.key)
         attributes.sessionRemoved(session.key)
-        if !replaced { notifyWatchers(of: session.key, .offline, sessions, presence) }
+        if !replaced, presenceElsewhere(of: session.key) == nil { notifyWatchers(of: session.key, .offline, sessions, presence) }
         record(.logout, session.userID, in: session.appID)
+        cluster?.changed(.logout(session.appID, session.userID, sessionID: session.sessionID))
         let departures = channels.leaveAll(session.key, limits: limits)
         for departure in departures { departed(departure, &attributes) }
         return departures

@@ -1,0 +1,154 @@
+import Logging
+import RTMCore
+
+/// The broker of one node of a cluster (docs/CLUSTER.md): a ``Router`` for the sessions this node
+/// holds, a ``ClusterView`` of what the other nodes hold, and a ``ClusterBus`` between them.
+///
+/// Questions are answered from memory (the router asks the view for what is elsewhere). This node's
+/// changes are published by the router as they happen (``RouterCluster/changed(_:)``); what the
+/// other nodes publish is applied by ``run()`` in bus order. A message between two sessions of this
+/// node never touches the bus; one for a user the view places on another node is published for it.
+package final class ClusterBroker: Broker {
+    package let router: Router
+    package let nodeID: String
+    let state: ClusterState
+    let bus: any ClusterBus
+    let logger: Logger
+    /// Events per publish (one transaction).
+    static let batchSize = 100
+
+    package init(nodeID: String, bus: any ClusterBus, clock: any RTMClock, encoder: any EventEncoder,
+                 limits: RouterLimits = RouterLimits(), graceLimits: SessionGraceLimits = SessionGraceLimits(),
+                 attributeLimits: AttributeLimits = AttributeLimits(), eventRecorder: EventRecorder? = nil,
+                 maximumOutbox: Int = 100_000, logger: Logger = Logger(label: "rtm.cluster")) {
+        self.nodeID = nodeID
+        self.bus = bus
+        self.logger = logger
+        self.state = ClusterState(nodeID: nodeID, maximumOutbox: maximumOutbox, maximumOwedAcks: limits.maximumPendingAcks, logger: logger)
+        self.router = Router(clock: clock, encoder: encoder, limits: limits, graceLimits: graceLimits, attributeLimits: attributeLimits,
+                             eventRecorder: eventRecorder, cluster: state, logger: logger)
+    }
+
+    // MARK: Running
+
+    /// Publishes this node's events and applies the other nodes' until cancelled.
+    package func run() async {
+        await withDiscardingTaskGroup { group in
+            group.addTask { await self.publishOutbox() }
+            group.addTask {
+                for await delivery in self.bus.deliveries { self.received(delivery) }
+            }
+        }
+    }
+
+    private func publishOutbox() async {
+        for await _ in state.doorbell {
+            var batch = state.takeOutbox(limit: Self.batchSize)
+            var failures = 0
+            while !batch.isEmpty, !Task.isCancelled {
+                do {
+                    try await bus.publish(batch.map { $0.encoded() })
+                    batch = state.takeOutbox(limit: Self.batchSize)
+                    failures = 0
+                } catch {
+                    failures += 1
+                    logger.warning("cluster bus: publishing \(batch.count) events failed (attempt \(failures)), trying again: \(error)")
+                    try? await Task.sleep(for: .milliseconds(min(100 * failures, 2_000)))
+                }
+            }
+        }
+    }
+
+    func received(_ delivery: BusDelivery) {
+        switch delivery {
+        case .resync:
+            // What the other nodes hold is rebuilt from their answers to an announce request.
+            state.view.withLock { $0.reset() }
+            state.publish(.announceRequest)
+        case .event(let envelope):
+            guard let event = ClusterEvent.decode(envelope.body) else {
+                logger.warning("cluster bus: an event from \(envelope.origin) this version does not know was ignored")
+                return
+            }
+            if envelope.origin == nodeID {
+                if case .login(_, _, let session) = event { state.confirmLogin(session) }
+                return
+            }
+            apply(event, from: envelope.origin)
+        }
+    }
+
+    private func apply(_ event: ClusterEvent, from origin: String) {
+        let changes = state.view.withLock { $0.apply(event, origin: origin) }
+        switch event {
+        case .peerMessage(let message) where message.receiverNode == nodeID:
+            deliver(message, from: origin)
+        case .channelMessage(let message):
+            guard let app = AppID(message.app), let channel = ChannelName(message.channel), let from = UserID(message.from),
+                  let content = Self.content(message.content) else { return }
+            router.fanOutFromElsewhere(app: app, channel: channel, from: from, messageID: message.messageID, content: content,
+                                       serverTimestamp: message.serverTimestamp)
+        case .ack(let messageID, let senderNode, let acknowledged) where senderNode == nodeID:
+            router.resolveAckFromElsewhere(messageID, acked: acknowledged)
+        case .announceRequest:
+            announceLocalSessions()
+        default:
+            break
+        }
+        for change in changes { perform(change) }
+    }
+
+    private func perform(_ change: ClusterView.Change) {
+        switch change {
+        case .presence(let app, let user, let presence):
+            router.presenceChangedElsewhere(of: user, in: app, presence)
+        case .memberJoined(let app, let channel, let user):
+            router.memberJoinedElsewhere(user, channel: channel, in: app)
+        case .memberLeft(let app, let channel, let user):
+            router.memberLeftElsewhere(user, channel: channel, in: app)
+        case .loggedInElsewhere(let app, let user, _):
+            // Last in bus order wins: a session whose own login came back before this one ends; one
+            // whose login has not come back yet is the later one, and the other node ends its own.
+            if let session = router.currentSession(of: user, in: app), state.isConfirmed(session.sessionID) {
+                router.endForLoginElsewhere(session)
+            }
+        }
+    }
+
+    private func deliver(_ message: ClusterEvent.PeerMessage, from origin: String) {
+        guard let app = AppID(message.app), let from = UserID(message.from), let to = UserID(message.to),
+              let content = Self.content(message.content) else { return }
+        let delivered = router.deliverFromElsewhere(PeerMessage(appID: app, from: from, to: to, content: content),
+                                                    messageID: message.messageID, serverTimestamp: message.serverTimestamp,
+                                                    offline: message.offline)
+        guard message.wantsAck else { return }
+        if delivered == nil || !state.oweAck(message.messageID, to: origin, app: app, user: to) {
+            state.publish(.ack(messageID: message.messageID, senderNode: origin, acknowledged: false))
+        }
+    }
+
+    private func announceLocalSessions() {
+        for session in router.localSessionStates() {
+            let (app, user) = (session.appID.rawValue, session.userID.rawValue)
+            state.publish(.login(app: app, user: user, session: session.sessionID))
+            if !session.reachable { state.publish(.reachability(app: app, user: user, session: session.sessionID, reachable: false)) }
+            for channel in session.channels { state.publish(.join(app: app, channel: channel.rawValue, user: user)) }
+            if !session.attributes.isEmpty {
+                state.publish(.userAttributes(app: app, user: user, attributes: session.attributes.map { .init(key: $0.key, value: $0.value) }))
+            }
+        }
+    }
+
+    static func content(_ content: ClusterEvent.Content) -> MessageContent? {
+        if let text = content.text { return .text(text) }
+        if let raw = content.rawBase64 { return .raw(base64: raw, description: content.description) }
+        return nil
+    }
+
+    static func content(_ content: MessageContent) -> ClusterEvent.Content {
+        switch content {
+        case .text(let text): ClusterEvent.Content(text: text)
+        case .raw(let base64, let description): ClusterEvent.Content(rawBase64: base64, description: description)
+        }
+    }
+}

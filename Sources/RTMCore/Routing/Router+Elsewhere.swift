@@ -1,0 +1,117 @@
+/// What the router does for events of other nodes (a cluster's broker calls these after applying a
+/// bus event to its view): deliveries to this node's sessions, and what its members and watchers
+/// must be told. Nothing here is published again.
+extension Router {
+    /// A new id for a message this node sends (also when its receiver is on another node).
+    package func newMessageID() -> String { messageIDs.next() }
+
+    /// Opens an acknowledgement slot for a message handed to a receiver on another node; the ack
+    /// comes back with ``resolveAckFromElsewhere(_:acked:)``. `false` at the bound (see ``sendPeer(_:wantAck:offline:serverTimestamp:)``).
+    package func openAckForElsewhere(_ messageID: String, receiver user: UserID, in app: AppID) -> Bool {
+        let opened = sessionTable.withLock {
+            $0.openAck(messageID, receiver: SessionKey(appID: app, userID: user), maximum: limits.maximumPendingAcks)
+        }
+        if !opened { metrics.ackSlotsFull.increment() }
+        return opened
+    }
+
+    /// The receiver's node reports the ack (or that it gave the message up).
+    package func resolveAckFromElsewhere(_ messageID: String, acked: Bool) {
+        sessionTable.withLock { $0.resolve(messageID, acked: acked) }?.resume(returning: acked)
+    }
+
+    /// Queues a peer message sent on another node to the receiver's session here, under its id.
+    /// - Returns: the session it was queued to, or `nil` if there is none or it refused it.
+    package func deliverFromElsewhere(_ message: PeerMessage, messageID: String, serverTimestamp: Int64, offline: Bool) -> RouterSession? {
+        guard let receiver = currentSession(of: message.to, in: message.appID) else { return nil }
+        let body = encoder.encodeBody(.peerMessage(messageID: messageID, from: message.from, content: message.content,
+                                                   serverTimestamp: serverTimestamp, offline: false))
+        let offlineCopy = offline ? StoredPeerMessage(messageID: messageID, appID: message.appID, from: message.from, to: message.to,
+                                                      content: message.content, serverTimestamp: serverTimestamp) : nil
+        guard receiver.sink.enqueueEvent(body, kind: .peerMessage(messageID: messageID, offlineCopy: offlineCopy)) else { return nil }
+        metrics.peerDelivered.increment()
+        return receiver
+    }
+
+    /// Hands a channel message sent on another node to this node's members of the channel but `from`.
+    /// - Returns: how many sessions accepted it.
+    @discardableResult
+    package func fanOutFromElsewhere(app: AppID, channel: ChannelName, from: UserID, messageID: String, content: MessageContent,
+                                     serverTimestamp: Int64) -> Int {
+        let receivers = channelTable.withLock { $0.receivers(of: ChannelKey(appID: app, channel: channel), except: from) }
+        guard !receivers.isEmpty else { return 0 }
+        let body = encoder.encodeBody(.channelMessage(channel: channel, from: from, messageID: messageID,
+                                                      content: content, serverTimestamp: serverTimestamp))
+        let kind = EventKind.channelMessage(channel, serverTimestamp: serverTimestamp)
+        var accepted = 0
+        for receiver in receivers where receiver.sink.enqueueEvent(body, kind: kind) { accepted += 1 }
+        metrics.channelDelivered.increment(by: Int64(accepted))
+        return accepted
+    }
+
+    /// Another node's session of `user` changed presence: this node's watchers are told, unless this
+    /// node holds a session of the user (its own state is what they see).
+    package func presenceChangedElsewhere(of user: UserID, in app: AppID, _ presence: PeerOnlineState) {
+        let key = SessionKey(appID: app, userID: user)
+        sessionTable.withLock { sessions in
+            guard sessions.current(key) == nil else { return }
+            presenceTable.withLock { notifyWatchers(of: key, presence, sessions, $0) }
+        }
+    }
+
+    /// A member joined `channel` on another node: this node's members get `member_joined` and a paced count.
+    package func memberJoinedElsewhere(_ user: UserID, channel: ChannelName, in app: AppID) {
+        let key = ChannelKey(appID: app, channel: channel)
+        let members = channelTable.withLock { Array($0.members(of: key).values) }
+        guard !members.isEmpty else { return }
+        let body = encoder.encodeBody(.memberJoined(channel: channel, user: user))
+        for member in members { _ = member.sink.enqueueEvent(body, kind: .other) }
+        scheduleMemberCount(key)
+    }
+
+    /// A member left `channel` on another node: this node's members get `member_left` and a paced count.
+    package func memberLeftElsewhere(_ user: UserID, channel: ChannelName, in app: AppID) {
+        let key = ChannelKey(appID: app, channel: channel)
+        let members = channelTable.withLock { Array($0.members(of: key).values) }
+        guard !members.isEmpty else { return }
+        let body = encoder.encodeBody(.memberLeft(channel: channel, user: user))
+        for member in members { _ = member.sink.enqueueEvent(body, kind: .other) }
+        scheduleMemberCount(key)
+    }
+
+    /// The user logged in on another node later (in bus order) than `session`: the session ends as
+    /// a remote login (it leaves its channels; watchers see no OFFLINE, the user is online elsewhere).
+    package func endForLoginElsewhere(_ session: RouterSession) {
+        let departures = withAllTables { sessions, channels, presence, attributes -> [Departure]? in
+            guard sessions.isCurrent(session) else { return nil }
+            return removeSession(session, replaced: true, &sessions, &channels, &presence, &attributes)
+        }
+        guard let departures else { return }
+        announce(departures)
+        session.sink.terminate(.remoteLogin)
+    }
+}
+
+/// One of this node's sessions as the other nodes must know it (announced again when a node asks).
+package struct LocalSessionState: Sendable {
+    package var appID: AppID
+    package var userID: UserID
+    package var sessionID: String
+    package var reachable: Bool
+    package var channels: [ChannelName]
+    package var attributes: [AttributeEntry]
+}
+
+extension Router {
+    /// Every session this node holds, with its channels, reachability and attributes.
+    package func localSessionStates() -> [LocalSessionState] {
+        withAllTables { sessions, channels, presence, attributes in
+            sessions.sessions.values.map { session in
+                LocalSessionState(appID: session.appID, userID: session.userID, sessionID: session.sessionID,
+                                  reachable: presence.presence(of: session.key, online: true) == .online,
+                                  channels: channels.channels(of: session.key).sorted { $0.rawValue < $1.rawValue },
+                                  attributes: attributes.user(session.key, keys: nil))
+            }
+        }
+    }
+}
