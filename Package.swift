@@ -112,6 +112,7 @@ let package = Package(
             name: "RTMServer",
             dependencies: [
                 "RTMCore", "RTMProtocol", "AgoraToken", "RTMStoreSQLite", "RTMStorePostgres", "RTMHTTPAPI", "RTMGateway",
+                "RTMCluster", "RTMClusterPostgres",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
                 .product(name: "NIOWebSocket", package: "swift-nio"),

@@ -1,4 +1,5 @@
 import Foundation
+import RTMCluster
 import RTMCore
 import Yams
 
@@ -125,6 +126,14 @@ package enum ConfigurationLoader {
         }
         for (index, proxy) in configuration.trustedProxies.enumerated() where AddressRange(proxy) == nil {
             throw ConfigurationError(key: "trusted_proxies[\(index)]", problem: "must be an IP address or a CIDR range (10.0.0.0/8)")
+        }
+        if let nodeID = configuration.nodeID {
+            guard NodeName.isValid(nodeID) else {
+                throw ConfigurationError(key: "node_id", problem: "must be 1-64 of A-Z a-z 0-9 . _ - (unique among the cluster's nodes)")
+            }
+            guard configuration.databaseURL != nil else {
+                throw ConfigurationError(key: "node_id", problem: "cluster mode needs a PostgreSQL database_url (postgres://…) shared by every node")
+            }
         }
         if let url = configuration.databaseURL {
             guard url.hasPrefix("postgres://") || url.hasPrefix("postgresql://"), URLComponents(string: url)?.host?.isEmpty == false else {

@@ -9,6 +9,8 @@ import RTMStoreSQLite
 /// app and credential commands both open it here, so they reach the same database the same way.
 package struct OpenedStore: Sendable {
     package let stores: StoreBundle
+    /// The PostgreSQL store, when the database is PostgreSQL (a cluster's bus shares its pool).
+    package let postgres: PostgresStore?
     /// Whether the database answers (for `/health`).
     package let isReachable: @Sendable () async -> Bool
 
@@ -20,7 +22,7 @@ package struct OpenedStore: Sendable {
                              logger: Logger) async throws -> OpenedStore {
         guard let databaseURL else {
             let store = try SQLiteStore(directory: URL(fileURLWithPath: dataDirectory, isDirectory: true))
-            return OpenedStore(stores: store.bundle, isReachable: { await store.isReachable() })
+            return OpenedStore(stores: store.bundle, postgres: nil, isReachable: { await store.isReachable() })
         }
         let store = try PostgresStore(url: databaseURL, logger: logger)
         do {
@@ -34,6 +36,6 @@ package struct OpenedStore: Sendable {
         } catch {
             throw ConfigurationError(key: "database_url", problem: "cannot prepare the PostgreSQL database: \(String(reflecting: error))")
         }
-        return OpenedStore(stores: store.bundle, isReachable: { await store.isReachable() })
+        return OpenedStore(stores: store.bundle, postgres: store, isReachable: { await store.isReachable() })
     }
 }

@@ -2,8 +2,11 @@ import Foundation
 import Hummingbird
 import Logging
 import NIOCore
+import RTMCluster
+import RTMClusterPostgres
 import RTMCore
 import RTMGateway
+import RTMStorePostgres
 import RTMHTTPAPI
 import ServiceLifecycle
 import Synchronization
@@ -17,6 +20,10 @@ import Synchronization
 /// (started by `build`), the HTTP server and the session drain (started by `run`).
 package struct RTMApplication: Sendable {
     package let configuration: ServerConfiguration
+    /// How this node reaches sessions: its router alone, or in cluster mode (`node_id`) a
+    /// ``ClusterBroker`` around it.
+    package let broker: any Broker
+    /// This node's router (the sessions it holds).
     package let router: RTMCore.Router
     package let messages: MessageService
     package let apps: AppDirectory
@@ -64,10 +71,11 @@ package struct RTMApplication: Sendable {
         try await apps.reload()
         let recorder = EventRecorder(log: stores.events, logger: logger)
         await services.add(CancelledOnShutdownService(description: "event recorder") { await recorder.run() })
-        let router = RTMCore.Router(clock: clock, encoder: GatewayEventEncoder(), eventRecorder: recorder, logger: logger)
+        let (broker, router) = try await makeBroker(configuration: configuration, postgres: opened.postgres, clock: clock,
+                                                    recorder: recorder, services: services, logger: logger)
         var limits = MessageService.Limits()
         limits.offlineRetention = configuration.offlineRetention
-        let messages = MessageService(broker: router, stores: stores, limits: limits, logger: logger)
+        let messages = MessageService(broker: broker, stores: stores, limits: limits, logger: logger)
         let sweeper = RetentionSweeper(stores: stores, clock: clock, limits: limits, interval: configuration.retentionSweepInterval,
                                        logger: logger)
         await services.add(CancelledOnShutdownService(description: "retention sweeper") { await sweeper.run() })
@@ -78,9 +86,30 @@ package struct RTMApplication: Sendable {
         var restConfiguration = RESTConfiguration()
         restConfiguration.ackTimeout = configuration.ackTimeout
         let rest = RESTAPI(messages: messages, apps: apps, eventRecorder: recorder, configuration: restConfiguration, logger: logger)
-        return RTMApplication(configuration: configuration, router: router, messages: messages, apps: apps, stores: stores,
+        return RTMApplication(configuration: configuration, broker: broker, router: router, messages: messages, apps: apps, stores: stores,
                               gateway: gateway, rest: rest, sweeper: sweeper, services: services, isReachable: isReachable,
                               bootstrap: bootstrap, boundPort: BoundPort(), logger: logger, clock: clock)
+    }
+
+    /// One node alone: its router is the broker. In cluster mode (`node_id` set; PostgreSQL required):
+    /// the bus and the cluster broker run as services after the PostgreSQL client (so they stop before it).
+    private static func makeBroker(configuration: ServerConfiguration, postgres: PostgresStore?, clock: any RTMClock,
+                                   recorder: EventRecorder, services: ServiceRunner,
+                                   logger: Logger) async throws -> (any Broker, RTMCore.Router) {
+        guard let nodeID = configuration.nodeID else {
+            let router = RTMCore.Router(clock: clock, encoder: GatewayEventEncoder(), eventRecorder: recorder, logger: logger)
+            return (router, router)
+        }
+        guard let postgres else {
+            throw ConfigurationError(key: "node_id", problem: "cluster mode needs a PostgreSQL database_url (postgres://…) shared by every node")
+        }
+        let bus = PostgresBus(nodeID: nodeID, store: postgres, logger: logger)
+        let broker = ClusterBroker(nodeID: nodeID, bus: bus, clock: clock, encoder: GatewayEventEncoder(), eventRecorder: recorder,
+                                   logger: logger)
+        await services.add(bus)
+        await services.add(CancelledOnShutdownService(description: "cluster broker") { await broker.run() })
+        logger.info("cluster mode: node \(nodeID) on PostgreSQL's bus \(PostgresBus.channel)")
+        return (broker, broker.router)
     }
 
     /// At most this many connections are open at once (`max_connections`, or the default that

@@ -6,6 +6,7 @@ import NIOCore
 import RTMCore
 import RTMServer
 import RTMTestSupport
+import RTMTestSupport
 
 /// A real server on an ephemeral port of 127.0.0.1 with its own data directory.
 struct TestServer {
@@ -72,6 +73,57 @@ struct TestServer {
         try await serving.value
         try? FileManager.default.removeItem(atPath: configuration.dataDirectory)
         return try result.get()
+    }
+
+    /// Starts `count` servers as the nodes of one cluster (node ids `node-1`…, one fresh PostgreSQL
+    /// database), waits until each node's bus is up, runs `body`, and stops them.
+    static func cluster<T>(nodes count: Int = 2, _ configuration: ServerConfiguration = configuration(), clock: any RTMClock = SystemClock(),
+                           _ body: ([TestServer]) async throws -> T) async throws -> T {
+        var configuration = configuration
+        configuration.databaseURL = try await StoreBackend.freshPostgresDatabase()
+        var servers: [TestServer] = []
+        var serving: [Task<Void, any Error>] = []
+        let result: Result<T, any Error>
+        do {
+            for index in 1...count {
+                var node = configuration
+                node.nodeID = "node-\(index)"
+                node.dataDirectory = configuration.dataDirectory + "-\(index)"
+                let application = try await RTMApplication.build(configuration: node, clock: clock, stopsOnSignals: false)
+                serving.append(Task { try await application.run() })
+                servers.append(TestServer(application: application, port: await application.boundPort.value()))
+            }
+            try await waitUntilNodesSeeEachOther(servers)
+            result = .success(try await body(servers))
+        } catch {
+            result = .failure(error)
+        }
+        for server in servers { try await server.application.shutdown() }
+        for task in serving { try await task.value }
+        for index in 1...count { try? FileManager.default.removeItem(atPath: configuration.dataDirectory + "-\(index)") }
+        return try result.get()
+    }
+
+    /// A probe session logged in on each node is seen online by every other (their buses listen).
+    private static func waitUntilNodesSeeEachOther(_ servers: [TestServer]) async throws {
+        let app = AppID(openAppID)!
+        for (index, server) in servers.enumerated() {
+            let probe = RouterSession(appID: app, userID: UserID("probe-\(index)")!, sessionID: "probe-\(index)", sink: RecordingSink())
+            server.application.broker.login(probe)
+            for other in servers where other.port != server.port {
+                guard await waitUntil({ other.application.broker.onlineStatus(of: [probe.userID], in: app) == [.online] }) else {
+                    throw ClusterStartError(problem: "node on port \(other.port) does not see the node on port \(server.port)")
+                }
+            }
+            server.application.broker.logout(probe)
+            for other in servers where other.port != server.port {
+                _ = await waitUntil { other.application.broker.onlineStatus(of: [probe.userID], in: app) == [.offline] }
+            }
+        }
+    }
+
+    struct ClusterStartError: Error {
+        var problem: String
     }
 
     static func token(for user: String, expire: UInt32 = 3600) -> String {

@@ -1,0 +1,97 @@
+import Foundation
+import RTMClient
+import RTMCore
+import RTMProtocol
+import RTMTestSupport
+import Testing
+
+/// Cluster mode through real parts: several `rtm` servers (in this process, each its own node id,
+/// HTTP listener, gateway and bus) on one throwaway PostgreSQL database, REST calls and clients on
+/// different nodes.
+@Suite struct ClusterLiveTests {
+    static func client(_ server: TestServer, _ user: String) async throws -> RTMClient {
+        let client = RTMClient(serverURL: server.wsURL, appID: TestServer.appID)
+        try await client.login(userID: user, token: TestServer.token(for: user))
+        return client
+    }
+
+    /// The next channel message `channel` gets, as "from: text".
+    static func message(in channel: RTMChannel) async -> String? {
+        guard case .message(let from, .text(let text), _, _)? = await first(channel.events, where: {
+            if case .message = $0 { true } else { false }
+        }) else { return nil }
+        return "\(from): \(text)"
+    }
+
+    /// Waits until every node sees `user` as `state`.
+    static func seen(_ user: String, _ state: RTMCore.PeerOnlineState, on servers: [TestServer], app: String = TestServer.appID) async -> Bool {
+        for server in servers {
+            let seen = await waitUntil {
+                server.application.broker.onlineStatus(of: [UserID(user)!], in: AppID(app)!) == [state]
+            }
+            if !seen { return false }
+        }
+        return true
+    }
+
+    @Test func aRESTSendOnOneNodeReachesAClientOnAnotherAndItsAckComesBack() async throws {
+        try await TestServer.cluster(nodes: 2) { nodes in
+            let bob = try await Self.client(nodes[1], "bob")
+            #expect(await Self.seen("bob", .online, on: nodes))
+            let delivered = try await nodes[0].peer(from: "backend", to: "bob", payload: "across", query: "?wait_for_ack=true")
+            #expect(delivered.status == 200 && delivered.code == "message_delivered", "\(delivered.json)")
+            var inbox = bob.peerMessages.makeAsyncIterator()
+            let message = await inbox.next()
+            #expect(message?.text == "across" && message?.from == "backend")
+            let offline = try await nodes[0].peer(from: "backend", to: "nobody", query: "?wait_for_ack=true")
+            #expect(offline.code == "message_offline")
+            await bob.logout()
+        }
+    }
+
+    @Test func clientsOnDifferentNodesShareChannelsAndPresence() async throws {
+        try await TestServer.cluster(nodes: 2) { nodes in
+            let alice = try await Self.client(nodes[0], "alice")
+            let bob = try await Self.client(nodes[1], "bob")
+            #expect(await Self.seen("alice", .online, on: nodes))
+            #expect(await Self.seen("bob", .online, on: nodes))
+            // SDK to SDK across nodes, acknowledged.
+            #expect(await alice.sendMessage("hi bob", toPeer: "bob").code == .ok)
+            var bobInbox = bob.peerMessages.makeAsyncIterator()
+            #expect(await bobInbox.next()?.text == "hi bob")
+            #expect(try await alice.queryPeersOnlineStatus(["bob", "carol"]) == ["bob": .online, "carol": .offline])
+
+            let aliceRoom = alice.channel("room"), bobRoom = bob.channel("room")
+            try await aliceRoom.join()
+            try await bobRoom.join()
+            #expect(await waitUntil { (try? await aliceRoom.members().sorted()) == ["alice", "bob"] })
+            try await bobRoom.send("hello room")
+            #expect(await Self.message(in: aliceRoom) == "bob: hello room")
+            // A REST channel message on one node reaches the members on both.
+            let posted = try await nodes[0].channelPost(from: "backend", channel: "room", payload: "from REST")
+            #expect(posted.status == 200)
+            #expect(await Self.message(in: bobRoom) == "backend: from REST")
+            #expect(await Self.message(in: aliceRoom) == "backend: from REST")
+            await alice.logout()
+            #expect(await Self.seen("alice", .offline, on: nodes))
+            await bob.logout()
+        }
+    }
+
+    @Test func aLoginOnAnotherNodeEndsTheOlderSessionWithRemoteLogin() async throws {
+        try await TestServer.cluster(nodes: 2) { nodes in
+            let first = try await RawSocket.connect(nodes[0].wsURL)
+            #expect(try await first.login(app: TestServer.appID, user: "dave", token: TestServer.token(for: "dave")) == 0)
+            #expect(await Self.seen("dave", .online, on: nodes))
+            let second = try await RawSocket.connect(nodes[1].wsURL)
+            #expect(try await second.login(app: TestServer.appID, user: "dave", token: TestServer.token(for: "dave")) == 0)
+            guard case .event(_, .connectionState(let state, let reason))? = await first.frame(where: {
+                if case .event(_, .connectionState) = $0 { true } else { false }
+            }) else { Issue.record("the first session got no connection_state"); return }
+            #expect(state == 5 && reason == 8, "ABORTED, REMOTE_LOGIN")
+            #expect(await first.closeCode() == 4008)
+            #expect(await Self.seen("dave", .online, on: nodes), "online on the second node")
+            second.close()
+        }
+    }
+}
