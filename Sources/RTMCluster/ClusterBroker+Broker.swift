@@ -23,7 +23,9 @@ extension ClusterBroker {
         }
         let messageID = router.newMessageID()
         let now = serverTimestamp ?? clock.nowMilliseconds()
-        if wantAck { _ = router.openAckForElsewhere(messageID, receiver: message.to, in: message.appID) }
+        if wantAck, router.openAckForElsewhere(messageID, receiver: message.to, in: message.appID) {
+            state.awaitAck(messageID, on: holder.node)
+        }
         state.publish(.peerMessage(.init(app: message.appID.rawValue, from: message.from.rawValue, to: message.to.rawValue,
                                          receiverNode: holder.node, messageID: messageID, content: Self.content(message.content),
                                          serverTimestamp: now, wantsAck: wantAck, offline: offline)))
@@ -35,7 +37,9 @@ extension ClusterBroker {
     }
 
     package func awaitAck(messageID: String, timeout: Duration) async -> Bool {
-        await router.awaitAck(messageID: messageID, timeout: timeout)
+        let acked = await router.awaitAck(messageID: messageID, timeout: timeout)
+        state.stopAwaiting(messageID)
+        return acked
     }
 
     package func ack(messageID: String, from session: RouterSession) {

@@ -89,13 +89,29 @@ package final class ClusterBroker: Broker {
             router.fanOutFromElsewhere(app: app, channel: channel, from: from, messageID: message.messageID, content: content,
                                        serverTimestamp: message.serverTimestamp)
         case .ack(let messageID, let senderNode, let acknowledged) where senderNode == nodeID:
+            state.stopAwaiting(messageID)
             router.resolveAckFromElsewhere(messageID, acked: acknowledged)
+        case .nodeLost(let node):
+            // Never `message_delivered` for a message nobody acked: its sender's wait ends now.
+            for messageID in state.awaitedOn(node) { router.resolveAckFromElsewhere(messageID, acked: false) }
         case .announceRequest:
             announceLocalSessions()
         default:
             break
         }
         for change in changes { perform(change) }
+    }
+
+    /// This node's sweep removed `node`'s lease: every node (this one too) forgets its sessions.
+    package func reportNodeLost(_ node: String) {
+        apply(.nodeLost(node: node), from: nodeID)
+        state.publish(.nodeLost(node: node))
+    }
+
+    /// This node's own lease was swept (it could not renew in time; the others think it lost): it
+    /// ends its sessions, whose clients reconnect (to another node or, once it registered again, here).
+    package func leaseLost() {
+        router.terminateAll(.serverShutdown)
     }
 
     private func perform(_ change: ClusterView.Change) {

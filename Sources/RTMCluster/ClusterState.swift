@@ -16,6 +16,8 @@ final class ClusterState: RouterCluster {
     private let confirmedLogins = Mutex<Set<String>>([])
     /// Messages delivered here whose sender waits on another node: id → (sender's node, receiver).
     private let owedAcks = Mutex<[String: OwedAck]>([:])
+    /// Messages sent from here with an ack slot, to a receiver on another node: id → that node.
+    private let awaitedElsewhere = Mutex<[String: String]>([:])
     let maximumOutbox: Int
     let maximumOwedAcks: Int
     let logger: Logger
@@ -98,6 +100,18 @@ final class ClusterState: RouterCluster {
     func confirmLogin(_ sessionID: String) { confirmedLogins.withLock { _ = $0.insert(sessionID) } }
     func isConfirmed(_ sessionID: String) -> Bool { confirmedLogins.withLock { $0.contains(sessionID) } }
     func forgetLogin(_ sessionID: String) { confirmedLogins.withLock { _ = $0.remove(sessionID) } }
+
+    func awaitAck(_ messageID: String, on node: String) { awaitedElsewhere.withLock { $0[messageID] = node } }
+    func stopAwaiting(_ messageID: String) { _ = awaitedElsewhere.withLock { $0.removeValue(forKey: messageID) } }
+
+    /// The messages whose receivers were on `node` (their slots end unconfirmed); forgotten here.
+    func awaitedOn(_ node: String) -> [String] {
+        awaitedElsewhere.withLock { awaited in
+            let ids = awaited.filter { $0.value == node }.map(\.key)
+            for id in ids { awaited[id] = nil }
+            return ids
+        }
+    }
 
     func oweAck(_ messageID: String, to senderNode: String, app: AppID, user: UserID) -> Bool {
         owedAcks.withLock { owed in

@@ -53,6 +53,11 @@ package struct ClusterView: Sendable {
 
     /// Applies `event`, published by `origin`; returns what this node must tell its own sessions.
     package mutating func apply(_ event: ClusterEvent, origin: String) -> [Change] {
+        if case .nodeLost(let node) = event {   // reported by whichever node swept it, this one included
+            guard node != nodeID else { return [] }
+            return holders.filter { $0.value.node == node }.sorted { $0.key.user.rawValue < $1.key.user.rawValue }
+                .flatMap { removeHolder($0.key, $0.value) }
+        }
         guard origin != nodeID else { return [] }
         switch event {
         case .login(let app, let user, let session):
@@ -89,10 +94,7 @@ package struct ClusterView: Sendable {
             guard let key = Self.userKey(app, user), holders[key]?.node == origin else { return [] }
             attributes[key] = entries.map { AttributeEntry(key: $0.key, value: $0.value) }
             return []
-        case .nodeLost(let node):
-            guard node != nodeID else { return [] }
-            return holders.filter { $0.value.node == node }.flatMap { removeHolder($0.key, $0.value) }
-        case .peerMessage, .channelMessage, .ack, .announceRequest:
+        case .peerMessage, .channelMessage, .ack, .announceRequest, .nodeLost:
             return []
         }
     }

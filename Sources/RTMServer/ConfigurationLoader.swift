@@ -31,7 +31,8 @@ package enum ConfigurationLoader {
             if document == nil { return }
             throw ConfigurationError(key: "config file", problem: "the top level must be a mapping")
         }
-        let known: Set<String> = ["host", "port", "data_dir", "database_url", "node_id", "apps", "customers", "ack_timeout_seconds",
+        let known: Set<String> = ["host", "port", "data_dir", "database_url", "node_id", "node_lease_seconds", "node_lease_renewal_seconds",
+                                  "apps", "customers", "ack_timeout_seconds",
                                   "offline_retention_days", "idle_timeout_seconds", "header_read_timeout_seconds",
                                   "max_connections", "max_connections_per_address", "trusted_proxies", "websocket"]
         if let unknown = root.keys.sorted().first(where: { !known.contains($0) }) {
@@ -42,6 +43,10 @@ package enum ConfigurationLoader {
         if let value = root["data_dir"] { configuration.dataDirectory = try string(value, key: "data_dir") }
         if let value = root["database_url"] { configuration.databaseURL = try string(value, key: "database_url") }
         if let value = root["node_id"] { configuration.nodeID = try string(value, key: "node_id") }
+        if let value = root["node_lease_seconds"] { configuration.nodeLeaseDuration = .seconds(try int(value, key: "node_lease_seconds")) }
+        if let value = root["node_lease_renewal_seconds"] {
+            configuration.nodeLeaseRenewal = .seconds(try int(value, key: "node_lease_renewal_seconds"))
+        }
         if let value = root["ack_timeout_seconds"] { configuration.ackTimeout = .seconds(try int(value, key: "ack_timeout_seconds")) }
         if let value = root["offline_retention_days"] {
             configuration.offlineRetention = .seconds(try int(value, key: "offline_retention_days") * 86_400)
@@ -133,6 +138,12 @@ package enum ConfigurationLoader {
             }
             guard configuration.databaseURL != nil else {
                 throw ConfigurationError(key: "node_id", problem: "cluster mode needs a PostgreSQL database_url (postgres://…) shared by every node")
+            }
+            guard configuration.nodeLeaseRenewal >= .seconds(1) else {
+                throw ConfigurationError(key: "node_lease_renewal_seconds", problem: "must be at least 1")
+            }
+            guard configuration.nodeLeaseDuration >= configuration.nodeLeaseRenewal * 2 else {
+                throw ConfigurationError(key: "node_lease_seconds", problem: "must be at least twice node_lease_renewal_seconds")
             }
         }
         if let url = configuration.databaseURL {

@@ -106,8 +106,14 @@ package struct RTMApplication: Sendable {
         let bus = PostgresBus(nodeID: nodeID, store: postgres, logger: logger)
         let broker = ClusterBroker(nodeID: nodeID, bus: bus, clock: clock, encoder: GatewayEventEncoder(), eventRecorder: recorder,
                                    logger: logger)
+        var leaseSettings = NodeLease.Settings()
+        leaseSettings.duration = configuration.nodeLeaseDuration
+        leaseSettings.renewal = configuration.nodeLeaseRenewal
+        let lease = NodeLease(nodeID: nodeID, store: postgres, settings: leaseSettings, logger: logger,
+                              onNodeLost: { broker.reportNodeLost($0) }, onLeaseLost: { broker.leaseLost() })
         await services.add(bus)
         await services.add(CancelledOnShutdownService(description: "cluster broker") { await broker.run() })
+        await services.add(lease)
         logger.info("cluster mode: node \(nodeID) on PostgreSQL's bus \(PostgresBus.channel)")
         return (broker, broker.router)
     }

@@ -42,6 +42,11 @@ package struct ServerConfiguration: Sendable {
     /// This node's name (`--node-id`, `node_id`, `RTM_NODE_ID`): every log line carries it as `node`;
     /// in a cluster it names the node among the others and must be unique there. Optional on one node.
     package var nodeID: String?
+    /// Cluster mode: how long a node's lease lasts without renewal (`node_lease_seconds`); a killed
+    /// node is noticed within this plus one renewal.
+    package var nodeLeaseDuration: Duration = .seconds(10)
+    /// Cluster mode: between lease renewals and sweeps for lost nodes (`node_lease_renewal_seconds`).
+    package var nodeLeaseRenewal: Duration = .seconds(3)
     package var apps: [App] = []
     package var customers: [Customer] = []
     /// REST `wait_for_ack` and SDK `send_peer` ack timeout.

@@ -192,5 +192,12 @@ enum PostgresMigrations {
             """,
             "CREATE INDEX IF NOT EXISTS rtm_bus_body_time ON rtm_bus_body (created_at)",
         ]),
+        // Issue 12: the nodes of a cluster and their leases (docs/CLUSTER.md, "Nodes").
+        (6, [
+            """
+            CREATE TABLE IF NOT EXISTS rtm_node (node_id TEXT PRIMARY KEY, incarnation TEXT NOT NULL,
+                started_at TIMESTAMPTZ NOT NULL DEFAULT now(), lease_expires_at TIMESTAMPTZ NOT NULL)
+            """,
+        ]),
     ]
 }
