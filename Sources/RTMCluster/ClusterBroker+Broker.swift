@@ -101,8 +101,6 @@ extension ClusterBroker {
         router.userAttributes(of: user, in: app, keys: keys)
     }
 
-    /// Channel attributes stay on the node that wrote them for now (issue 12: their table and event
-    /// are still to come); members on other nodes are not notified.
     package func writeChannelAttributes(app: AppID, channel: ChannelName, by user: UserID, _ write: AttributeWrite,
                                        notify: Bool) -> AttributeOutcome {
         router.writeChannelAttributes(app: app, channel: channel, by: user, write, notify: notify)

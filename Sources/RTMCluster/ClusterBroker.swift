@@ -94,6 +94,13 @@ package final class ClusterBroker: Broker {
         case .nodeLost(let node):
             // Never `message_delivered` for a message nobody acked: its sender's wait ends now.
             for messageID in state.awaitedOn(node) { router.resolveAckFromElsewhere(messageID, acked: false) }
+        case .channelAttributes(let app, let channel, let values, let notify):
+            guard let app = AppID(app), let channel = ChannelName(channel) else { return }
+            let all = values.compactMap { value in
+                UserID(value.updatedBy).map { ChannelAttribute(key: value.key, value: value.value, lastUpdateUserID: $0,
+                                                               lastUpdateTimestamp: value.updatedAt) }
+            }
+            router.channelAttributesFromElsewhere(app: app, channel: channel, all, notify: notify)
         case .announceRequest:
             announceLocalSessions()
         default:
@@ -144,6 +151,9 @@ package final class ClusterBroker: Broker {
     }
 
     private func announceLocalSessions() {
+        for (app, channel, all) in router.localChannelAttributes() {
+            state.publish(ClusterState.channelAttributes(app, channel, all, notify: false))
+        }
         for session in router.localSessionStates() {
             let (app, user) = (session.appID.rawValue, session.userID.rawValue)
             state.publish(.login(app: app, user: user, session: session.sessionID))

@@ -14,6 +14,8 @@ package enum ClusterEvent: Codable, Equatable, Sendable {
     case leave(app: String, channel: String, user: String)
     /// The user's attributes, whole, after a write on the node holding it.
     case userAttributes(app: String, user: String, attributes: [Attribute])
+    /// A channel's whole attribute set after a write on the origin node; with `notify`, members get it.
+    case channelAttributes(app: String, channel: String, attributes: [ChannelAttributeValue], notify: Bool)
     /// A peer message for a user the view places on `receiverNode`.
     case peerMessage(PeerMessage)
     /// A channel message: every node delivers it to its own members.
@@ -33,6 +35,19 @@ package enum ClusterEvent: Codable, Equatable, Sendable {
         package init(key: String, value: String) {
             self.key = key
             self.value = value
+        }
+    }
+
+    package struct ChannelAttributeValue: Codable, Equatable, Sendable {
+        package var key: String
+        package var value: String
+        package var updatedBy: String
+        package var updatedAt: Int64
+        package init(key: String, value: String, updatedBy: String, updatedAt: Int64) {
+            self.key = key
+            self.value = value
+            self.updatedBy = updatedBy
+            self.updatedAt = updatedAt
         }
     }
 

@@ -70,7 +70,15 @@ final class ClusterState: RouterCluster {
         case .leave(let app, let channel, let user): .leave(app: app.rawValue, channel: channel.rawValue, user: user.rawValue)
         case .userAttributes(let app, let user, let entries):
             .userAttributes(app: app.rawValue, user: user.rawValue, attributes: entries.map { .init(key: $0.key, value: $0.value) })
+        case .channelAttributes(let app, let channel, let all, let notify):
+            channelAttributes(app, channel, all, notify: notify)
         }
+    }
+
+    static func channelAttributes(_ app: AppID, _ channel: ChannelName, _ all: [ChannelAttribute], notify: Bool) -> ClusterEvent {
+        .channelAttributes(app: app.rawValue, channel: channel.rawValue, attributes: all.map {
+            .init(key: $0.key, value: $0.value, updatedBy: $0.lastUpdateUserID.rawValue, updatedAt: $0.lastUpdateTimestamp)
+        }, notify: notify)
     }
 
     // MARK: Outbox

@@ -94,7 +94,7 @@ package struct ClusterView: Sendable {
             guard let key = Self.userKey(app, user), holders[key]?.node == origin else { return [] }
             attributes[key] = entries.map { AttributeEntry(key: $0.key, value: $0.value) }
             return []
-        case .peerMessage, .channelMessage, .ack, .announceRequest, .nodeLost:
+        case .peerMessage, .channelMessage, .ack, .announceRequest, .nodeLost, .channelAttributes:
             return []
         }
     }

@@ -218,9 +218,7 @@ import Testing
         #expect(await waitUntil { a.userAttributes(of: erin.userID, in: Self.app, keys: nil) == nil }, "cleared with the session")
     }
 
-    /// Channel attributes across nodes are still to come (issue 12: their table and event); the
-    /// cluster is left out of this case until then, on purpose.
-    @Test(arguments: [Implementation.inProcess])
+    @Test(arguments: Implementation.allCases)
     func channelAttributesAreReadAndNotifiedAcrossNodes(_ implementation: Implementation) async throws {
         let nodes = try await Self.nodes(implementation, clock: ManualClock())
         defer { nodes.stop() }
@@ -231,6 +229,7 @@ import Testing
                                          .addOrUpdate([AttributeEntry(key: "topic", value: "news")]), notify: true) == .ok)
         #expect(await waitUntil { erinSink.texts.last?.contains("channelAttributesUpdated") == true })
         #expect(b.channelAttributes(of: Self.room, in: Self.app, keys: nil).map(\.value) == ["news"])
+        #expect(b.channelAttributes(of: Self.room, in: Self.app, keys: nil).first?.lastUpdateUserID == UserID("admin"))
     }
 
     @Test(arguments: Implementation.allCases)

@@ -103,6 +103,9 @@ import Testing
             .channelMessage(.init(app: Self.app, channel: "room", from: "a", messageID: "m-2",
                                   content: .init(rawBase64: "AAEC", description: "raw"), serverTimestamp: 1)),
             .ack(messageID: "m-1", senderNode: "a", acknowledged: true),
+            .channelAttributes(app: Self.app, channel: "room", attributes: [.init(key: "topic", value: "née", updatedBy: "admin", updatedAt: 5)],
+                               notify: true),
+            .announceRequest,
             .nodeLost(node: "b"),
         ]
         for event in events {

@@ -69,6 +69,23 @@ struct AttributeTable {
         return .success(Self.sorted(attributes))
     }
 
+    /// Sets the channel's whole set as another node wrote it (an empty set removes it).
+    mutating func replaceChannel(_ key: ChannelKey, with attributes: [ChannelAttribute]) {
+        guard !attributes.isEmpty else {
+            channelAttributes.removeValue(forKey: key)
+            return
+        }
+        var state = channelAttributes[key] ?? ChannelAttributeState()
+        state.attributes = Dictionary(attributes.map { ($0.key, $0) }, uniquingKeysWith: { _, last in last })
+        state.generation &+= 1
+        channelAttributes[key] = state
+    }
+
+    /// Every channel's attributes (a node announcing what it holds).
+    var allChannelAttributes: [(ChannelKey, [ChannelAttribute])] {
+        channelAttributes.map { ($0.key, Self.sorted($0.value.attributes)) }
+    }
+
     /// The channel's attributes (all, or just `keys`), sorted by key.
     func channel(_ key: ChannelKey, keys: [String]?) -> [ChannelAttribute] {
         Self.sorted(channelAttributes[key]?.attributes ?? [:]).filter { keys?.contains($0.key) ?? true }

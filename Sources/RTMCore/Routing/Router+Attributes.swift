@@ -57,6 +57,7 @@ extension Router {
                 case .failure(let outcome):
                     return outcome
                 case .success(let all):
+                    cluster?.changed(.channelAttributes(app, channel, all, notify: notify))
                     let members = channels.members(of: key)
                     if members.isEmpty { scheduleAttributeDrop(key, attributes) }
                     if notify, !members.isEmpty {

@@ -79,6 +79,28 @@ extension Router {
         scheduleMemberCount(key)
     }
 
+    /// Another node wrote `channel`'s attributes: this node keeps the same set and, with `notify`,
+    /// tells its own members.
+    package func channelAttributesFromElsewhere(app: AppID, channel: ChannelName, _ all: [ChannelAttribute], notify: Bool) {
+        let key = ChannelKey(appID: app, channel: channel)
+        channelTable.withLock { channels in
+            attributeTable.withLock { attributes in
+                attributes.replaceChannel(key, with: all)
+                let members = channels.members(of: key)
+                if members.isEmpty { scheduleAttributeDrop(key, attributes) }
+                if notify, !members.isEmpty {
+                    let body = encoder.encodeBody(.channelAttributesUpdated(channel: channel, attributes: all))
+                    for member in members.values { _ = member.sink.enqueueEvent(body, kind: .other) }
+                }
+            }
+        }
+    }
+
+    /// Every channel attribute set this node holds.
+    package func localChannelAttributes() -> [(AppID, ChannelName, [ChannelAttribute])] {
+        attributeTable.withLock { $0.allChannelAttributes.map { ($0.0.appID, $0.0.channel, $0.1) } }
+    }
+
     /// The user logged in on another node later (in bus order) than `session`: the session ends as
     /// a remote login (it leaves its channels; watchers see no OFFLINE, the user is online elsewhere).
     package func endForLoginElsewhere(_ session: RouterSession) {

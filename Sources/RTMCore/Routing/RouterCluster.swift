@@ -25,4 +25,6 @@ package enum LocalChange: Sendable, Equatable {
     case join(AppID, ChannelName, UserID)
     case leave(AppID, ChannelName, UserID)
     case userAttributes(AppID, UserID, [AttributeEntry])
+    /// A channel's whole attribute set after a write; `notify`: members get it.
+    case channelAttributes(AppID, ChannelName, [ChannelAttribute], notify: Bool)
 }
