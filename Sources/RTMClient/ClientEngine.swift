@@ -14,7 +14,12 @@ actor ClientEngine {
         case interrupted
     }
 
-    let url: String
+    /// The servers to try, in order; ``url`` is the one the next socket opens to.
+    let urls: [String]
+    private var urlIndex = 0
+    /// Servers that could not be reached during the login in progress (each is tried once).
+    private var unreachableWhileLoggingIn = 0
+    var url: String { urls[urlIndex] }
     let appID: String
     let configuration: RTMClientConfiguration
     let logger: Logger
@@ -34,8 +39,8 @@ actor ClientEngine {
     private(set) var localAttributes: [String: String] = [:]
     private(set) var subscriptions: Set<String> = []
 
-    init(url: String, appID: String, configuration: RTMClientConfiguration, logger: Logger, outputs: ClientOutputs) {
-        self.url = url
+    init(urls: [String], appID: String, configuration: RTMClientConfiguration, logger: Logger, outputs: ClientOutputs) {
+        self.urls = urls
         self.appID = appID
         self.configuration = configuration
         self.logger = logger
@@ -51,6 +56,7 @@ actor ClientEngine {
         guard machine.state == .disconnected else { throw LoginErrorCode.alreadyLoggedIn }
         self.userID = userID
         self.token = token
+        unreachableWhileLoggingIn = 0
         lastSeq = 0
         joinedChannels = []
         localAttributes = [:]
@@ -149,7 +155,22 @@ actor ClientEngine {
     }
 
     private func socketFailed() {
+        moveToNextServer()
+        // A login tries each server once (within its timeout) before it fails.
+        if machine.state == .connecting, unreachableWhileLoggingIn + 1 < urls.count {
+            unreachableWhileLoggingIn += 1
+            openSocket()
+            return
+        }
         feed(.socketFailed(nowMilliseconds: Self.now()))
+    }
+
+    /// The next socket opens to the next server of the list (after one could not be opened, or
+    /// said it is going away).
+    private func moveToNextServer() {
+        guard urls.count > 1 else { return }
+        urlIndex = (urlIndex + 1) % urls.count
+        logger.info("next connection attempt: \(url)")
     }
 
     private func closed(_ closed: ClientConnection) {
@@ -208,6 +229,7 @@ actor ClientEngine {
         case .connectionState(let state, let reason) where state == ConnectionState.aborted.rawValue:
             feed(.serverEnded(ConnectionChangeReason(rawValue: reason) ?? .bannedByServer))
         case .connectionState(let state, _) where state == ConnectionState.reconnecting.rawValue:
+            moveToNextServer()
             feed(.serverShuttingDown(nowMilliseconds: Self.now()))
         default:
             break

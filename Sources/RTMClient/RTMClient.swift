@@ -16,7 +16,12 @@ import Synchronization
 /// Every failing call throws its op's error enum (`LoginErrorCode`, `JoinChannelErrorCode`, …),
 /// whose raw values are Agora's numeric codes. Received peer messages are acknowledged automatically.
 public final class RTMClient: Sendable {
+    /// The first of ``serverURLs``.
     public let serverURL: String
+    /// The gateway URLs the client connects to, in order of preference (a cluster's nodes, or one
+    /// server): a connection that cannot be opened, or a server that says it is going away, moves the
+    /// next attempt to the next URL.
+    public let serverURLs: [String]
     public let appID: String
     let engine: ClientEngine
     let outputs: ClientOutputs
@@ -27,12 +32,25 @@ public final class RTMClient: Sendable {
     ///   - appID: the app to log in to.
     ///   - configuration: connection timings and the sleeper behind its timers.
     ///   - logger: where the client logs.
-    public init(serverURL: String, appID: String, configuration: RTMClientConfiguration = RTMClientConfiguration(),
+    public convenience init(serverURL: String, appID: String, configuration: RTMClientConfiguration = RTMClientConfiguration(),
+                            logger: Logger = Logger(label: "rtm.client")) {
+        self.init(serverURLs: [serverURL], appID: appID, configuration: configuration, logger: logger)
+    }
+
+    /// A client that fails over across `serverURLs` (at least one): the nodes of a cluster.
+    /// - Parameters:
+    ///   - serverURLs: gateway URLs, e.g. `["ws://node-1:8080/v1/ws", "ws://node-2:8080/v1/ws"]`.
+    ///   - appID: the app to log in to.
+    ///   - configuration: connection timings and the sleeper behind its timers.
+    ///   - logger: where the client logs.
+    public init(serverURLs: [String], appID: String, configuration: RTMClientConfiguration = RTMClientConfiguration(),
                 logger: Logger = Logger(label: "rtm.client")) {
-        self.serverURL = serverURL
+        precondition(!serverURLs.isEmpty, "RTMClient needs at least one server URL")
+        self.serverURL = serverURLs[0]
+        self.serverURLs = serverURLs
         self.appID = appID
         self.outputs = ClientOutputs()
-        self.engine = ClientEngine(url: serverURL, appID: appID, configuration: configuration, logger: logger, outputs: outputs)
+        self.engine = ClientEngine(urls: serverURLs, appID: appID, configuration: configuration, logger: logger, outputs: outputs)
     }
 
     // MARK: Connection

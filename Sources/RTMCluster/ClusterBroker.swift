@@ -59,6 +59,28 @@ package final class ClusterBroker: Broker {
         }
     }
 
+    /// Publishes what waits in the outbox (a stopping node's last logouts), trying for at most
+    /// `limit`; what is still waiting after it is left (the node's lease ending tells the others).
+    package func flushOutbox(within limit: Duration = .seconds(3)) async {
+        let deadline = ContinuousClock.now + limit
+        var batch = state.takeOutbox(limit: Self.batchSize)
+        while !batch.isEmpty, ContinuousClock.now < deadline {
+            do {
+                try await bus.publish(batch.map { $0.encoded() })
+                batch = state.takeOutbox(limit: Self.batchSize)
+            } catch {
+                logger.warning("cluster bus: publishing the last \(batch.count) events failed: \(error)")
+                try? await Task.sleep(for: .milliseconds(200))
+            }
+        }
+    }
+
+    /// This node stops (SIGTERM): the others forget its sessions now rather than when its lease
+    /// would have run out (its sessions were ended already; this covers any logout not published).
+    package func leaving() {
+        state.publish(.nodeLost(node: nodeID))
+    }
+
     func received(_ delivery: BusDelivery) {
         switch delivery {
         case .resync:

@@ -112,7 +112,7 @@ package struct RTMApplication: Sendable {
         let lease = NodeLease(nodeID: nodeID, store: postgres, settings: leaseSettings, logger: logger,
                               onNodeLost: { broker.reportNodeLost($0) }, onLeaseLost: { broker.leaseLost() })
         await services.add(bus)
-        await services.add(CancelledOnShutdownService(description: "cluster broker") { await broker.run() })
+        await services.add(ClusterBrokerService(broker: broker))
         await services.add(lease)
         logger.info("cluster mode: node \(nodeID) on PostgreSQL's bus \(PostgresBus.channel)")
         return (broker, broker.router)

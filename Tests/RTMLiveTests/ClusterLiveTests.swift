@@ -94,4 +94,28 @@ import Testing
             second.close()
         }
     }
+
+    /// The SDK with the cluster's nodes as its server list: it skips a server it cannot reach, and
+    /// when its node stops it moves to the next one, logs in afresh (the session cannot be taken
+    /// over yet) and rejoins its channels by itself.
+    @Test func theSDKFailsOverToAnotherNodeAndRejoinsWhenItsNodeStops() async throws {
+        try await TestServer.cluster(nodes: 2) { nodes in
+            let app = AppID(TestServer.appID)!, frank = UserID("frank")!, room = ChannelName("room")!
+            let unreachable = "ws://127.0.0.1:1/v1/ws"   // nothing listens on port 1
+            let client = RTMClient(serverURLs: [unreachable, nodes[0].wsURL, nodes[1].wsURL], appID: TestServer.appID)
+            try await client.login(userID: "frank", token: TestServer.token(for: "frank"))
+            #expect(nodes[0].application.gateway.hasSocket(of: frank, in: app), "the unreachable server was skipped")
+            let channel = client.channel("room")
+            try await channel.join()
+            #expect(await waitUntil { nodes[1].application.broker.memberCounts(of: [room], in: app) == [room: 1] })
+
+            try await nodes[0].application.shutdown()   // what SIGTERM does
+            #expect(await waitUntil { nodes[1].application.gateway.hasSocket(of: frank, in: app) }, "moved to the other node")
+            #expect(await waitUntil { nodes[1].application.router.memberCounts(of: [room], in: app) == [room: 1] }, "rejoined")
+            let posted = try await nodes[1].channelPost(from: "backend", channel: "room", payload: "after failover")
+            #expect(posted.status == 200)
+            #expect(await Self.message(in: channel) == "backend: after failover")
+            await client.logout()
+        }
+    }
 }
