@@ -16,7 +16,8 @@ package struct RESTAPI: Sendable {
     let apps: AppDirectory
     let configuration: RESTConfiguration
     let authenticator: RESTAuthenticator
-    let messagingLimiter: KeyedRateLimiter<AppID>
+    /// The per-app messaging limit: this node's buckets, or a cluster's shared one.
+    let messagingLimiter: any MessagingLimiter
     let historyLimiter: KeyedRateLimiter<AppID>
     let eventsLimiter: KeyedRateLimiter<AppID>
     let historyHandles: HistoryQueryHandles
@@ -25,7 +26,8 @@ package struct RESTAPI: Sendable {
     let logger: Logger
 
     package init(messages: MessageService, apps: AppDirectory, eventRecorder: EventRecorder? = nil,
-                configuration: RESTConfiguration = RESTConfiguration(), logger: Logger = Logger(label: "rtm.rest")) {
+                configuration: RESTConfiguration = RESTConfiguration(), messagingLimiter: (any MessagingLimiter)? = nil,
+                logger: Logger = Logger(label: "rtm.rest")) {
         self.messages = messages
         let broker = messages.broker
         self.broker = broker
@@ -33,7 +35,7 @@ package struct RESTAPI: Sendable {
         self.apps = apps
         self.configuration = configuration
         self.authenticator = RESTAuthenticator(apps: apps, clock: broker.clock)
-        self.messagingLimiter = KeyedRateLimiter(clock: broker.clock)
+        self.messagingLimiter = messagingLimiter ?? KeyedRateLimiter<AppID>(clock: broker.clock)
         self.historyLimiter = KeyedRateLimiter(clock: broker.clock)
         self.eventsLimiter = KeyedRateLimiter(clock: broker.clock)
         self.historyHandles = HistoryQueryHandles(clock: broker.clock, lifetime: configuration.historyHandleLifetime)
@@ -87,14 +89,19 @@ package struct RESTAPI: Sendable {
     /// Authenticates, applies the app's messaging rate limit, and reads the body (in that order).
     func admit(request: Request, context: some RequestContext) async throws -> (AppRecord, RESTPrincipal, ByteBuffer) {
         let (app, principal) = try await authenticate(request: request, context: context)
-        try Self.check(takeMessagingToken(app))
+        try Self.check(await messagingLimiter.take(app.appID, limit: messagingLimit(of: app)))
         return (app, principal, try await readBody(request))
     }
 
-    /// One token of `app`'s messaging rate limit (its own, else the default), for the regular route and
-    /// the fast path alike.
-    func takeMessagingToken(_ app: AppRecord) -> RateDecision {
-        messagingLimiter.acquire(app.appID, limit: .perSecond(app.messagingRateLimit ?? configuration.defaultMessagingRateLimit))
+    /// `app`'s messaging rate limit: its own, else the default.
+    func messagingLimit(of app: AppRecord) -> RateLimit {
+        .perSecond(app.messagingRateLimit ?? configuration.defaultMessagingRateLimit)
+    }
+
+    /// A token of `app`'s messaging limit from memory, for the fast path (which never waits: without
+    /// one the request goes to the regular route, which waits for a claim or answers 429).
+    func takeMessagingTokenFromMemory(_ app: AppRecord) -> Bool {
+        messagingLimiter.takeFromMemory(app.appID, limit: messagingLimit(of: app))
     }
 
     /// The request body, refused with 413 past the limit by `Content-Length` or while streaming.

@@ -71,6 +71,7 @@ package struct RTMApplication: Sendable {
         try await apps.reload()
         let recorder = EventRecorder(log: stores.events, logger: logger)
         await services.add(CancelledOnShutdownService(description: "event recorder") { await recorder.run() })
+        let messagingLimiter: (any MessagingLimiter)? = configuration.nodeID != nil ? opened.postgres.map { ClusterMessagingLimiter(store: $0, logger: logger) } : nil
         let (broker, router) = try await makeBroker(configuration: configuration, postgres: opened.postgres, clock: clock,
                                                     recorder: recorder, services: services, logger: logger)
         var limits = MessageService.Limits()
@@ -85,7 +86,8 @@ package struct RTMApplication: Sendable {
         let gateway = Gateway(messages: messages, apps: apps, configuration: gatewayConfiguration, logger: logger)
         var restConfiguration = RESTConfiguration()
         restConfiguration.ackTimeout = configuration.ackTimeout
-        let rest = RESTAPI(messages: messages, apps: apps, eventRecorder: recorder, configuration: restConfiguration, logger: logger)
+        let rest = RESTAPI(messages: messages, apps: apps, eventRecorder: recorder, configuration: restConfiguration,
+                           messagingLimiter: messagingLimiter, logger: logger)
         return RTMApplication(configuration: configuration, broker: broker, router: router, messages: messages, apps: apps, stores: stores,
                               gateway: gateway, rest: rest, sweeper: sweeper, services: services, isReachable: isReachable,
                               bootstrap: bootstrap, boundPort: BoundPort(), logger: logger, clock: clock)

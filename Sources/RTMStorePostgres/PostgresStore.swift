@@ -199,5 +199,12 @@ enum PostgresMigrations {
                 started_at TIMESTAMPTZ NOT NULL DEFAULT now(), lease_expires_at TIMESTAMPTZ NOT NULL)
             """,
         ]),
+        // Issue 12: the per-app messaging limit of a cluster, one token bucket per app (docs/CLUSTER.md).
+        (7, [
+            """
+            CREATE TABLE IF NOT EXISTS rtm_rate_bucket (app_id TEXT PRIMARY KEY, tokens DOUBLE PRECISION NOT NULL,
+                refilled_at TIMESTAMPTZ NOT NULL)
+            """,
+        ]),
     ]
 }

@@ -118,4 +118,29 @@ import Testing
             await client.logout()
         }
     }
+
+    /// The per-app messaging limit holds for the cluster: REST sends spread over both nodes, all at
+    /// once, to an app limited to 2 per second. Every admitted send came out of one shared bucket,
+    /// so the two nodes together admit at most the bucket (2) plus its refill over the time taken;
+    /// each node alone would admit its own 2 at once.
+    @Test func theMessagingLimitHoldsForTheClusterAsAWhole() async throws {
+        try await TestServer.cluster(nodes: 2) { nodes in
+            let started = ContinuousClock.now
+            let statuses = try await withThrowingTaskGroup(of: Int.self) { group in
+                for index in 0..<40 {
+                    group.addTask {
+                        try await nodes[index % 2].channelPost(from: "backend", channel: "room", app: TestServer.limitedAppID).status
+                    }
+                }
+                return try await group.reduce(into: [Int]()) { $0.append($1) }
+            }
+            let elapsed = ContinuousClock.now - started
+            let admitted = statuses.filter { $0 == 200 }.count
+            let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
+            let unexpected = statuses.filter { $0 != 200 && $0 != 429 }
+            #expect(unexpected.isEmpty, "\(statuses)")
+            #expect(admitted >= 1, "the bucket admits its first tokens")
+            #expect(Double(admitted) <= 2 + 2 * seconds + 0.001, "\(admitted) admitted in \(elapsed): over the shared bucket")
+        }
+    }
 }
