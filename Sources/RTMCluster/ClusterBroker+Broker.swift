@@ -16,6 +16,10 @@ extension ClusterBroker {
     package func currentSession(of user: UserID, in app: AppID) -> RouterSession? { router.currentSession(of: user, in: app) }
     package func terminateAll(_ reason: SessionTermination) { router.terminateAll(reason) }
 
+    package func takeOver(sessionID: String) -> OrphanedSession? {
+        state.claimOrphan(sessionID, now: clock.nowMilliseconds(), window: router.graceLimits.gracePeriod.milliseconds)
+    }
+
     package func sendPeer(_ message: PeerMessage, wantAck: Bool, offline: Bool, serverTimestamp: Int64?) -> PeerDispatch {
         guard router.currentSession(of: message.to, in: message.appID) == nil,
               let holder = state.view.withLock({ $0.holder(of: message.to, in: message.appID) }) else {

@@ -101,6 +101,10 @@ package final class ClusterBroker: Broker {
     }
 
     private func apply(_ event: ClusterEvent, from origin: String) {
+        if case .nodeLost(let node) = event, node != nodeID {
+            let sessions = state.view.withLock { $0.sessions(heldBy: node) }
+            state.keepOrphans(sessions, now: clock.nowMilliseconds(), window: router.graceLimits.gracePeriod.milliseconds)
+        }
         let changes = state.view.withLock { $0.apply(event, origin: origin) }
         switch event {
         case .peerMessage(let message) where message.receiverNode == nodeID:
@@ -181,6 +185,9 @@ package final class ClusterBroker: Broker {
             state.publish(.login(app: app, user: user, session: session.sessionID))
             if !session.reachable { state.publish(.reachability(app: app, user: user, session: session.sessionID, reachable: false)) }
             for channel in session.channels { state.publish(.join(app: app, channel: channel.rawValue, user: user)) }
+            if !session.subscriptions.isEmpty {
+                state.publish(.subscriptions(app: app, user: user, session: session.sessionID, users: session.subscriptions.map(\.rawValue)))
+            }
             if !session.attributes.isEmpty {
                 state.publish(.userAttributes(app: app, user: user, attributes: session.attributes.map { .init(key: $0.key, value: $0.value) }))
             }

@@ -12,6 +12,8 @@ package enum ClusterEvent: Codable, Equatable, Sendable {
     case reachability(app: String, user: String, session: String, reachable: Bool)
     case join(app: String, channel: String, user: String)
     case leave(app: String, channel: String, user: String)
+    /// The users a session watches, all of them (kept for a takeover of the session).
+    case subscriptions(app: String, user: String, session: String, users: [String])
     /// The user's attributes, whole, after a write on the node holding it.
     case userAttributes(app: String, user: String, attributes: [Attribute])
     /// A channel's whole attribute set after a write on the origin node; with `notify`, members get it.

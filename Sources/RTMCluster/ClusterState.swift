@@ -16,6 +16,9 @@ final class ClusterState: RouterCluster {
     private let confirmedLogins = Mutex<Set<String>>([])
     /// Messages delivered here whose sender waits on another node: id → (sender's node, receiver).
     private let owedAcks = Mutex<[String: OwedAck]>([:])
+    /// Sessions of lost nodes, by session id, with when the loss was learned: a `resume` here may
+    /// take one over within the grace period.
+    private let orphans = Mutex<[String: (session: OrphanedSession, lostAt: Int64)]>([:])
     /// Messages sent from here with an ack slot, to a receiver on another node: id → that node.
     private let awaitedElsewhere = Mutex<[String: String]>([:])
     let maximumOutbox: Int
@@ -70,6 +73,8 @@ final class ClusterState: RouterCluster {
         case .leave(let app, let channel, let user): .leave(app: app.rawValue, channel: channel.rawValue, user: user.rawValue)
         case .userAttributes(let app, let user, let entries):
             .userAttributes(app: app.rawValue, user: user.rawValue, attributes: entries.map { .init(key: $0.key, value: $0.value) })
+        case .subscriptions(let app, let user, let session, let users):
+            .subscriptions(app: app.rawValue, user: user.rawValue, session: session, users: users.map(\.rawValue))
         case .channelAttributes(let app, let channel, let all, let notify):
             channelAttributes(app, channel, all, notify: notify)
         }
@@ -118,6 +123,22 @@ final class ClusterState: RouterCluster {
             let ids = awaited.filter { $0.value == node }.map(\.key)
             for id in ids { awaited[id] = nil }
             return ids
+        }
+    }
+
+    /// Keeps a lost node's sessions for a takeover (dropping those older than `window`).
+    func keepOrphans(_ sessions: [OrphanedSession], now: Int64, window: Int64) {
+        orphans.withLock { orphans in
+            orphans = orphans.filter { now - $0.value.lostAt < window }
+            for session in sessions where orphans.count < maximumOwedAcks { orphans[session.sessionID] = (session, now) }
+        }
+    }
+
+    /// The orphan `sessionID`, claimed (no longer offered), if lost less than `window` ago.
+    func claimOrphan(_ sessionID: String, now: Int64, window: Int64) -> OrphanedSession? {
+        orphans.withLock { orphans in
+            guard let orphan = orphans.removeValue(forKey: sessionID), now - orphan.lostAt < window else { return nil }
+            return orphan.session
         }
     }
 

@@ -46,6 +46,7 @@ package struct ClusterView: Sendable {
     /// Members other nodes hold in each channel: user → node.
     package private(set) var members: [ChannelKey: [UserID: String]] = [:]
     package private(set) var attributes: [UserKey: [AttributeEntry]] = [:]
+    package private(set) var subscriptions: [UserKey: [UserID]] = [:]
 
     package init(nodeID: String) {
         self.nodeID = nodeID
@@ -71,6 +72,7 @@ package struct ClusterView: Sendable {
                 changes.append(.presence(key.app, key.user, .online))
             }
             attributes[key] = nil
+            subscriptions[key] = nil
             holders[key] = Holder(node: origin, sessionID: session, reachable: true)
             return changes
         case .logout(let app, let user, let session):
@@ -90,6 +92,10 @@ package struct ClusterView: Sendable {
             members[key]?[user] = nil
             if members[key]?.isEmpty == true { members[key] = nil }
             return [.memberLeft(key.app, key.channel, user)]
+        case .subscriptions(let app, let user, let session, let users):
+            guard let key = Self.userKey(app, user), holders[key]?.node == origin, holders[key]?.sessionID == session else { return [] }
+            subscriptions[key] = users.compactMap(UserID.init)
+            return []
         case .userAttributes(let app, let user, let entries):
             guard let key = Self.userKey(app, user), holders[key]?.node == origin else { return [] }
             attributes[key] = entries.map { AttributeEntry(key: $0.key, value: $0.value) }
@@ -99,11 +105,22 @@ package struct ClusterView: Sendable {
         }
     }
 
-    /// Forgets everything (before rebuilding from the tables after a resync).
+    /// Forgets everything (before the other nodes announce their sessions again after a resync).
     package mutating func reset() {
         holders = [:]
         members = [:]
         attributes = [:]
+        subscriptions = [:]
+    }
+
+    /// The sessions `node` holds, as this view knows them (what a lost node leaves to take over).
+    package func sessions(heldBy node: String) -> [OrphanedSession] {
+        holders.filter { $0.value.node == node }.map { key, holder in
+            let channels = members.filter { $0.key.app == key.app && $0.value[key.user] == node }.map(\.key.channel)
+            return OrphanedSession(appID: key.app, userID: key.user, sessionID: holder.sessionID,
+                                   channels: channels.sorted { $0.rawValue < $1.rawValue },
+                                   subscriptions: subscriptions[key] ?? [], attributes: attributes[key] ?? [])
+        }.sorted { $0.userID.rawValue < $1.userID.rawValue }
     }
 
     // MARK: Questions
@@ -129,6 +146,7 @@ package struct ClusterView: Sendable {
     private mutating func removeHolder(_ key: UserKey, _ holder: Holder) -> [Change] {
         holders[key] = nil
         attributes[key] = nil
+        subscriptions[key] = nil
         return removeMemberships(of: key, heldBy: holder.node) + [.presence(key.app, key.user, .offline)]
     }
 

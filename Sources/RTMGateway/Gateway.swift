@@ -155,6 +155,8 @@ struct GatewayMetrics: Sendable {
     let slowConsumers = Counter(label: "rtm_ws_slow_consumer_closes_total")
     let protocolErrors = Counter(label: "rtm_ws_protocol_errors_total")
     let resumes = Counter(label: "rtm_resumes_total")
+    /// Sessions of lost cluster nodes taken over by a `resume` here.
+    let takeovers = Counter(label: "rtm_session_takeovers_total")
     /// Sockets closed for not answering a ping by the next one.
     let deadLinks = Counter(label: "rtm_ws_dead_link_closes_total")
     /// Sockets closed because their login deadline passed.

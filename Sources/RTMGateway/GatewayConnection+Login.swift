@@ -42,6 +42,9 @@ extension GatewayConnection {
         guard session == nil else { return reply(id, code: LoginErrorCode.alreadyLoggedIn.rawValue) }
         guard let routerSession = gateway.lookup(sessionID: sessionID), let session = routerSession.sink as? GatewaySession,
               let app = await gateway.apps.app(routerSession.appID) else {
+            if let orphan = broker.takeOver(sessionID: sessionID) {
+                return await takeOver(orphan, token: token, after: lastEventSeq, id: id)
+            }
             return failLogin(id, .rejected)
         }
         let expiresAt: Int64?
@@ -63,6 +66,37 @@ extension GatewayConnection {
             previous.close(code: RTMCloseCode.normal, reason: "resumed elsewhere")
         }
         session.scheduleTokenTimer(expiresAt: expiresAt, on: channel.eventLoop)
+    }
+
+    /// `resume` of a session whose cluster node was lost (docs/CLUSTER.md, "Takeover"): the session
+    /// starts here under its id, with the channels, subscriptions and user attributes the cluster knew,
+    /// its events numbered on from `lastEventSeq`; what lived only in the lost node's memory (its
+    /// replay buffers) is gone, and the offline store is delivered. Others see the user join again.
+    private func takeOver(_ orphan: OrphanedSession, token: String?, after lastEventSeq: Int64, id: Int64) async {
+        guard let app = await gateway.apps.app(orphan.appID) else { return failLogin(id, .rejected) }
+        let expiresAt: Int64?
+        switch verify(token: token, app: app, user: orphan.userID) {
+        case .failure(let code): return failLogin(id, code)
+        case .success(let expiry): expiresAt = expiry
+        }
+        let session = GatewaySession(sessionID: orphan.sessionID, gateway: gateway)
+        let routerSession = RouterSession(appID: orphan.appID, userID: orphan.userID, sessionID: orphan.sessionID, sink: session)
+        guard bind(routerSession, session) else { return failLogin(id, .alreadyLoggedIn) }
+        session.start(routerSession: routerSession, on: self, numberingAfter: lastEventSeq)
+        reply(id, code: LoginErrorCode.ok.rawValue) { reply in
+            reply.field("session_id", routerSession.sessionID)
+            reply.field("server_ts", clock.nowMilliseconds())
+            if let expiresAt { reply.field("token_expires_at", expiresAt) } else { reply.nullField("token_expires_at") }
+        }
+        gateway.register(routerSession)
+        broker.login(routerSession)
+        for channel in orphan.channels { _ = broker.join(routerSession, channel: channel) }
+        if !orphan.attributes.isEmpty { _ = broker.writeUserAttributes(routerSession, .replaceAll(orphan.attributes)) }
+        if !orphan.subscriptions.isEmpty { _ = broker.subscribe(routerSession, to: orphan.subscriptions) {} }
+        gateway.metrics.takeovers.increment()
+        session.scheduleTokenTimer(expiresAt: expiresAt, on: channel.eventLoop)
+        let messages = gateway.messages
+        Task { await messages.deliverStoredMessages(to: routerSession) }
     }
 
     private func failLogin(_ id: Int64, _ code: LoginErrorCode) {

@@ -156,11 +156,13 @@ final class GatewaySession: SessionSink, Sendable {
 
     // MARK: Life cycle
 
-    /// Starts the session on `connection` (a fresh login).
-    func start(routerSession: RouterSession, on connection: GatewayConnection) {
+    /// Starts the session on `connection` (a fresh login; a takeover numbers its events on from
+    /// `lastSeq`, the last its client saw on the lost node).
+    func start(routerSession: RouterSession, on connection: GatewayConnection, numberingAfter lastSeq: Int64 = 0) {
         state.withLock { state in
             state.routerSession = routerSession
             state.attached = connection
+            state.seq = max(state.seq, lastSeq)
         }
     }
 

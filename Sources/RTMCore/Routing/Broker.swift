@@ -37,6 +37,9 @@ package protocol Broker: AnyObject, Sendable {
     func currentSession(of user: UserID, in app: AppID) -> RouterSession?
     /// Ends every session this node holds (shutdown).
     func terminateAll(_ reason: SessionTermination)
+    /// The session `sessionID` of a lost node, taken over by this node (it is no longer offered to
+    /// anyone else); `nil` if none is known within the grace period. A single node has none.
+    func takeOver(sessionID: String) -> OrphanedSession?
 
     // MARK: Peer messages and acknowledgements
 
@@ -119,4 +122,6 @@ extension Broker {
 }
 
 /// The in-process broker: one node that holds every session.
-extension Router: Broker {}
+extension Router: Broker {
+    package func takeOver(sessionID: String) -> OrphanedSession? { nil }
+}

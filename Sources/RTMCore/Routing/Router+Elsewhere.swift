@@ -122,6 +122,7 @@ package struct LocalSessionState: Sendable {
     package var reachable: Bool
     package var channels: [ChannelName]
     package var attributes: [AttributeEntry]
+    package var subscriptions: [UserID]
 }
 
 extension Router {
@@ -132,7 +133,8 @@ extension Router {
                 LocalSessionState(appID: session.appID, userID: session.userID, sessionID: session.sessionID,
                                   reachable: presence.presence(of: session.key, online: true) == .online,
                                   channels: channels.channels(of: session.key).sorted { $0.rawValue < $1.rawValue },
-                                  attributes: attributes.user(session.key, keys: nil))
+                                  attributes: attributes.user(session.key, keys: nil),
+                                  subscriptions: presence.subscriptions(of: session.key).sorted { $0.rawValue < $1.rawValue })
             }
         }
     }

@@ -91,6 +91,8 @@ extension Router {
                 guard let added = presence.subscribe(session.key, to: users, maximum: graceLimits.maximumSubscriptions) else {
                     return .overflow
                 }
+                cluster?.changed(.subscriptions(session.appID, session.userID, sessionID: session.sessionID,
+                                                presence.subscriptions(of: session.key).sorted { $0.rawValue < $1.rawValue }))
                 onSubscribed()
                 var seen = Set<UserID>()
                 let snapshot = users.filter { added.contains($0) && seen.insert($0).inserted }.map { user in
@@ -110,7 +112,11 @@ extension Router {
     package func unsubscribe(_ session: RouterSession, from users: [UserID]) -> SubscribeOutcome {
         sessionTable.withLock { sessions in
             guard sessions.isCurrent(session) else { return .notLoggedIn }
-            presenceTable.withLock { $0.unsubscribe(session.key, from: users) }
+            presenceTable.withLock { presence in
+                presence.unsubscribe(session.key, from: users)
+                cluster?.changed(.subscriptions(session.appID, session.userID, sessionID: session.sessionID,
+                                                presence.subscriptions(of: session.key).sorted { $0.rawValue < $1.rawValue }))
+            }
             return .subscribed
         }
     }

@@ -25,6 +25,8 @@ package enum LocalChange: Sendable, Equatable {
     case join(AppID, ChannelName, UserID)
     case leave(AppID, ChannelName, UserID)
     case userAttributes(AppID, UserID, [AttributeEntry])
+    /// The users a session watches, all of them, after a change.
+    case subscriptions(AppID, UserID, sessionID: String, [UserID])
     /// A channel's whole attribute set after a write; `notify`: members get it.
     case channelAttributes(AppID, ChannelName, [ChannelAttribute], notify: Bool)
 }
