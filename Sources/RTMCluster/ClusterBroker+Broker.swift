@@ -16,8 +16,22 @@ extension ClusterBroker {
     package func currentSession(of user: UserID, in app: AppID) -> RouterSession? { router.currentSession(of: user, in: app) }
     package func terminateAll(_ reason: SessionTermination) { router.terminateAll(reason) }
 
-    package func takeOver(sessionID: String) -> OrphanedSession? {
-        state.claimOrphan(sessionID, now: clock.nowMilliseconds(), window: router.graceLimits.gracePeriod.milliseconds)
+    /// Claims the orphan `sessionID`. A session another node still holds may be on its way (its node
+    /// is stopping and its client was quicker than the bus): that is waited for, at most 2 s.
+    package func takeOver(sessionID: String) async -> OrphanedSession? {
+        let window = router.graceLimits.gracePeriod.milliseconds
+        for _ in 0..<40 {
+            if let orphan = state.claimOrphan(sessionID, now: clock.nowMilliseconds(), window: window) { return orphan }
+            guard state.view.withLock({ $0.holdsSession(sessionID) }) else { return nil }
+            try? await Task.sleep(for: .milliseconds(50))
+        }
+        return nil
+    }
+
+    package func restore(_ session: RouterSession, from orphan: OrphanedSession) {
+        // This node holds it now: its view no longer places it elsewhere (nobody is told).
+        state.view.withLock { $0.forget(orphan.userID, in: orphan.appID) }
+        router.restore(session, from: orphan)
     }
 
     package func sendPeer(_ message: PeerMessage, wantAck: Bool, offline: Bool, serverTimestamp: Int64?) -> PeerDispatch {

@@ -75,10 +75,27 @@ package final class ClusterBroker: Broker {
         }
     }
 
-    /// This node stops (SIGTERM): the others forget its sessions now rather than when its lease
-    /// would have run out (its sessions were ended already; this covers any logout not published).
-    package func leaving() {
-        state.publish(.nodeLost(node: nodeID))
+    /// This node stops (SIGTERM) and hands its sessions over: the others keep them online for the
+    /// grace period, for their clients to resume elsewhere. Called before the sessions are told to
+    /// go; returns once the event is on the bus (at most `limit`).
+    package func handOver(within limit: Duration = .seconds(2)) async {
+        state.publish(.nodeLeaving(node: nodeID))
+        await flushOutbox(within: limit)
+    }
+
+    /// Another node is stopping: its sessions are kept for a takeover, and those not taken over
+    /// within the grace period end then (OFFLINE, members told), as after a loss.
+    private func keepHandedOver(by node: String) {
+        let sessions = state.view.withLock { $0.sessions(heldBy: node) }
+        let window = router.graceLimits.gracePeriod
+        state.keepOrphans(sessions, now: clock.nowMilliseconds(), window: window.milliseconds)
+        let sessionIDs = Set(sessions.map(\.sessionID))
+        let deadline = clock.nowMilliseconds() + window.milliseconds
+        Task { [clock] in
+            try? await clock.sleep(untilMilliseconds: deadline)
+            let changes = self.state.view.withLock { $0.expireHandedOver(by: node, sessionIDs: sessionIDs) }
+            for change in changes { self.perform(change) }
+        }
     }
 
     func received(_ delivery: BusDelivery) {
@@ -106,6 +123,7 @@ package final class ClusterBroker: Broker {
             state.keepOrphans(sessions, now: clock.nowMilliseconds(), window: router.graceLimits.gracePeriod.milliseconds)
         }
         let changes = state.view.withLock { $0.apply(event, origin: origin) }
+        if case .nodeLeaving(let node) = event, node != nodeID { keepHandedOver(by: node) }
         switch event {
         case .peerMessage(let message) where message.receiverNode == nodeID:
             deliver(message, from: origin)

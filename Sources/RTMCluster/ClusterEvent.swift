@@ -26,6 +26,9 @@ package enum ClusterEvent: Codable, Equatable, Sendable {
     case ack(messageID: String, senderNode: String, acknowledged: Bool)
     /// A node's lease ran out: its users are offline and its members gone.
     case nodeLost(node: String)
+    /// A node is stopping (SIGTERM) and hands its sessions over: they stay online for the grace
+    /// period, for their clients to resume elsewhere; its logouts that follow are not logouts.
+    case nodeLeaving(node: String)
     /// A node (re)started listening and may have missed events: every other node announces its
     /// sessions again (logins, joins, reachability, attributes), which the views take as no-ops
     /// where they knew them already.

@@ -10,11 +10,14 @@ package struct ClusterView: Sendable {
         package var node: String
         package var sessionID: String
         package var reachable: Bool
+        /// Its node is stopping and handed it over: it stays as it is until taken over or expired.
+        package var handedOver = false
 
-        package init(node: String, sessionID: String, reachable: Bool) {
+        package init(node: String, sessionID: String, reachable: Bool, handedOver: Bool = false) {
             self.node = node
             self.sessionID = sessionID
             self.reachable = reachable
+            self.handedOver = handedOver
         }
     }
 
@@ -64,6 +67,12 @@ package struct ClusterView: Sendable {
         case .login(let app, let user, let session):
             guard let key = Self.userKey(app, user) else { return [] }
             if let previous = holders[key], previous.node == origin, previous.sessionID == session { return [] }   // announced again
+            if let previous = holders[key], previous.handedOver, previous.sessionID == session {
+                // Taken over from a stopping node: the same session, on `origin` now; nobody is told.
+                holders[key] = Holder(node: origin, sessionID: session, reachable: true)
+                moveMemberships(of: key, from: previous.node, to: origin)
+                return []
+            }
             var changes: [Change] = [.loggedInElsewhere(key.app, key.user, node: origin)]
             if let previous = holders[key] {
                 changes += removeMemberships(of: key, heldBy: previous.node)   // the older session left its channels
@@ -76,11 +85,11 @@ package struct ClusterView: Sendable {
             holders[key] = Holder(node: origin, sessionID: session, reachable: true)
             return changes
         case .logout(let app, let user, let session):
-            guard let key = Self.userKey(app, user), let holder = holders[key], holder.sessionID == session else { return [] }
+            guard let key = Self.userKey(app, user), let holder = holders[key], holder.sessionID == session, !holder.handedOver else { return [] }
             return removeHolder(key, holder)
         case .reachability(let app, let user, let session, let reachable):
             guard let key = Self.userKey(app, user), let holder = holders[key], holder.sessionID == session,
-                  holder.reachable != reachable else { return [] }
+                  !holder.handedOver, holder.reachable != reachable else { return [] }
             holders[key]?.reachable = reachable
             return [.presence(key.app, key.user, reachable ? .online : .unreachable)]
         case .join(let app, let channel, let user):
@@ -88,7 +97,8 @@ package struct ClusterView: Sendable {
                   members[key, default: [:]].updateValue(origin, forKey: user) == nil else { return [] }
             return [.memberJoined(key.app, key.channel, user)]
         case .leave(let app, let channel, let user):
-            guard let key = Self.channelKey(app, channel), let user = UserID(user), members[key]?[user] == origin else { return [] }
+            guard let key = Self.channelKey(app, channel), let user = UserID(user), members[key]?[user] == origin,
+                  holders[UserKey(app: key.app, user: user)]?.handedOver != true else { return [] }
             members[key]?[user] = nil
             if members[key]?.isEmpty == true { members[key] = nil }
             return [.memberLeft(key.app, key.channel, user)]
@@ -100,7 +110,10 @@ package struct ClusterView: Sendable {
             guard let key = Self.userKey(app, user), holders[key]?.node == origin else { return [] }
             attributes[key] = entries.map { AttributeEntry(key: $0.key, value: $0.value) }
             return []
-        case .peerMessage, .channelMessage, .ack, .announceRequest, .nodeLost, .channelAttributes:
+        case .nodeLeaving(let node):
+            for (key, holder) in holders where holder.node == node { holders[key]?.handedOver = true }
+            return []
+        case .peerMessage, .channelMessage, .ack, .announceRequest, .nodeLost, .channelAttributes, .nodeLeaving:
             return []
         }
     }
@@ -119,8 +132,32 @@ package struct ClusterView: Sendable {
             let channels = members.filter { $0.key.app == key.app && $0.value[key.user] == node }.map(\.key.channel)
             return OrphanedSession(appID: key.app, userID: key.user, sessionID: holder.sessionID,
                                    channels: channels.sorted { $0.rawValue < $1.rawValue },
-                                   subscriptions: subscriptions[key] ?? [], attributes: attributes[key] ?? [])
+                                   subscriptions: subscriptions[key] ?? [], attributes: attributes[key] ?? [], handedOver: holder.handedOver)
         }.sorted { $0.userID.rawValue < $1.userID.rawValue }
+    }
+
+    /// Sessions handed over by `node` and not taken over: they end now (OFFLINE, members told).
+    package mutating func expireHandedOver(by node: String, sessionIDs: Set<String>) -> [Change] {
+        holders.filter { $0.value.node == node && $0.value.handedOver && sessionIDs.contains($0.value.sessionID) }
+            .sorted { $0.key.user.rawValue < $1.key.user.rawValue }
+            .flatMap { removeHolder($0.key, $0.value) }
+    }
+
+    /// Forgets `user` without telling anyone (this node took its session over and holds it now).
+    package mutating func forget(_ user: UserID, in app: AppID) {
+        let key = UserKey(app: app, user: user)
+        guard let holder = holders.removeValue(forKey: key) else { return }
+        attributes[key] = nil
+        subscriptions[key] = nil
+        for (channelKey, users) in members where channelKey.app == app && users[user] == holder.node {
+            members[channelKey]?[user] = nil
+            if members[channelKey]?.isEmpty == true { members[channelKey] = nil }
+        }
+    }
+
+    /// Whether another node holds a session with id `sessionID` (a client may be about to resume it here).
+    package func holdsSession(_ sessionID: String) -> Bool {
+        holders.values.contains { $0.sessionID == sessionID }
     }
 
     // MARK: Questions
@@ -158,6 +195,12 @@ package struct ClusterView: Sendable {
             changes.append(.memberLeft(key.app, channelKey.channel, key.user))
         }
         return changes.sorted { $0.channelName < $1.channelName }
+    }
+
+    private mutating func moveMemberships(of key: UserKey, from old: String, to new: String) {
+        for (channelKey, users) in members where channelKey.app == key.app && users[key.user] == old {
+            members[channelKey]?[key.user] = new
+        }
     }
 
     private static func userKey(_ app: String, _ user: String) -> UserKey? {

@@ -42,7 +42,7 @@ extension GatewayConnection {
         guard session == nil else { return reply(id, code: LoginErrorCode.alreadyLoggedIn.rawValue) }
         guard let routerSession = gateway.lookup(sessionID: sessionID), let session = routerSession.sink as? GatewaySession,
               let app = await gateway.apps.app(routerSession.appID) else {
-            if let orphan = broker.takeOver(sessionID: sessionID) {
+            if let orphan = await broker.takeOver(sessionID: sessionID) {
                 return await takeOver(orphan, token: token, after: lastEventSeq, id: id)
             }
             return failLogin(id, .rejected)
@@ -89,10 +89,7 @@ extension GatewayConnection {
             if let expiresAt { reply.field("token_expires_at", expiresAt) } else { reply.nullField("token_expires_at") }
         }
         gateway.register(routerSession)
-        broker.login(routerSession)
-        for channel in orphan.channels { _ = broker.join(routerSession, channel: channel) }
-        if !orphan.attributes.isEmpty { _ = broker.writeUserAttributes(routerSession, .replaceAll(orphan.attributes)) }
-        if !orphan.subscriptions.isEmpty { _ = broker.subscribe(routerSession, to: orphan.subscriptions) {} }
+        broker.restore(routerSession, from: orphan)
         gateway.metrics.takeovers.increment()
         session.scheduleTokenTimer(expiresAt: expiresAt, on: channel.eventLoop)
         let messages = gateway.messages

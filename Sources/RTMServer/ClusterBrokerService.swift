@@ -2,8 +2,8 @@ import RTMCluster
 import ServiceLifecycle
 
 /// The cluster broker as a service: it applies and publishes bus events until the graceful
-/// shutdown reaches it (after the session drain and the HTTP server, so the sessions' logouts are
-/// in its outbox), then says this node is leaving, publishes what waits, and stops.
+/// shutdown reaches it (after the session drain, which handed the sessions over, and the HTTP
+/// server), then publishes what waits and stops.
 struct ClusterBrokerService: Service, CustomStringConvertible {
     let broker: ClusterBroker
     var description: String { "cluster broker" }
@@ -11,7 +11,6 @@ struct ClusterBrokerService: Service, CustomStringConvertible {
     func run() async {
         let running = Task { await broker.run() }
         try? await gracefulShutdown()
-        broker.leaving()
         await broker.flushOutbox()
         running.cancel()
         await running.value

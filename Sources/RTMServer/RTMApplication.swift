@@ -25,6 +25,8 @@ package struct RTMApplication: Sendable {
     package let broker: any Broker
     /// This node's router (the sessions it holds).
     package let router: RTMCore.Router
+    /// In cluster mode, the broker (also ``broker``), which hands the sessions over at shutdown.
+    let clusterBroker: ClusterBroker?
     package let messages: MessageService
     package let apps: AppDirectory
     /// The stores of the configured backend (SQLite in the data dir, or PostgreSQL).
@@ -88,7 +90,8 @@ package struct RTMApplication: Sendable {
         restConfiguration.ackTimeout = configuration.ackTimeout
         let rest = RESTAPI(messages: messages, apps: apps, eventRecorder: recorder, configuration: restConfiguration,
                            messagingLimiter: messagingLimiter, logger: logger)
-        return RTMApplication(configuration: configuration, broker: broker, router: router, messages: messages, apps: apps, stores: stores,
+        return RTMApplication(configuration: configuration, broker: broker, router: router, clusterBroker: broker as? ClusterBroker,
+                              messages: messages, apps: apps, stores: stores,
                               gateway: gateway, rest: rest, sweeper: sweeper, services: services, isReachable: isReachable,
                               bootstrap: bootstrap, boundPort: BoundPort(), logger: logger, clock: clock)
     }
@@ -159,7 +162,9 @@ package struct RTMApplication: Sendable {
     /// once all of them have stopped.
     package func run(onListening: @escaping @Sendable (String, Int) -> Void = { _, _ in }) async throws {
         await services.add(makeHTTPApplication(onListening: onListening))
-        await services.add(SessionDrainService(router: router, flushTime: configuration.shutdownFlushTime))
+        let clusterBroker = self.clusterBroker
+        await services.add(SessionDrainService(router: router, flushTime: configuration.shutdownFlushTime,
+                                               beforeDrain: { await clusterBroker?.handOver() }))
         try await services.wait()
     }
 

@@ -8,9 +8,13 @@ import ServiceLifecycle
 struct SessionDrainService: Service {
     let router: RTMCore.Router
     let flushTime: Duration
+    /// Runs first: in a cluster, the node hands its sessions over (so that the others keep them
+    /// online while their clients resume elsewhere).
+    var beforeDrain: @Sendable () async -> Void = {}
 
     func run() async throws {
         try? await gracefulShutdown()
+        await beforeDrain()
         router.terminateAll(.serverShutdown)
         try? await Task.sleep(for: flushTime)
     }

@@ -87,6 +87,25 @@ import Testing
         #expect(view.view.holder(of: UserID("carol")!, in: Self.appID) != nil && view.view.remoteMemberCount(of: Self.room, in: Self.appID) == 0)
     }
 
+    @Test func aStoppingNodesSessionsStayUntilTakenOverOrExpired() {
+        let view = View()
+        _ = view.apply(.login(app: Self.app, user: "bob", session: "s1"), origin: "b")
+        _ = view.apply(.join(app: Self.app, channel: "room", user: "bob"), origin: "b")
+        _ = view.apply(.login(app: Self.app, user: "carol", session: "s2"), origin: "b")
+        #expect(view.apply(.nodeLeaving(node: "b"), origin: "b") == [], "nobody is told")
+        #expect(view.apply(.logout(app: Self.app, user: "bob", session: "s1"), origin: "b") == [], "its logouts are not logouts")
+        #expect(view.apply(.leave(app: Self.app, channel: "room", user: "bob"), origin: "b") == [])
+        #expect(view.view.sessions(heldBy: "b").map(\.handedOver) == [true, true])
+        // Taken over on c: the same session, moved without a word.
+        #expect(view.apply(.login(app: Self.app, user: "bob", session: "s1"), origin: "c") == [])
+        #expect(view.view.holder(of: Self.bob, in: Self.appID)?.node == "c")
+        #expect(view.view.remoteMembers(of: Self.room, in: Self.appID) == [Self.bob])
+        #expect(view.apply(.join(app: Self.app, channel: "room", user: "bob"), origin: "c") == [], "already a member")
+        // Not taken over within the grace period: ends as after a loss.
+        #expect(view.view.expireHandedOver(by: "b", sessionIDs: ["s1", "s2"]) == [.presence(Self.appID, UserID("carol")!, .offline)])
+        #expect(view.view.holder(of: Self.bob, in: Self.appID)?.node == "c", "the taken-over session stays")
+    }
+
     @Test func eventsWithInvalidIdsAreIgnored() {
         let view = View()
         #expect(view.apply(.login(app: "not an app id!", user: "bob", session: "s"), origin: "b") == [])

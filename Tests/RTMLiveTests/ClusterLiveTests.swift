@@ -143,4 +143,42 @@ import Testing
             #expect(Double(admitted) <= 2 + 2 * seconds + 0.001, "\(admitted) admitted in \(elapsed): over the shared bucket")
         }
     }
+
+    /// SIGTERM is not a loss: a stopping node hands its sessions over. The SDK (told 4/5) resumes on
+    /// the other node, which takes the session over; a watcher there sees no OFFLINE and no
+    /// `member_left`, and messages reach the user on its new node.
+    @Test func aStoppingNodeHandsItsSessionsOverAndNobodySeesALogout() async throws {
+        try await TestServer.cluster(nodes: 2) { nodes in
+            let app = AppID(TestServer.appID)!, grace = UserID("grace")!
+            let watcher = try await Self.client(nodes[1], "watcher")
+            let watcherRoom = watcher.channel("room")
+            try await watcherRoom.join()
+            let client = RTMClient(serverURLs: [nodes[0].wsURL, nodes[1].wsURL], appID: TestServer.appID)
+            try await client.login(userID: "grace", token: TestServer.token(for: "grace"))
+            let room = client.channel("room")
+            try await room.join()
+            #expect(await waitUntil { (try? await watcherRoom.members().sorted()) == ["grace", "watcher"] })
+            try await watcher.subscribePeersOnlineStatus(["grace"])
+            let restorations = client.sessionRestorations
+
+            try await nodes[0].application.shutdown()   // what SIGTERM does
+            #expect(await waitUntil { nodes[1].application.gateway.hasSocket(of: grace, in: app) }, "resumed on the other node")
+            let seenLogout = await first(watcher.events, within: .seconds(3), where: { event in
+                switch event {
+                case .peersOnlineStatus(let statuses): statuses.contains { $0.userID == "grace" && $0.state != 0 }
+                case .memberLeft(_, "grace"): true
+                default: false
+                }
+            })
+            #expect(seenLogout == nil, "nobody saw a logout: \(String(describing: seenLogout))")
+            #expect(await first(restorations, within: .milliseconds(200)) == nil, "a resume, not a fresh login")
+            let posted = try await nodes[1].channelPost(from: "backend", channel: "room", payload: "handed over")
+            #expect(posted.status == 200)
+            #expect(await Self.message(in: room) == "backend: handed over")
+            #expect(try await watcher.queryPeersOnlineStatus(["grace"]) == ["grace": .online])
+            await client.logout()
+            #expect(await Self.seen("grace", .offline, on: [nodes[1]]), "a real logout is seen")
+            await watcher.logout()
+        }
+    }
 }

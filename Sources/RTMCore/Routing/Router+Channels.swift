@@ -8,6 +8,13 @@ extension Router {
     /// and a paced `member_count`. `beforeAnnouncing` runs once the join is recorded and before any
     /// event about it is queued, so the caller can queue its reply (and the joiner's own count) first.
     package func join(_ session: RouterSession, channel: ChannelName, beforeAnnouncing: (JoinOutcome) -> Void) -> JoinOutcome {
+        join(session, channel: channel, announcing: true, beforeAnnouncing: beforeAnnouncing)
+    }
+
+    /// ``join(_:channel:beforeAnnouncing:)``; without `announcing`, members are not told (a session
+    /// a stopping node handed over comes back into channels where members still see it).
+    package func join(_ session: RouterSession, channel: ChannelName, announcing: Bool,
+                      beforeAnnouncing: (JoinOutcome) -> Void) -> JoinOutcome {
         let key = ChannelKey(appID: session.appID, channel: channel)
         let joined = sessionTable.withLock { sessions -> ChannelTable.Joined in
             guard sessions.isCurrent(session) else { return ChannelTable.Joined(outcome: .notLoggedIn) }
@@ -26,7 +33,7 @@ extension Router {
         }
         beforeAnnouncing(joined.outcome)
         if case .joined = joined.outcome {
-            if !joined.toAnnounce.isEmpty {
+            if announcing, !joined.toAnnounce.isEmpty {
                 let body = encoder.encodeBody(.memberJoined(channel: channel, user: session.userID))
                 for member in joined.toAnnounce { _ = member.sink.enqueueEvent(body, kind: .other) }
             }
