@@ -10,9 +10,10 @@ import Synchronization
 /// node `LISTEN`s to on a connection of its own. PostgreSQL delivers notifications in commit order,
 /// so every node sees the same sequence.
 ///
-/// - Publishing goes through the store's pool, one transaction per call: a body too large for a
-///   notification (``BusNotification``) is inserted into `rtm_bus_body` in the same transaction and
-///   the notification carries its id.
+/// - Publishing goes through the store's pool, one transaction per call: when every event fits in a
+///   notification, one statement (`pg_notify` over the array, one round trip); else a transaction in
+///   which a body too large for a notification (``BusNotification``) is inserted into `rtm_bus_body`
+///   and the notification carries its id.
 /// - Listening runs as a service. postgres-nio does not listen again after its connection drops,
 ///   and notifications sent meanwhile are lost: the bus reconnects (with backoff), `LISTEN`s, and
 ///   then delivers ``BusDelivery/resync`` so that the consumer rebuilds its state from the tables.
@@ -62,9 +63,18 @@ package final class PostgresBus: ClusterBus, Service {
     package func publish(_ bodies: [String]) async throws {
         guard !bodies.isEmpty else { return }
         let client = store.client
+        let envelopes = bodies.map { BusEnvelope(origin: nodeID, sequence: sequence.add(1, ordering: .relaxed).newValue, body: $0) }
+        let inline = envelopes.compactMap(BusNotification.inlinePayload)
+        if inline.count == envelopes.count {
+            // All fit: one statement, one round trip, one implicit transaction (all or none, in order).
+            for try await _ in try await client.query(
+                "SELECT pg_notify(\(Self.channel), payload) FROM unnest(\(inline)::text[]) WITH ORDINALITY AS sent(payload, position)",
+                logger: logger) {}
+            return
+        }
         try await client.withTransaction(logger: logger) { connection in
-            for body in bodies {
-                let envelope = BusEnvelope(origin: nodeID, sequence: sequence.add(1, ordering: .relaxed).newValue, body: body)
+            for envelope in envelopes {
+                let body = envelope.body
                 let payload: String
                 if let inline = BusNotification.inlinePayload(envelope) {
                     payload = inline

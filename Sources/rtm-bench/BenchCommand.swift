@@ -18,6 +18,9 @@ struct BenchCommand: AsyncParsableCommand {
     @Argument(help: "publish | fanout | latency | ack | connections") var scenario: Scenario
     @Option(help: "rtm | nchan | trivial (nginx answering 200, the generator's ceiling)") var target: BenchTarget = .rtm
     @Option(help: "Server base URL.") var url = "http://127.0.0.1:8080"
+    @Option(name: .customLong("subscribe-url"),
+            help: "Where subscribers and the ack receiver connect (default: --url); another node of a cluster for cross-node figures.")
+    var subscribeURL: String?
     @Option(name: .customLong("server-pid"), help: "The server's pid, for its CPU and memory.") var serverPID: Int32 = 0
     @Option(name: .customLong("app-id")) var appID = "0123456789abcdef0123456789abcdef"
     @Option(name: .customLong("customer-id")) var customerID = "bench"
@@ -49,11 +52,11 @@ struct BenchCommand: AsyncParsableCommand {
         async throws -> (String, Subscribers, Int, Publisher)
     {
         let channel = "\(prefix)\(UInt32.random(in: 0...UInt32.max))"
-        let endpoint = try Endpoint(url: url)
         let crowd = Subscribers(target: target, recordLatency: recordLatency)
-        crowd.start(count: subscribers, endpoint: endpoint, channel: channel, credentials: credentials, userPrefix: user)
+        crowd.start(count: subscribers, endpoint: try Endpoint(url: subscribeURL ?? url), channel: channel, credentials: credentials,
+                    userPrefix: user)
         let ready = await crowd.waitReady(subscribers)
-        return (channel, crowd, ready, Publisher(target: target, endpoint: endpoint, credentials: credentials))
+        return (channel, crowd, ready, Publisher(target: target, endpoint: try Endpoint(url: url), credentials: credentials))
     }
 
     private func publish(credentials: BenchCredentials, report: Report) async throws {
@@ -100,7 +103,7 @@ struct BenchCommand: AsyncParsableCommand {
     private func ack(credentials: BenchCredentials, report: Report) async throws {
         guard target == .rtm else { throw ValidationError("ack is a swift-rtm scenario (nchan has no delivery acks)") }
         let receiverID = "ackrx\(UInt32.random(in: 0...UInt32.max))"
-        let receiver = RTMClientShim(url: url, appID: credentials.appID)
+        let receiver = RTMClientShim(url: subscribeURL ?? url, appID: credentials.appID)
         try await receiver.login(receiverID)
         let client = HTTPClient(eventLoopGroup: HTTPClient.defaultEventLoopGroup)
         var samples: [UInt64] = []
