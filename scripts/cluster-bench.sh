@@ -14,7 +14,14 @@ bin=${BENCH_BIN:-.build/release}
 [ -n "${RTM_TEST_POSTGRES_URL:-}" ] || { echo "run it under scripts/with-postgres.sh" >&2; exit 2; }
 [ -x "$bin/rtm" ] && [ -x "$bin/rtm-bench" ] || { echo "no release rtm and rtm-bench in $bin" >&2; exit 2; }
 work=$(mktemp -d); pids=()
-cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; sleep 0.5; rm -rf "$work"; }
+cleanup() { # SIGTERM, up to 10 s, then SIGKILL: no node outlives the run
+  for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
+  for p in "${pids[@]}"; do
+    for _ in $(seq 1 50); do kill -0 "$p" 2>/dev/null || break; sleep 0.2; done
+    kill -9 "$p" 2>/dev/null || true
+  done
+  rm -rf "$work"
+}
 trap cleanup EXIT
 ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
 db="rtm_cluster_bench_$$"
@@ -24,15 +31,16 @@ cat > "$work/rtm.json" <<CONF
 {"apps": [{"app_id": "0123456789abcdef0123456789abcdef", "messaging_rate_limit": 100000000}],
  "customers": [{"id": "bench", "secret": "bench-secret", "apps": ["*"]}]}
 CONF
-start_node() { # index cpu -> prints the node's base URL
+start_node() { # index cpu: starts it (its pid kept for the cleanup) and waits for its listening line
   taskset -c "$2" "$bin/rtm" serve --port 0 --data-dir "$work/data-$1" --config "$work/rtm.json" \
     --database-url "$url" --node-id "node-$1" --log-level error > "$work/node-$1.log" 2>&1 &
   pids+=($!)
   for _ in $(seq 1 150); do grep -q "^listening on" "$work/node-$1.log" && break; sleep 0.2; done
-  sed -n 's|^listening on \(http://127.0.0.1:[0-9]*\)$|\1|p' "$work/node-$1.log" | head -n 1
 }
-n1=$(start_node 1 0)
-n2=$(start_node 2 1)
+node_url() { sed -n 's|^listening on \(http://127.0.0.1:[0-9]*\)$|\1|p' "$work/node-$1.log" | head -n 1; }
+start_node 1 0   # not in $( ): the pid must reach this shell's list, or the cleanup would leave the node running
+start_node 2 1
+n1=$(node_url 1); n2=$(node_url 2)
 if [ -z "$n1" ] || [ -z "$n2" ]; then echo "the nodes did not start:" >&2; tail -n 20 "$work"/node-*.log >&2; exit 1; fi
 sleep 2   # both buses listen and the nodes have seen each other
 echo "# $(nproc) CPUs, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs), PostgreSQL fsync off; node 1 $n1 (CPU 0), node 2 $n2 (CPU 1)"
