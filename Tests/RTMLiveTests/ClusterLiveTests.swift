@@ -181,4 +181,29 @@ import Testing
             await watcher.logout()
         }
     }
+
+    /// Three nodes, a member of one channel on each: every node counts and lists the three, and a
+    /// message reaches every member but its sender.
+    @Test func aChannelSpansThreeNodes() async throws {
+        try await TestServer.cluster(nodes: 3) { nodes in
+            let app = AppID(TestServer.appID)!, room = ChannelName("room")!
+            var clients: [RTMClient] = [], channels: [RTMChannel] = []
+            for (index, node) in nodes.enumerated() {
+                let client = try await Self.client(node, "member\(index)")
+                let channel = client.channel("room")
+                try await channel.join()
+                clients.append(client)
+                channels.append(channel)
+            }
+            for node in nodes {
+                #expect(await waitUntil { node.application.broker.memberCounts(of: [room], in: app) == [room: 3] }, "every node counts 3")
+            }
+            #expect(await waitUntil { (try? await channels[2].members().sorted()) == ["member0", "member1", "member2"] })
+            try await channels[1].send("from node 2")
+            #expect(await Self.message(in: channels[0]) == "member1: from node 2")
+            #expect(await Self.message(in: channels[2]) == "member1: from node 2")
+            for client in clients { await client.logout() }
+            #expect(await waitUntil { nodes[0].application.broker.memberCounts(of: [room], in: app) == [room: 0] })
+        }
+    }
 }

@@ -126,24 +126,38 @@ import Testing
         configuration.restFastPath = fastPath
         try await TestServer.with(configuration, backend: backend) { server in
             for row in Self.rows {
-                let result = try await server.post(row.path, app: row.app, headers: row.headers, body: row.body)
-                #expect(result.status == row.status, "\(row.name)")
-                #expect(result.code == row.code, "\(row.name)")
-                let requestID = try #require(result.headers["x-request-id"], "\(row.name)")
-                #expect(result.json["request_id"] as? String == requestID, "\(row.name)")
-                if row.status == 200 {
-                    #expect(result.json["result"] as? String == "success", "\(row.name)")
-                } else {
-                    #expect(result.json["result"] as? String == "failed", "\(row.name)")
-                    #expect((result.json["message"] as? String)?.isEmpty == false, "\(row.name)")
-                }
-                #expect(result.headers["content-type"] == "application/json; charset=utf-8", "\(row.name)")
-                #expect(result.headers["date"]?.hasSuffix(" GMT") == true, "\(row.name)")
+                try await Self.check(row, on: server)
             }
             if fastPath {
                 #expect(server.application.rest.fastPathAnswerCount > 0)
             } else {
                 #expect(server.application.rest.fastPathAnswerCount == 0)
+            }
+        }
+    }
+
+    /// One row: its status, code and the body's shape.
+    static func check(_ row: Row, on server: TestServer) async throws {
+        let result = try await server.post(row.path, app: row.app, headers: row.headers, body: row.body)
+        #expect(result.status == row.status, "\(row.name)")
+        #expect(result.code == row.code, "\(row.name)")
+        let requestID = try #require(result.headers["x-request-id"], "\(row.name)")
+        #expect(result.json["request_id"] as? String == requestID, "\(row.name)")
+        if row.status == 200 {
+            #expect(result.json["result"] as? String == "success", "\(row.name)")
+        } else {
+            #expect(result.json["result"] as? String == "failed", "\(row.name)")
+            #expect((result.json["message"] as? String)?.isEmpty == false, "\(row.name)")
+        }
+        #expect(result.headers["content-type"] == "application/json; charset=utf-8", "\(row.name)")
+        #expect(result.headers["date"]?.hasSuffix(" GMT") == true, "\(row.name)")
+    }
+
+    /// The same table on a 3-node cluster, the calls spread over the nodes in turn.
+    @Test func everyRuleAnswersTheSameOnA3NodeCluster() async throws {
+        try await TestServer.cluster(nodes: 3) { nodes in
+            for (index, row) in Self.rows.enumerated() {
+                try await Self.check(row, on: nodes[index % nodes.count])
             }
         }
     }
