@@ -101,9 +101,12 @@ package final class ClusterBroker: Broker {
     func received(_ delivery: BusDelivery) {
         switch delivery {
         case .resync:
-            // What the other nodes hold is rebuilt from their answers to an announce request.
+            // What the other nodes hold is rebuilt from their answers to an announce request; and
+            // this node announces its own sessions, for a node that started listening before this
+            // one did (it asked while this node could not hear, and missed this node's logins).
             state.view.withLock { $0.reset() }
             state.publish(.announceRequest)
+            announceLocalSessions()
         case .event(let envelope):
             guard let event = ClusterEvent.decode(envelope.body) else {
                 logger.warning("cluster bus: an event from \(envelope.origin) this version does not know was ignored")
