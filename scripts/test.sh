@@ -2,7 +2,7 @@
 # The whole test suite, from a fresh clone: build; start a throwaway PostgreSQL (scripts/with-postgres.sh);
 # run the Swift tests (real servers on ephemeral 127.0.0.1 ports, real WebSocket clients, real SQLite
 # and PostgreSQL; they also replay every kept fuzz input) and the SIGKILL durability check on both
-# stores; then the README tour; then the docs; then a short fuzz: libFuzzer on each parser (about a
+# stores; then the README tour, on one node and through nginx in front of a 3-node cluster; then the docs; then a short fuzz: libFuzzer on each parser (about a
 # minute and a half) and the live WebSocket and REST fuzz against a running server. Prints each stage's time.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -19,6 +19,7 @@ stage "tests and durability" scripts/with-postgres.sh bash -c '
   bash scripts/durability-test.sh postgres
 '
 stage tour bash scripts/tour-test.sh
+stage "cluster tour" scripts/with-postgres.sh bash scripts/cluster-tour.sh
 stage docs bash scripts/docs.sh
 stage libfuzzer bash scripts/fuzz.sh 15
 stage "live fuzz" python3 scripts/live-fuzz.py --bin .build/debug/rtm --seed "${RTM_FUZZ_SEED:-1}" \
