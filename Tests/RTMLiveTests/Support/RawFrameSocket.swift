@@ -20,6 +20,7 @@ final class RawFrameSocket: Sendable {
     static func connect(port: Int, reading: Bool = true) async throws -> RawFrameSocket {
         let collector = Collector()
         var bootstrap = ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton)
+            .connectTimeout(.seconds(5))   // bounded, as in RawTCP
             .channelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture { try channel.pipeline.syncOperations.addHandler(collector) }
             }

@@ -43,7 +43,10 @@ final class RawTCP: Sendable {
 
     static func connect(port: Int, host: String = "127.0.0.1") async throws -> RawTCP {
         let received = Received()
+        // A bounded connect: a server that stopped accepting leaves SYNs unanswered once its backlog
+        // is full, and the kernel would retry them for about two minutes per connection.
         let channel = try await ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton)
+            .connectTimeout(.seconds(5))
             .channelOption(ChannelOptions.allowRemoteHalfClosure, value: false)
             .channelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture { try channel.pipeline.syncOperations.addHandler(Recorder(received)) }
