@@ -60,6 +60,15 @@ import Testing
         return (code, fields)
     }
 
+    /// An SDK client "watcher" logged in through `port` and joined to "room".
+    static func watcherInRoom(port: Int) async throws -> (RTMClient, RTMChannel) {
+        let watcher = RTMClient(serverURL: "ws://127.0.0.1:\(port)/v1/ws", appID: appID)
+        try await watcher.login(userID: "watcher", token: nil)
+        let room = watcher.channel("room")
+        try await room.join()
+        return (watcher, room)
+    }
+
     @Test func aKilledNodesUsersGoOfflineEverywhere() async throws {
         let directory = try Self.temporaryDirectory()
         defer { try? FileManager.default.removeItem(at: directory) }
@@ -67,10 +76,7 @@ import Testing
         defer { survivor.stop(); doomed.stop() }
         let survivorPort = try await survivor.listeningPort(), doomedPort = try await doomed.listeningPort()
 
-        let watcher = RTMClient(serverURL: "ws://127.0.0.1:\(survivorPort)/v1/ws", appID: Self.appID)
-        try await watcher.login(userID: "watcher", token: nil)
-        let room = watcher.channel("room")
-        try await room.join()
+        let (watcher, room) = try await Self.watcherInRoom(port: survivorPort)
         let victim = try await RawSocket.connect("ws://127.0.0.1:\(doomedPort)/v1/ws")
         #expect(try await victim.login(app: Self.appID, user: "victim", token: nil) == 0)
         #expect(try await Self.call(victim, .join(channel: "room"), id: 2)?.0 == 0)
@@ -110,10 +116,7 @@ import Testing
         defer { survivor.stop(); doomed.stop() }
         let survivorPort = try await survivor.listeningPort(), doomedPort = try await doomed.listeningPort()
 
-        let watcher = RTMClient(serverURL: "ws://127.0.0.1:\(survivorPort)/v1/ws", appID: Self.appID)
-        try await watcher.login(userID: "watcher", token: nil)
-        let room = watcher.channel("room")
-        try await room.join()
+        let (watcher, room) = try await Self.watcherInRoom(port: survivorPort)
 
         let traveller = try await RawSocket.connect("ws://127.0.0.1:\(doomedPort)/v1/ws")
         let login = try #require(try await Self.call(traveller, .login(appID: Self.appID, userID: "traveller", token: nil), id: 1))

@@ -61,20 +61,20 @@ extension Router {
 
     /// A member joined `channel` on another node: this node's members get `member_joined` and a paced count.
     package func memberJoinedElsewhere(_ user: UserID, channel: ChannelName, in app: AppID) {
-        let key = ChannelKey(appID: app, channel: channel)
-        let members = channelTable.withLock { Array($0.members(of: key).values) }
-        guard !members.isEmpty else { return }
-        let body = encoder.encodeBody(.memberJoined(channel: channel, user: user))
-        for member in members { _ = member.sink.enqueueEvent(body, kind: .other) }
-        scheduleMemberCount(key)
+        tellLocalMembers(of: channel, in: app, .memberJoined(channel: channel, user: user))
     }
 
     /// A member left `channel` on another node: this node's members get `member_left` and a paced count.
     package func memberLeftElsewhere(_ user: UserID, channel: ChannelName, in app: AppID) {
+        tellLocalMembers(of: channel, in: app, .memberLeft(channel: channel, user: user))
+    }
+
+    /// Queues `event` to this node's members of `channel` and schedules its member count.
+    private func tellLocalMembers(of channel: ChannelName, in app: AppID, _ event: OutboundEvent) {
         let key = ChannelKey(appID: app, channel: channel)
         let members = channelTable.withLock { Array($0.members(of: key).values) }
         guard !members.isEmpty else { return }
-        let body = encoder.encodeBody(.memberLeft(channel: channel, user: user))
+        let body = encoder.encodeBody(event)
         for member in members { _ = member.sink.enqueueEvent(body, kind: .other) }
         scheduleMemberCount(key)
     }
