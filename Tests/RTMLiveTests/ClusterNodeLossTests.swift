@@ -24,6 +24,17 @@ import Testing
     }
 
     /// Two `rtm serve` processes on one fresh database with 2 s leases, renewed every second.
+    /// Runs `body` with both nodes and their ports; stops them (SIGKILL) and removes their files after.
+    static func withCluster(_ body: (_ survivor: ServerProcess, _ doomed: ServerProcess, _ survivorPort: Int, _ doomedPort: Int)
+        async throws -> Void) async throws {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("rtm-loss-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let (survivor, doomed) = try await cluster(in: directory)
+        defer { survivor.stop(); doomed.stop() }
+        try await body(survivor, doomed, try await survivor.listeningPort(), try await doomed.listeningPort())
+    }
+
     static func cluster(in directory: URL) async throws -> (ServerProcess, ServerProcess) {
         let config = directory.appendingPathComponent("rtm.yaml").path
         try """
@@ -45,12 +56,6 @@ import Testing
         return (try node(1), try node(2))
     }
 
-    static func temporaryDirectory() throws -> URL {
-        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("rtm-loss-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
-        return directory
-    }
-
     /// Sends `request` with `id` on `socket` and returns its reply's code and fields.
     static func call(_ socket: RawSocket, _ request: ClientRequest, id: Int) async throws -> (Int, [String: JSONValue])? {
         try await socket.send(String(decoding: request.encode(id: id), as: UTF8.self))
@@ -70,87 +75,86 @@ import Testing
     }
 
     @Test func aKilledNodesUsersGoOfflineEverywhere() async throws {
-        let directory = try Self.temporaryDirectory()
-        defer { try? FileManager.default.removeItem(at: directory) }
-        let (survivor, doomed) = try await Self.cluster(in: directory)
-        defer { survivor.stop(); doomed.stop() }
-        let survivorPort = try await survivor.listeningPort(), doomedPort = try await doomed.listeningPort()
+        try await Self.withCluster { survivor, doomed, survivorPort, doomedPort in
 
-        let (watcher, room) = try await Self.watcherInRoom(port: survivorPort)
-        let victim = try await RawSocket.connect("ws://127.0.0.1:\(doomedPort)/v1/ws")
-        #expect(try await victim.login(app: Self.appID, user: "victim", token: nil) == 0)
-        #expect(try await Self.call(victim, .join(channel: "room"), id: 2)?.0 == 0)
-        #expect(await waitUntil { (try? await watcher.queryPeersOnlineStatus(["victim"])) == ["victim": .online] }, "seen across nodes")
-        try await watcher.subscribePeersOnlineStatus(["victim"])
-        #expect(await waitUntil { (try? await room.members().sorted()) == ["victim", "watcher"] })
+            let (watcher, room) = try await Self.watcherInRoom(port: survivorPort)
+            let victim = try await RawSocket.connect("ws://127.0.0.1:\(doomedPort)/v1/ws")
+            #expect(try await victim.login(app: Self.appID, user: "victim", token: nil) == 0)
+            #expect(try await Self.call(victim, .join(channel: "room"), id: 2)?.0 == 0)
+            #expect(await waitUntil { (try? await watcher.queryPeersOnlineStatus(["victim"])) == ["victim": .online] }, "seen across nodes")
+            try await watcher.subscribePeersOnlineStatus(["victim"])
+            #expect(await waitUntil { (try? await room.members().sorted()) == ["victim", "watcher"] })
 
-        // A send that waits for the victim's ack; the victim never acks (a raw socket does not).
-        let waiting = Task { try await Self.peer(port: survivorPort, to: "victim", payload: "never acked", query: "?wait_for_ack=true") }
-        guard case .event(_, .peerMessage)? = await victim.frame(where: { if case .event(_, .peerMessage) = $0 { true } else { false } }) else {
-            Issue.record("the victim did not get the message")
-            return
+            // A send that waits for the victim's ack; the victim never acks (a raw socket does not).
+            let waiting = Task { try await Self.peer(port: survivorPort, to: "victim", payload: "never acked", query: "?wait_for_ack=true") }
+            guard case .event(_, .peerMessage)? = await victim.frame(where: { if case .event(_, .peerMessage) = $0 { true } else { false } }) else {
+                Issue.record("the victim did not get the message")
+                return
+            }
+            kill(doomed.pid, SIGKILL)
+
+            // The lease (2 s) runs out and the survivor's sweep (every 1 s) reports the loss.
+            let left = await first(room.events, within: .seconds(20), where: { $0 == .memberLeft("victim") })
+            #expect(left == .memberLeft("victim"), "the victim left the channel")
+            let offline = await first(watcher.events, within: .seconds(20), where: {
+                if case .peersOnlineStatus(let statuses) = $0 { statuses.contains { $0.userID == "victim" && $0.state == 2 } } else { false }
+            })
+            #expect(offline != nil, "watchers see OFFLINE")
+            let answer = try await waiting.value
+            #expect(answer.status == 408 && answer.code != "message_delivered", "never delivered for a message nobody acked: \(answer)")
+            #expect(try await Self.peer(port: survivorPort, to: "victim", payload: "later", query: "?wait_for_ack=true").code == "message_offline")
+            #expect(survivor.text.contains("node node-2 lost"), "the survivor logged the loss")
+            await watcher.logout()
         }
-        kill(doomed.pid, SIGKILL)
-
-        // The lease (2 s) runs out and the survivor's sweep (every 1 s) reports the loss.
-        let left = await first(room.events, within: .seconds(20), where: { $0 == .memberLeft("victim") })
-        #expect(left == .memberLeft("victim"), "the victim left the channel")
-        let offline = await first(watcher.events, within: .seconds(20), where: {
-            if case .peersOnlineStatus(let statuses) = $0 { statuses.contains { $0.userID == "victim" && $0.state == 2 } } else { false }
-        })
-        #expect(offline != nil, "watchers see OFFLINE")
-        let answer = try await waiting.value
-        #expect(answer.status == 408 && answer.code != "message_delivered", "never delivered for a message nobody acked: \(answer)")
-        #expect(try await Self.peer(port: survivorPort, to: "victim", payload: "later", query: "?wait_for_ack=true").code == "message_offline")
-        #expect(survivor.text.contains("node node-2 lost"), "the survivor logged the loss")
-        await watcher.logout()
     }
 
     /// A client of a killed node presents `resume` to the other node within the grace period: the
     /// session is taken over from what the cluster knew (its channel, its subscription, its
     /// attributes), its events are numbered on, and messages reach it there.
     @Test func aSessionOfAKilledNodeIsTakenOverByAResumeElsewhere() async throws {
-        let directory = try Self.temporaryDirectory()
-        defer { try? FileManager.default.removeItem(at: directory) }
-        let (survivor, doomed) = try await Self.cluster(in: directory)
-        defer { survivor.stop(); doomed.stop() }
-        let survivorPort = try await survivor.listeningPort(), doomedPort = try await doomed.listeningPort()
+        try await Self.withCluster { survivor, doomed, survivorPort, doomedPort in
 
-        let (watcher, room) = try await Self.watcherInRoom(port: survivorPort)
+            let (watcher, room) = try await Self.watcherInRoom(port: survivorPort)
 
-        let traveller = try await RawSocket.connect("ws://127.0.0.1:\(doomedPort)/v1/ws")
-        let login = try #require(try await Self.call(traveller, .login(appID: Self.appID, userID: "traveller", token: nil), id: 1))
-        let sessionID = try #require(login.1["session_id"]?.stringValue)
-        #expect(try await Self.call(traveller, .join(channel: "room"), id: 2)?.0 == 0)
-        #expect(try await Self.call(traveller, .subscribePeersOnlineStatus(userIDs: ["watcher"]), id: 3)?.0 == 0)
-        #expect(try await Self.call(traveller, .setLocalUserAttributes([AttributePair(key: "mood", value: "travelling")]), id: 4)?.0 == 0)
-        #expect(await waitUntil { (try? await room.members().sorted()) == ["traveller", "watcher"] })
-        #expect(await waitUntil {
-            (try? await watcher.getUserAttributes("traveller"))?.first { $0.key == "mood" }?.value == "travelling"
-        }, "the attributes reached the other node")
-        var lastSeq: Int64 = 0
-        for _ in 0..<20 {   // what the traveller's socket got so far (bounded)
-            guard let frame = await traveller.nextFrame(within: .milliseconds(300)) else { break }
-            if case .event(let seq?, _) = frame { lastSeq = max(lastSeq, seq) }
+            let traveller = try await RawSocket.connect("ws://127.0.0.1:\(doomedPort)/v1/ws")
+            let login = try #require(try await Self.call(traveller, .login(appID: Self.appID, userID: "traveller", token: nil), id: 1))
+            let sessionID = try #require(login.1["session_id"]?.stringValue)
+            #expect(try await Self.call(traveller, .join(channel: "room"), id: 2)?.0 == 0)
+            #expect(try await Self.call(traveller, .subscribePeersOnlineStatus(userIDs: ["watcher"]), id: 3)?.0 == 0)
+            #expect(try await Self.call(traveller, .setLocalUserAttributes([AttributePair(key: "mood", value: "travelling")]), id: 4)?.0 == 0)
+            #expect(await waitUntil { (try? await room.members().sorted()) == ["traveller", "watcher"] })
+            #expect(await waitUntil {
+                (try? await watcher.getUserAttributes("traveller"))?.first { $0.key == "mood" }?.value == "travelling"
+            }, "the attributes reached the other node")
+            var lastSeq: Int64 = 0
+            for _ in 0..<20 {   // what the traveller's socket got so far (bounded)
+                guard let frame = await traveller.nextFrame(within: .milliseconds(300)) else { break }
+                if case .event(let seq?, _) = frame { lastSeq = max(lastSeq, seq) }
+            }
+            kill(doomed.pid, SIGKILL)
+            let left = await first(room.events, within: .seconds(20), where: { $0 == .memberLeft("traveller") })
+            #expect(left == .memberLeft("traveller"), "the loss was noticed")
+
+            let back = try await RawSocket.connect("ws://127.0.0.1:\(survivorPort)/v1/ws")
+            let resumed = try await Self.call(back, .resume(sessionID: sessionID, token: nil, lastEventSeq: lastSeq), id: 1)
+            #expect(resumed?.0 == 0 && resumed?.1["session_id"]?.stringValue == sessionID, "taken over: \(String(describing: resumed))")
+            let joinedAgain = await first(room.events, within: .seconds(10), where: { $0 == .memberJoined("traveller") })
+            #expect(joinedAgain == .memberJoined("traveller"), "others see the user join again")
+            #expect((try? await watcher.getUserAttributes("traveller"))?.first { $0.key == "mood" }?.value == "travelling", "attributes kept")
+            #expect(try await Self.call(back, .getMembers(channel: "room"), id: 2)?.0 == 0, "still in the channel")
+
+            #expect(try await Self.peer(port: survivorPort, to: "traveller", payload: "welcome back").code == "message_sent")
+            guard case .event(let seq?, .peerMessage(_, "backend", .text("welcome back"), _, _))? = await back.frame(where: {
+                if case .event(_, .peerMessage) = $0 { true } else { false }
+            }) else { Issue.record("the message did not reach the taken-over session"); return }
+            #expect(seq > lastSeq, "events are numbered on from the last the client saw")
+            // Its subscription came with it: the watcher's logout reaches the taken-over session.
+            await watcher.logout()
+            let watcherOffline = await back.frame(where: {
+                if case .event(_, .peersOnlineStatus(let statuses)) = $0 { statuses.contains { $0.userID == "watcher" && $0.state == 2 } } else { false }
+            })
+            #expect(watcherOffline != nil, "the subscription was taken over")
+            #expect(survivor.text.contains("node node-2 lost"))
         }
-        kill(doomed.pid, SIGKILL)
-        let left = await first(room.events, within: .seconds(20), where: { $0 == .memberLeft("traveller") })
-        #expect(left == .memberLeft("traveller"), "the loss was noticed")
-
-        let back = try await RawSocket.connect("ws://127.0.0.1:\(survivorPort)/v1/ws")
-        let resumed = try await Self.call(back, .resume(sessionID: sessionID, token: nil, lastEventSeq: lastSeq), id: 1)
-        #expect(resumed?.0 == 0 && resumed?.1["session_id"]?.stringValue == sessionID, "taken over: \(String(describing: resumed))")
-        let joinedAgain = await first(room.events, within: .seconds(10), where: { $0 == .memberJoined("traveller") })
-        #expect(joinedAgain == .memberJoined("traveller"), "others see the user join again")
-        #expect((try? await watcher.getUserAttributes("traveller"))?.first { $0.key == "mood" }?.value == "travelling", "attributes kept")
-        #expect(try await Self.call(back, .getMembers(channel: "room"), id: 2)?.0 == 0, "still in the channel")
-
-        #expect(try await Self.peer(port: survivorPort, to: "traveller", payload: "welcome back").code == "message_sent")
-        guard case .event(let seq?, .peerMessage(_, "backend", .text("welcome back"), _, _))? = await back.frame(where: {
-            if case .event(_, .peerMessage) = $0 { true } else { false }
-        }) else { Issue.record("the message did not reach the taken-over session"); return }
-        #expect(seq > lastSeq, "events are numbered on from the last the client saw")
-        #expect(survivor.text.contains("node node-2 lost"))
-        await watcher.logout()
     }
 }
