@@ -32,7 +32,8 @@ package final class PostgresBus: ClusterBus, Service {
         package var maximumReconnectDelay: Duration = .seconds(5)
         /// Deliveries waiting for the consumer, past which events are dropped and a resync follows.
         package var maximumWaiting = 100_000
-        /// Age past which stored bodies are deleted (every node's consumer read them long before).
+        /// Age past which stored bodies are deleted, by every node's listener about this often (every
+        /// node's consumer read them long before).
         package var bodyRetention: Duration = .seconds(60)
 
         package init() {}
@@ -139,10 +140,17 @@ package final class PostgresBus: ClusterBus, Service {
     }
 
     /// Checks the listening connection every keep-alive interval; throws when it no longer answers.
+    /// About once per ``Settings/bodyRetention`` it also deletes the stored bodies that old.
     private func keepAlive(_ connection: PostgresConnection) async throws {
+        let ticksPerCleanup = max(1, Int(settings.bodyRetention / settings.keepAliveInterval))
+        var ticks = 0
         while true {
             try await Task.sleep(for: settings.keepAliveInterval)
             for try await _ in try await connection.query("SELECT 1", logger: logger) {}
+            ticks += 1
+            if ticks % ticksPerCleanup == 0 {
+                do { try await deleteOldBodies() } catch { logger.warning("cluster bus: deleting old bodies failed: \(error)") }
+            }
         }
     }
 

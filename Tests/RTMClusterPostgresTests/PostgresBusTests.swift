@@ -74,6 +74,20 @@ import Testing
         nodes.forEach { $0.stop() }
     }
 
+    /// Stored bodies are deleted by the listeners' housekeeping once older than the retention.
+    @Test func storedBodiesAreDeletedAfterTheirRetention() async throws {
+        let url = try await StoreBackend.freshPostgresDatabase()
+        var settings = PostgresBus.Settings()
+        settings.keepAliveInterval = .seconds(1)
+        settings.bodyRetention = .seconds(1)
+        let node = try await Node("a", url: url, settings: settings)
+        #expect(await waitUntil { node.resyncs == 1 })
+        try await node.bus.publish([String(repeating: "x", count: 10_000)])
+        #expect(await waitUntil { node.events.count == 1 })
+        #expect(await waitUntil { (try? await Self.storedBodies(node.store)) == 0 }, "deleted without anyone calling deleteOldBodies")
+        node.stop()
+    }
+
     @Test func aDroppedListeningConnectionIsReconnectedAndAResyncAnnounced() async throws {
         let nodes = try await Self.nodes("a", "b")
         let (a, b) = (nodes[0], nodes[1])
