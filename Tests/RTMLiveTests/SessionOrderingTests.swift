@@ -79,7 +79,8 @@ import Testing
     /// the message (sent with offline messaging) is delivered again, `offline`, at its next login.
     /// Before, the message was dropped with the session.
     @Test func messagesALogoutLeavesUnacknowledgedAreStoredForTheNextLogin() async throws {
-        try await TestServer.with { server in
+        // An ack timeout longer than the HTTP client waits: the 408 can only come from the logout.
+        try await TestServer.with(TestServer.configuration(ackTimeout: .seconds(60))) { server in
             let (receiver, _) = try await LiveResumeAndPresenceTests.login(server, "forgetful")
             let body = #"{"destination":"forgetful","payload":"keep me","enable_offline_messaging":true}"#
             async let answer = server.post("rtm/users/backend/peer_messages?wait_for_ack=true", app: TestServer.openAppID, body: body)

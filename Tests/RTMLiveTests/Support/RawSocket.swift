@@ -124,8 +124,15 @@ final class RawSocket: Sendable {
 
     /// Sends a login request and returns its reply code.
     func login(app: String, user: String, token: String?, id: Int = 1) async throws -> Int? {
-        try await send(String(decoding: ClientRequest.login(appID: app, userID: user, token: token).encode(id: id), as: UTF8.self))
-        guard case .reply(_, let code, _)? = await frame(where: { if case .reply = $0 { true } else { false } }) else { return nil }
-        return code
+        try await call(.login(appID: app, userID: user, token: token), id: id)?.code
+    }
+
+    /// Sends `request` with `id` and returns its reply's code and fields (frames before it are skipped).
+    func call(_ request: ClientRequest, id: Int) async throws -> (code: Int, fields: [String: JSONValue])? {
+        try await send(String(decoding: request.encode(id: id), as: UTF8.self))
+        guard case .reply(_, let code, let fields)? = await frame(where: {
+            if case .reply(let replyID, _, _) = $0 { replyID == Int64(id) } else { false }
+        }) else { return nil }
+        return (code, fields)
     }
 }

@@ -6,7 +6,6 @@ import NIOCore
 import RTMCore
 import RTMServer
 import RTMTestSupport
-import RTMTestSupport
 
 /// A real server on an ephemeral port of 127.0.0.1 with its own data directory.
 struct TestServer {
