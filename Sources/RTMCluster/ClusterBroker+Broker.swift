@@ -16,22 +16,18 @@ extension ClusterBroker {
     package func currentSession(of user: UserID, in app: AppID) -> RouterSession? { router.currentSession(of: user, in: app) }
     package func terminateAll(_ reason: SessionTermination) { router.terminateAll(reason) }
 
-    /// Claims the orphan `sessionID`. A session another node still holds may be on its way (its node
-    /// is stopping and its client was quicker than the bus): that is waited for, at most 2 s.
-    package func takeOver(sessionID: String) async -> OrphanedSession? {
-        let window = router.graceLimits.gracePeriod.milliseconds
-        for _ in 0..<40 {
-            if let orphan = state.claimOrphan(sessionID, now: clock.nowMilliseconds(), window: window) { return orphan }
-            guard state.view.withLock({ $0.holdsSession(sessionID) }) else { return nil }
-            try? await Task.sleep(for: .milliseconds(50))
-        }
-        return nil
+    /// A session kept from a lost or stopping node, else one another node still holds as far as
+    /// this node knows (its node may be lost and not noticed yet): FINE-POINTS, "A node lost".
+    package func takeOver(sessionID: String) -> OrphanedSession? {
+        state.orphan(sessionID, now: clock.nowMilliseconds()) ?? state.view.withLock { $0.session(withID: sessionID) }
     }
 
     package func restore(_ session: RouterSession, from orphan: OrphanedSession) {
-        // This node holds it now: its view no longer places it elsewhere (nobody is told).
-        state.view.withLock { $0.forget(orphan.userID, in: orphan.appID) }
+        state.dropOrphan(orphan.sessionID)
         router.restore(session, from: orphan)
+        // This node holds it now: its view no longer places it elsewhere (nobody is told). After the
+        // login, so that its watchers here, who saw the user online, are not told again.
+        state.view.withLock { $0.forget(orphan.userID, in: orphan.appID) }
     }
 
     package func sendPeer(_ message: PeerMessage, wantAck: Bool, offline: Bool, serverTimestamp: Int64?) -> PeerDispatch {

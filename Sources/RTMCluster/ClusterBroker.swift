@@ -27,6 +27,9 @@ package final class ClusterBroker: Broker {
         self.state = ClusterState(nodeID: nodeID, maximumOutbox: maximumOutbox, maximumOwedAcks: limits.maximumPendingAcks, logger: logger)
         self.router = Router(clock: clock, encoder: encoder, limits: limits, graceLimits: graceLimits, attributeLimits: attributeLimits,
                              eventRecorder: eventRecorder, cluster: state, logger: logger)
+        // First in this run's bus order: the others forget the sessions of this node's previous run
+        // (killed, and restarted before its lease was swept, so nobody reported it lost).
+        state.publish(.nodeLost(node: nodeID))
     }
 
     // MARK: Running
@@ -85,10 +88,21 @@ package final class ClusterBroker: Broker {
 
     /// Another node is stopping: its sessions are kept for a takeover, and those not taken over
     /// within the grace period end then (OFFLINE, members told), as after a loss.
+    /// Keeps `sessions` for a takeover for the grace period, and forgets them after it.
+    private func keepOrphans(_ sessions: [OrphanedSession]) {
+        guard !sessions.isEmpty else { return }
+        let until = clock.nowMilliseconds() + router.graceLimits.gracePeriod.milliseconds
+        state.keepOrphans(sessions, now: clock.nowMilliseconds(), window: router.graceLimits.gracePeriod.milliseconds)
+        Task { [clock, state] in
+            try? await clock.sleep(untilMilliseconds: until)
+            state.pruneOrphans(now: clock.nowMilliseconds())
+        }
+    }
+
     private func keepHandedOver(by node: String) {
         let sessions = state.view.withLock { $0.sessions(heldBy: node) }
         let window = router.graceLimits.gracePeriod
-        state.keepOrphans(sessions, now: clock.nowMilliseconds(), window: window.milliseconds)
+        keepOrphans(sessions)
         let sessionIDs = Set(sessions.map(\.sessionID))
         let deadline = clock.nowMilliseconds() + window.milliseconds
         Task { [clock] in
@@ -101,10 +115,12 @@ package final class ClusterBroker: Broker {
     func received(_ delivery: BusDelivery) {
         switch delivery {
         case .resync:
-            // What the other nodes hold is rebuilt from their answers to an announce request; and
-            // this node announces its own sessions, for a node that started listening before this
-            // one did (it asked while this node could not hear, and missed this node's logins).
-            state.view.withLock { $0.reset() }
+            // The other nodes answer an announce request with what they hold; and this node announces
+            // its own sessions, for a node that started listening before this one did (it asked
+            // while this node could not hear, and missed this node's logins).
+            // The view is kept: announcements of what it knew are no-ops, so clients are not told
+            // again. (What changed while the bus could not hear, a logout for one, is not learned
+            // this way: see docs/CLUSTER.md, "Resync".)
             state.publish(.announceRequest)
             announceLocalSessions()
         case .event(let envelope):
@@ -113,7 +129,11 @@ package final class ClusterBroker: Broker {
                 return
             }
             if envelope.origin == nodeID {
-                if case .login(_, _, let session) = event { state.confirmLogin(session) }
+                switch event {
+                case .login(_, _, let session): state.confirmLogin(session)
+                case .channelAttributes: applyChannelAttributes(event)   // the last write in bus order wins here too
+                default: break
+                }
                 return
             }
             apply(event, from: envelope.origin)
@@ -122,12 +142,13 @@ package final class ClusterBroker: Broker {
 
     private func apply(_ event: ClusterEvent, from origin: String) {
         if case .nodeLost(let node) = event, node != nodeID {
-            let sessions = state.view.withLock { $0.sessions(heldBy: node) }
-            state.keepOrphans(sessions, now: clock.nowMilliseconds(), window: router.graceLimits.gracePeriod.milliseconds)
+            keepOrphans(state.view.withLock { $0.sessions(heldBy: node) })
         }
         let changes = state.view.withLock { $0.apply(event, origin: origin) }
         if case .nodeLeaving(let node) = event, node != nodeID { keepHandedOver(by: node) }
         switch event {
+        case .login(_, _, let session):
+            state.dropOrphan(session)   // taken over elsewhere (or a new session): no longer offered here
         case .peerMessage(let message) where message.receiverNode == nodeID:
             deliver(message, from: origin)
         case .channelMessage(let message):
@@ -141,13 +162,8 @@ package final class ClusterBroker: Broker {
         case .nodeLost(let node):
             // Never `message_delivered` for a message nobody acked: its sender's wait ends now.
             for messageID in state.awaitedOn(node) { router.resolveAckFromElsewhere(messageID, acked: false) }
-        case .channelAttributes(let app, let channel, let values, let notify):
-            guard let app = AppID(app), let channel = ChannelName(channel) else { return }
-            let all = values.compactMap { value in
-                UserID(value.updatedBy).map { ChannelAttribute(key: value.key, value: value.value, lastUpdateUserID: $0,
-                                                               lastUpdateTimestamp: value.updatedAt) }
-            }
-            router.channelAttributesFromElsewhere(app: app, channel: channel, all, notify: notify)
+        case .channelAttributes:
+            applyChannelAttributes(event)
         case .announceRequest:
             announceLocalSessions()
         default:
@@ -197,9 +213,19 @@ package final class ClusterBroker: Broker {
         }
     }
 
+    private func applyChannelAttributes(_ event: ClusterEvent) {
+        guard case .channelAttributes(let app, let channel, let values, let notify, let announced) = event,
+              let app = AppID(app), let channel = ChannelName(channel) else { return }
+        let all = values.compactMap { value in
+            UserID(value.updatedBy).map { ChannelAttribute(key: value.key, value: value.value, lastUpdateUserID: $0,
+                                                           lastUpdateTimestamp: value.updatedAt) }
+        }
+        router.channelAttributesFromElsewhere(app: app, channel: channel, all, notify: notify, announced: announced)
+    }
+
     private func announceLocalSessions() {
         for (app, channel, all) in router.localChannelAttributes() {
-            state.publish(ClusterState.channelAttributes(app, channel, all, notify: false))
+            state.publish(ClusterState.channelAttributes(app, channel, all, notify: false, announced: true))
         }
         for session in router.localSessionStates() {
             let (app, user) = (session.appID.rawValue, session.userID.rawValue)

@@ -17,7 +17,8 @@ package enum ClusterEvent: Codable, Equatable, Sendable {
     /// The user's attributes, whole, after a write on the node holding it.
     case userAttributes(app: String, user: String, attributes: [Attribute])
     /// A channel's whole attribute set after a write on the origin node; with `notify`, members get it.
-    case channelAttributes(app: String, channel: String, attributes: [ChannelAttributeValue], notify: Bool)
+    /// `announced`: not a write but a node telling what it holds (after a resync).
+    case channelAttributes(app: String, channel: String, attributes: [ChannelAttributeValue], notify: Bool, announced: Bool)
     /// A peer message for a user the view places on `receiverNode`.
     case peerMessage(PeerMessage)
     /// A channel message: every node delivers it to its own members.

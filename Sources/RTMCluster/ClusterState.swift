@@ -16,9 +16,9 @@ final class ClusterState: RouterCluster {
     private let confirmedLogins = Mutex<Set<String>>([])
     /// Messages delivered here whose sender waits on another node: id → (sender's node, receiver).
     private let owedAcks = Mutex<[String: OwedAck]>([:])
-    /// Sessions of lost nodes, by session id, with when the loss was learned: a `resume` here may
-    /// take one over within the grace period.
-    private let orphans = Mutex<[String: (session: OrphanedSession, lostAt: Int64)]>([:])
+    /// Sessions of lost or stopping nodes, by session id, with the end of their window: a `resume`
+    /// here may take one over until then.
+    private let orphans = Mutex<[String: (session: OrphanedSession, until: Int64)]>([:])
     /// Messages sent from here with an ack slot, to a receiver on another node: id → that node.
     private let awaitedElsewhere = Mutex<[String: String]>([:])
     let maximumOutbox: Int
@@ -59,14 +59,19 @@ final class ClusterState: RouterCluster {
     }
 
     func changed(_ change: LocalChange) {
-        if case .logout(_, _, let sessionID) = change { forgetLogin(sessionID) }
+        if case .logout(_, _, let sessionID, let replaced) = change {
+            forgetLogin(sessionID)
+            // A replaced session's user stays online: the newer login tells the others all they need
+            // (publishing the logout would show them OFFLINE, then ONLINE).
+            if replaced { return }
+        }
         publish(Self.event(change))
     }
 
     static func event(_ change: LocalChange) -> ClusterEvent {
         switch change {
         case .login(let app, let user, let session): .login(app: app.rawValue, user: user.rawValue, session: session)
-        case .logout(let app, let user, let session): .logout(app: app.rawValue, user: user.rawValue, session: session)
+        case .logout(let app, let user, let session, _): .logout(app: app.rawValue, user: user.rawValue, session: session)
         case .reachability(let app, let user, let session, let reachable):
             .reachability(app: app.rawValue, user: user.rawValue, session: session, reachable: reachable)
         case .join(let app, let channel, let user): .join(app: app.rawValue, channel: channel.rawValue, user: user.rawValue)
@@ -76,14 +81,15 @@ final class ClusterState: RouterCluster {
         case .subscriptions(let app, let user, let session, let users):
             .subscriptions(app: app.rawValue, user: user.rawValue, session: session, users: users.map(\.rawValue))
         case .channelAttributes(let app, let channel, let all, let notify):
-            channelAttributes(app, channel, all, notify: notify)
+            channelAttributes(app, channel, all, notify: notify, announced: false)
         }
     }
 
-    static func channelAttributes(_ app: AppID, _ channel: ChannelName, _ all: [ChannelAttribute], notify: Bool) -> ClusterEvent {
+    static func channelAttributes(_ app: AppID, _ channel: ChannelName, _ all: [ChannelAttribute], notify: Bool,
+                                  announced: Bool) -> ClusterEvent {
         .channelAttributes(app: app.rawValue, channel: channel.rawValue, attributes: all.map {
             .init(key: $0.key, value: $0.value, updatedBy: $0.lastUpdateUserID.rawValue, updatedAt: $0.lastUpdateTimestamp)
-        }, notify: notify)
+        }, notify: notify, announced: announced)
     }
 
     // MARK: Outbox
@@ -126,21 +132,35 @@ final class ClusterState: RouterCluster {
         }
     }
 
-    /// Keeps a lost node's sessions for a takeover (dropping those older than `window`).
+    /// Sessions kept for a takeover, at most (past it, the oldest loss's are not kept; logged).
+    static let maximumOrphans = 100_000
+
+    /// Keeps a lost or stopping node's sessions for a takeover until `now + window`.
     func keepOrphans(_ sessions: [OrphanedSession], now: Int64, window: Int64) {
-        orphans.withLock { orphans in
-            orphans = orphans.filter { now - $0.value.lostAt < window }
-            for session in sessions where orphans.count < maximumOwedAcks { orphans[session.sessionID] = (session, now) }
+        let dropped = orphans.withLock { orphans -> Int in
+            var dropped = 0
+            for session in sessions {
+                guard orphans.count < Self.maximumOrphans || orphans[session.sessionID] != nil else { dropped += 1; continue }
+                orphans[session.sessionID] = (session, now + window)
+            }
+            return dropped
         }
+        if dropped > 0 { logger.warning("cluster: \(dropped) sessions of a lost node not kept for a takeover (over \(Self.maximumOrphans))") }
     }
 
-    /// The orphan `sessionID`, claimed (no longer offered), if lost less than `window` ago.
-    func claimOrphan(_ sessionID: String, now: Int64, window: Int64) -> OrphanedSession? {
+    /// The kept session `sessionID`, if its window has not passed (it stays kept until restored).
+    func orphan(_ sessionID: String, now: Int64) -> OrphanedSession? {
         orphans.withLock { orphans in
-            guard let orphan = orphans.removeValue(forKey: sessionID), now - orphan.lostAt < window else { return nil }
+            guard let orphan = orphans[sessionID], now < orphan.until else { return nil }
             return orphan.session
         }
     }
+
+    /// The session was taken over (here or elsewhere): it is no longer offered.
+    func dropOrphan(_ sessionID: String) { _ = orphans.withLock { $0.removeValue(forKey: sessionID) } }
+
+    /// Forgets the kept sessions whose window has passed.
+    func pruneOrphans(now: Int64) { orphans.withLock { orphans in orphans = orphans.filter { now < $0.value.until } } }
 
     func oweAck(_ messageID: String, to senderNode: String, app: AppID, user: UserID) -> Bool {
         owedAcks.withLock { owed in

@@ -57,9 +57,11 @@ package struct ClusterView: Sendable {
 
     /// Applies `event`, published by `origin`; returns what this node must tell its own sessions.
     package mutating func apply(_ event: ClusterEvent, origin: String) -> [Change] {
-        if case .nodeLost(let node) = event {   // reported by whichever node swept it, this one included
+        if case .nodeLost(let node) = event {   // reported by whichever node swept it, or by the node restarting
             guard node != nodeID else { return [] }
-            return holders.filter { $0.value.node == node }.sorted { $0.key.user.rawValue < $1.key.user.rawValue }
+            // Sessions it handed over stay until taken over or expired (a restart after a SIGTERM).
+            return holders.filter { $0.value.node == node && !$0.value.handedOver }
+                .sorted { $0.key.user.rawValue < $1.key.user.rawValue }
                 .flatMap { removeHolder($0.key, $0.value) }
         }
         guard origin != nodeID else { return [] }
@@ -67,8 +69,9 @@ package struct ClusterView: Sendable {
         case .login(let app, let user, let session):
             guard let key = Self.userKey(app, user) else { return [] }
             if let previous = holders[key], previous.node == origin, previous.sessionID == session { return [] }   // announced again
-            if let previous = holders[key], previous.handedOver, previous.sessionID == session {
-                // Taken over from a stopping node: the same session, on `origin` now; nobody is told.
+            if let previous = holders[key], previous.sessionID == session {
+                // Taken over (from a stopping node, or one not known lost yet): the same session, on
+                // `origin` now; nobody is told.
                 holders[key] = Holder(node: origin, sessionID: session, reachable: true)
                 moveMemberships(of: key, from: previous.node, to: origin)
                 return []
@@ -85,7 +88,8 @@ package struct ClusterView: Sendable {
             holders[key] = Holder(node: origin, sessionID: session, reachable: true)
             return changes
         case .logout(let app, let user, let session):
-            guard let key = Self.userKey(app, user), let holder = holders[key], holder.sessionID == session, !holder.handedOver else { return [] }
+            guard let key = Self.userKey(app, user), let holder = holders[key], holder.sessionID == session, holder.node == origin,
+                  !holder.handedOver else { return [] }
             return removeHolder(key, holder)
         case .reachability(let app, let user, let session, let reachable):
             guard let key = Self.userKey(app, user), let holder = holders[key], holder.sessionID == session,
@@ -118,22 +122,23 @@ package struct ClusterView: Sendable {
         }
     }
 
-    /// Forgets everything (before the other nodes announce their sessions again after a resync).
-    package mutating func reset() {
-        holders = [:]
-        members = [:]
-        attributes = [:]
-        subscriptions = [:]
-    }
-
     /// The sessions `node` holds, as this view knows them (what a lost node leaves to take over).
     package func sessions(heldBy node: String) -> [OrphanedSession] {
-        holders.filter { $0.value.node == node }.map { key, holder in
-            let channels = members.filter { $0.key.app == key.app && $0.value[key.user] == node }.map(\.key.channel)
-            return OrphanedSession(appID: key.app, userID: key.user, sessionID: holder.sessionID,
-                                   channels: channels.sorted { $0.rawValue < $1.rawValue },
-                                   subscriptions: subscriptions[key] ?? [], attributes: attributes[key] ?? [], handedOver: holder.handedOver)
-        }.sorted { $0.userID.rawValue < $1.userID.rawValue }
+        holders.filter { $0.value.node == node }.map { orphan($0.key, $0.value, othersStillSeeIt: $0.value.handedOver) }
+            .sorted { $0.userID.rawValue < $1.userID.rawValue }
+    }
+
+    /// The session `sessionID` another node holds (others see it online), if any.
+    package func session(withID sessionID: String) -> OrphanedSession? {
+        holders.first { $0.value.sessionID == sessionID }.map { orphan($0.key, $0.value, othersStillSeeIt: true) }
+    }
+
+    private func orphan(_ key: UserKey, _ holder: Holder, othersStillSeeIt: Bool) -> OrphanedSession {
+        let channels = members.filter { $0.key.app == key.app && $0.value[key.user] == holder.node }.map(\.key.channel)
+        return OrphanedSession(appID: key.app, userID: key.user, sessionID: holder.sessionID,
+                               channels: channels.sorted { $0.rawValue < $1.rawValue },
+                               subscriptions: subscriptions[key] ?? [], attributes: attributes[key] ?? [],
+                               othersStillSeeIt: othersStillSeeIt)
     }
 
     /// Sessions handed over by `node` and not taken over: they end now (OFFLINE, members told).
@@ -153,11 +158,6 @@ package struct ClusterView: Sendable {
             members[channelKey]?[user] = nil
             if members[channelKey]?.isEmpty == true { members[channelKey] = nil }
         }
-    }
-
-    /// Whether another node holds a session with id `sessionID` (a client may be about to resume it here).
-    package func holdsSession(_ sessionID: String) -> Bool {
-        holders.values.contains { $0.sessionID == sessionID }
     }
 
     // MARK: Questions

@@ -15,21 +15,27 @@ extension GatewayConnection {
         case .failure(let code): return failLogin(id, code)
         case .success(let expiry): expiresAt = expiry
         }
-        let session = GatewaySession(sessionID: gateway.sessionIDs.next(), gateway: gateway)
-        let routerSession = RouterSession(appID: appID, userID: user, sessionID: session.sessionID, sink: session)
+        startSession(sessionID: gateway.sessionIDs.next(), app: appID, user: user, expiresAt: expiresAt, id: id) { routerSession in
+            broker.login(routerSession)
+            gateway.metrics.loginsOK.increment()
+        }
+    }
+
+    /// Starts a session on this socket (a login, or a takeover): bound to the socket, the OK reply
+    /// queued, registered for `resume`, handed to the broker by `enter`, its token timer armed and
+    /// the offline store delivered.
+    private func startSession(sessionID: String, app: AppID, user: UserID, expiresAt: Int64?, id: Int64, numberingAfter lastSeq: Int64 = 0,
+                              enter: (RouterSession) -> Void) {
+        let session = GatewaySession(sessionID: sessionID, gateway: gateway)
+        let routerSession = RouterSession(appID: app, userID: user, sessionID: sessionID, sink: session)
         // The socket may have closed, or another login raced in, while the app was looked up.
         guard bind(routerSession, session) else { return failLogin(id, .alreadyLoggedIn) }
-        session.start(routerSession: routerSession, on: self)
+        session.start(routerSession: routerSession, on: self, numberingAfter: lastSeq)
         // The reply is queued before the router knows the session: nothing sent to the session (an
         // event, or the kick of a racing login of the same user) can reach the socket before it.
-        reply(id, code: LoginErrorCode.ok.rawValue) { reply in
-            reply.field("session_id", routerSession.sessionID)
-            reply.field("server_ts", clock.nowMilliseconds())
-            if let expiresAt { reply.field("token_expires_at", expiresAt) } else { reply.nullField("token_expires_at") }
-        }
+        replyLoggedIn(id, sessionID: sessionID, expiresAt: expiresAt)
         gateway.register(routerSession)
-        broker.login(routerSession)
-        gateway.metrics.loginsOK.increment()
+        enter(routerSession)
         session.scheduleTokenTimer(expiresAt: expiresAt, on: channel.eventLoop)
         let messages = gateway.messages
         Task { await messages.deliverStoredMessages(to: routerSession) }
@@ -42,7 +48,7 @@ extension GatewayConnection {
         guard session == nil else { return reply(id, code: LoginErrorCode.alreadyLoggedIn.rawValue) }
         guard let routerSession = gateway.lookup(sessionID: sessionID), let session = routerSession.sink as? GatewaySession,
               let app = await gateway.apps.app(routerSession.appID) else {
-            if let orphan = await broker.takeOver(sessionID: sessionID) {
+            if let orphan = broker.takeOver(sessionID: sessionID) {
                 return await takeOver(orphan, token: token, after: lastEventSeq, id: id)
             }
             return failLogin(id, .rejected)
@@ -54,11 +60,7 @@ extension GatewayConnection {
         }
         guard !session.isEnded, broker.reattach(routerSession), bind(routerSession, session) else { return failLogin(id, .rejected) }
         gateway.metrics.resumes.increment()
-        reply(id, code: LoginErrorCode.ok.rawValue) { reply in
-            reply.field("session_id", routerSession.sessionID)
-            reply.field("server_ts", clock.nowMilliseconds())
-            if let expiresAt { reply.field("token_expires_at", expiresAt) } else { reply.nullField("token_expires_at") }
-        }
+        replyLoggedIn(id, sessionID: routerSession.sessionID, expiresAt: expiresAt)
         let joined = broker.joinedChannels(of: routerSession)
         if let previous = session.resume(on: self, after: lastEventSeq, joined: joined) {
             // A half-open older socket of the same session: drop it quietly.
@@ -68,10 +70,11 @@ extension GatewayConnection {
         session.scheduleTokenTimer(expiresAt: expiresAt, on: channel.eventLoop)
     }
 
-    /// `resume` of a session whose cluster node was lost (docs/CLUSTER.md, "Takeover"): the session
-    /// starts here under its id, with the channels, subscriptions and user attributes the cluster knew,
-    /// its events numbered on from `lastEventSeq`; what lived only in the lost node's memory (its
-    /// replay buffers) is gone, and the offline store is delivered. Others see the user join again.
+    /// `resume` of a session another node held (lost, stopping, or not known lost yet: docs/CLUSTER.md,
+    /// "Takeover"): once the token is checked, the session starts here under its id, with the channels,
+    /// subscriptions and user attributes the cluster knew, its events numbered on from `lastEventSeq`;
+    /// what lived only in the other node's memory (its replay buffers) is gone, and the offline store
+    /// is delivered.
     private func takeOver(_ orphan: OrphanedSession, token: String?, after lastEventSeq: Int64, id: Int64) async {
         guard let app = await gateway.apps.app(orphan.appID) else { return failLogin(id, .rejected) }
         let expiresAt: Int64?
@@ -79,21 +82,20 @@ extension GatewayConnection {
         case .failure(let code): return failLogin(id, code)
         case .success(let expiry): expiresAt = expiry
         }
-        let session = GatewaySession(sessionID: orphan.sessionID, gateway: gateway)
-        let routerSession = RouterSession(appID: orphan.appID, userID: orphan.userID, sessionID: orphan.sessionID, sink: session)
-        guard bind(routerSession, session) else { return failLogin(id, .alreadyLoggedIn) }
-        session.start(routerSession: routerSession, on: self, numberingAfter: lastEventSeq)
+        startSession(sessionID: orphan.sessionID, app: orphan.appID, user: orphan.userID, expiresAt: expiresAt, id: id,
+                     numberingAfter: lastEventSeq) { routerSession in
+            broker.restore(routerSession, from: orphan)
+            gateway.metrics.takeovers.increment()
+        }
+    }
+
+    /// The OK reply of `login` and `resume`: the session id, the server time and the token's expiry.
+    private func replyLoggedIn(_ id: Int64, sessionID: String, expiresAt: Int64?) {
         reply(id, code: LoginErrorCode.ok.rawValue) { reply in
-            reply.field("session_id", routerSession.sessionID)
+            reply.field("session_id", sessionID)
             reply.field("server_ts", clock.nowMilliseconds())
             if let expiresAt { reply.field("token_expires_at", expiresAt) } else { reply.nullField("token_expires_at") }
         }
-        gateway.register(routerSession)
-        broker.restore(routerSession, from: orphan)
-        gateway.metrics.takeovers.increment()
-        session.scheduleTokenTimer(expiresAt: expiresAt, on: channel.eventLoop)
-        let messages = gateway.messages
-        Task { await messages.deliverStoredMessages(to: routerSession) }
     }
 
     private func failLogin(_ id: Int64, _ code: LoginErrorCode) {

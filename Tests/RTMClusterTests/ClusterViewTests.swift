@@ -95,7 +95,7 @@ import Testing
         #expect(view.apply(.nodeLeaving(node: "b"), origin: "b") == [], "nobody is told")
         #expect(view.apply(.logout(app: Self.app, user: "bob", session: "s1"), origin: "b") == [], "its logouts are not logouts")
         #expect(view.apply(.leave(app: Self.app, channel: "room", user: "bob"), origin: "b") == [])
-        #expect(view.view.sessions(heldBy: "b").map(\.handedOver) == [true, true])
+        #expect(view.view.sessions(heldBy: "b").map(\.othersStillSeeIt) == [true, true])
         // Taken over on c: the same session, moved without a word.
         #expect(view.apply(.login(app: Self.app, user: "bob", session: "s1"), origin: "c") == [])
         #expect(view.view.holder(of: Self.bob, in: Self.appID)?.node == "c")
@@ -123,7 +123,7 @@ import Testing
                                   content: .init(rawBase64: "AAEC", description: "raw"), serverTimestamp: 1)),
             .ack(messageID: "m-1", senderNode: "a", acknowledged: true),
             .channelAttributes(app: Self.app, channel: "room", attributes: [.init(key: "topic", value: "née", updatedBy: "admin", updatedAt: 5)],
-                               notify: true),
+                               notify: true, announced: false),
             .announceRequest,
             .nodeLost(node: "b"),
         ]

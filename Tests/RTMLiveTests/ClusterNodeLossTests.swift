@@ -23,24 +23,25 @@ import Testing
         return (result.status, result.code)
     }
 
-    /// Two `rtm serve` processes on one fresh database with 2 s leases, renewed every second.
-    /// Runs `body` with both nodes and their ports; stops them (SIGKILL) and removes their files after.
-    static func withCluster(_ body: (_ survivor: ServerProcess, _ doomed: ServerProcess, _ survivorPort: Int, _ doomedPort: Int)
+    /// Two `rtm serve` processes on one fresh database with `lease`-second leases, renewed every
+    /// `renewal` seconds. Runs `body` with both nodes and their ports; stops them (SIGKILL) and removes
+    /// their files after.
+    static func withCluster(lease: Int = 2, renewal: Int = 1, _ body: (_ survivor: ServerProcess, _ doomed: ServerProcess, _ survivorPort: Int, _ doomedPort: Int)
         async throws -> Void) async throws {
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("rtm-loss-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(at: directory) }
-        let (survivor, doomed) = try await cluster(in: directory)
+        let (survivor, doomed) = try await cluster(in: directory, lease: lease, renewal: renewal)
         defer { survivor.stop(); doomed.stop() }
         try await body(survivor, doomed, try await survivor.listeningPort(), try await doomed.listeningPort())
     }
 
-    static func cluster(in directory: URL) async throws -> (ServerProcess, ServerProcess) {
+    static func cluster(in directory: URL, lease: Int, renewal: Int) async throws -> (ServerProcess, ServerProcess) {
         let config = directory.appendingPathComponent("rtm.yaml").path
         try """
         ack_timeout_seconds: 60
-        node_lease_seconds: 2
-        node_lease_renewal_seconds: 1
+        node_lease_seconds: \(lease)
+        node_lease_renewal_seconds: \(renewal)
         apps:
           - app_id: \(Self.appID)
         customers:
@@ -143,6 +144,40 @@ import Testing
             })
             #expect(watcherOffline != nil, "the subscription was taken over")
             #expect(survivor.text.contains("node node-2 lost"))
+        }
+    }
+
+    /// A client of a killed node resumes on the other node before the loss is noticed (a 10 s lease):
+    /// the session is taken over from the view, and the watcher in its channel sees no `member_left`,
+    /// neither then nor when the loss is noticed later (FINE-POINTS, "A node lost").
+    @Test func aSessionIsTakenOverBeforeTheLossIsNoticedAndNobodySeesItLeave() async throws {
+        try await Self.withCluster(lease: 10, renewal: 3) { survivor, doomed, survivorPort, doomedPort in
+            let (watcher, room) = try await Self.watcherInRoom(port: survivorPort)
+            let early = try await RawSocket.connect("ws://127.0.0.1:\(doomedPort)/v1/ws")
+            let login = try #require(try await early.call(.login(appID: Self.appID, userID: "early", token: nil), id: 1))
+            let sessionID = try #require(login.fields["session_id"]?.stringValue)
+            #expect(try await early.call(.join(channel: "room"), id: 2)?.code == 0)
+            #expect(await waitUntil { (try? await room.members().sorted()) == ["early", "watcher"] })
+            kill(doomed.pid, SIGKILL)
+
+            let back = try await RawSocket.connect("ws://127.0.0.1:\(survivorPort)/v1/ws")
+            let resumed = try await back.call(.resume(sessionID: sessionID, token: nil, lastEventSeq: 1_000), id: 1)
+            #expect(resumed?.code == 0, "taken over before the loss was noticed: \(String(describing: resumed))")
+            #expect(!survivor.text.contains("node node-2 lost"), "the loss was not noticed yet")
+            #expect(try await Self.peer(port: survivorPort, to: "early", payload: "still here").code == "message_sent")
+            guard case .event(_, .peerMessage(_, "backend", .text("still here"), _, _))? = await back.frame(where: {
+                if case .event(_, .peerMessage) = $0 { true } else { false }
+            }) else { Issue.record("the message did not reach the taken-over session"); return }
+
+            var noticed = false
+            for _ in 0..<2 where !noticed {   // up to 20 s (waitUntil waits 10 s at most)
+                noticed = await waitUntil { survivor.text.contains("node node-2 lost") }
+            }
+            #expect(noticed, "the loss is noticed (lease 10 s, renewal 3 s)")
+            let left = await first(room.events, within: .milliseconds(500), where: { $0 == .memberLeft("early") })
+            #expect(left == nil, "nobody saw the user leave")
+            #expect(try await watcher.queryPeersOnlineStatus(["early"]) == ["early": .online])
+            await watcher.logout()
         }
     }
 }

@@ -37,11 +37,13 @@ package protocol Broker: AnyObject, Sendable {
     func currentSession(of user: UserID, in app: AppID) -> RouterSession?
     /// Ends every session this node holds (shutdown).
     func terminateAll(_ reason: SessionTermination)
-    /// The session `sessionID` of a lost or stopping node, claimed by this node (it is no longer
-    /// offered to anyone else); `nil` if none is known within the grace period. A single node has none.
-    func takeOver(sessionID: String) async -> OrphanedSession?
-    /// Starts `session`, claimed with ``takeOver(sessionID:)``, here: logged in, back in its
-    /// channels (announced to members unless it was handed over), its attributes and subscriptions.
+    /// What this node knows of session `sessionID` held by another node (lost within the grace
+    /// period, stopping, or not known lost yet), for a `resume` here to take over; `nil` if nothing.
+    /// A single node has none.
+    func takeOver(sessionID: String) -> OrphanedSession?
+    /// Starts `session` here from `orphan` (``takeOver(sessionID:)``, once the client's token was
+    /// checked): logged in, back in its channels (announced to members only if others saw it leave),
+    /// its attributes and subscriptions.
     func restore(_ session: RouterSession, from orphan: OrphanedSession)
 
     // MARK: Peer messages and acknowledgements
@@ -126,11 +128,11 @@ extension Broker {
 
 /// The in-process broker: one node that holds every session.
 extension Router: Broker {
-    package func takeOver(sessionID: String) async -> OrphanedSession? { nil }
+    package func takeOver(sessionID: String) -> OrphanedSession? { nil }
 
     package func restore(_ session: RouterSession, from orphan: OrphanedSession) {
         login(session)
-        for channel in orphan.channels { _ = join(session, channel: channel, announcing: !orphan.handedOver, beforeAnnouncing: { _ in }) }
+        for channel in orphan.channels { _ = join(session, channel: channel, announcing: !orphan.othersStillSeeIt, beforeAnnouncing: { _ in }) }
         if !orphan.attributes.isEmpty { _ = writeUserAttributes(session, .replaceAll(orphan.attributes)) }
         if !orphan.subscriptions.isEmpty { _ = subscribe(session, to: orphan.subscriptions) {} }
     }

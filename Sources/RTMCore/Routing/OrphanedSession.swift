@@ -1,5 +1,5 @@
-/// A session whose node was lost, as the other nodes knew it: what a `resume` on another node takes
-/// over within the grace period (docs/CLUSTER.md, "Takeover").
+/// A session held by another node, as this node knows it: what a `resume` here takes over
+/// (docs/CLUSTER.md, "Takeover"), whether that node was lost, is stopping, or is not known lost yet.
 package struct OrphanedSession: Sendable, Equatable {
     package var appID: AppID
     package var userID: UserID
@@ -7,13 +7,14 @@ package struct OrphanedSession: Sendable, Equatable {
     package var channels: [ChannelName]
     package var subscriptions: [UserID]
     package var attributes: [AttributeEntry]
-    /// Its node stopped and handed it over (SIGTERM): others still see the user online and in its
-    /// channels, so the takeover shows them nothing. Otherwise its node was lost, and others saw it leave.
-    package var handedOver: Bool
+    /// Others still see the user online and in its channels (its node handed it over, or is not
+    /// known lost yet), so the takeover shows them nothing. Otherwise its node was reported lost and
+    /// others saw the user leave: they see it join again.
+    package var othersStillSeeIt: Bool
 
     package init(appID: AppID, userID: UserID, sessionID: String, channels: [ChannelName], subscriptions: [UserID],
-                 attributes: [AttributeEntry], handedOver: Bool = false) {
-        self.handedOver = handedOver
+                 attributes: [AttributeEntry], othersStillSeeIt: Bool = false) {
+        self.othersStillSeeIt = othersStillSeeIt
         self.appID = appID
         self.userID = userID
         self.sessionID = sessionID

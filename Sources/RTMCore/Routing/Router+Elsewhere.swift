@@ -79,12 +79,17 @@ extension Router {
         scheduleMemberCount(key)
     }
 
-    /// Another node wrote `channel`'s attributes: this node keeps the same set and, with `notify`,
-    /// tells its own members.
-    package func channelAttributesFromElsewhere(app: AppID, channel: ChannelName, _ all: [ChannelAttribute], notify: Bool) {
+    /// A write of `channel`'s attributes in bus order (another node's, or this node's own coming
+    /// back, so that every node ends with the last write in bus order): this node keeps the same set
+    /// and, with `notify`, tells its own members if its set changed. An `announced` set (a node
+    /// telling what it holds after a resync) only fills a channel this node knows no attributes of.
+    package func channelAttributesFromElsewhere(app: AppID, channel: ChannelName, _ all: [ChannelAttribute], notify: Bool,
+                                                announced: Bool) {
         let key = ChannelKey(appID: app, channel: channel)
         channelTable.withLock { channels in
             attributeTable.withLock { attributes in
+                let current = attributes.channel(key, keys: nil)
+                guard current != all, !(announced && !current.isEmpty) else { return }
                 attributes.replaceChannel(key, with: all)
                 let members = channels.members(of: key)
                 if members.isEmpty { scheduleAttributeDrop(key, attributes) }

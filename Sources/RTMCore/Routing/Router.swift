@@ -129,7 +129,7 @@ package final class Router: Sendable {
         attributes.sessionRemoved(session.key)
         if !replaced, presenceElsewhere(of: session.key) == nil { notifyWatchers(of: session.key, .offline, sessions, presence) }
         record(.logout, session.userID, in: session.appID)
-        cluster?.changed(.logout(session.appID, session.userID, sessionID: session.sessionID))
+        cluster?.changed(.logout(session.appID, session.userID, sessionID: session.sessionID, replaced: replaced))
         let departures = channels.leaveAll(session.key, limits: limits)
         for departure in departures { departed(departure, &attributes) }
         return departures

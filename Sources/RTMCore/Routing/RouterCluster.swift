@@ -20,7 +20,9 @@ package protocol RouterCluster: AnyObject, Sendable {
 /// A change of one of this node's sessions that the other nodes must learn.
 package enum LocalChange: Sendable, Equatable {
     case login(AppID, UserID, sessionID: String)
-    case logout(AppID, UserID, sessionID: String)
+    /// The session ended; `replaced` by a newer login of the user (here or on another node), in
+    /// which case the user did not go offline and only this node needs to know.
+    case logout(AppID, UserID, sessionID: String, replaced: Bool)
     case reachability(AppID, UserID, sessionID: String, reachable: Bool)
     case join(AppID, ChannelName, UserID)
     case leave(AppID, ChannelName, UserID)
