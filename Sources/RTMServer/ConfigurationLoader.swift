@@ -136,9 +136,6 @@ package enum ConfigurationLoader {
             guard NodeName.isValid(nodeID) else {
                 throw ConfigurationError(key: "node_id", problem: "must be 1-64 of A-Z a-z 0-9 . _ - (unique among the cluster's nodes)")
             }
-            guard configuration.databaseURL != nil else {
-                throw ConfigurationError(key: "node_id", problem: "cluster mode needs a PostgreSQL database_url (postgres://…) shared by every node")
-            }
             guard configuration.nodeLeaseRenewal >= .seconds(1) else {
                 throw ConfigurationError(key: "node_lease_renewal_seconds", problem: "must be at least 1")
             }

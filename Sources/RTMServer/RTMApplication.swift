@@ -73,8 +73,7 @@ package struct RTMApplication: Sendable {
         try await apps.reload()
         let recorder = EventRecorder(log: stores.events, logger: logger)
         await services.add(CancelledOnShutdownService(description: "event recorder") { await recorder.run() })
-        let messagingLimiter: (any MessagingLimiter)? = configuration.nodeID != nil ? opened.postgres.map { ClusterMessagingLimiter(store: $0, logger: logger) } : nil
-        let (broker, router) = try await makeBroker(configuration: configuration, postgres: opened.postgres, clock: clock,
+        let (broker, router, messagingLimiter) = await makeBroker(configuration: configuration, postgres: opened.postgres, clock: clock,
                                                     recorder: recorder, services: services, logger: logger)
         var limits = MessageService.Limits()
         limits.offlineRetention = configuration.offlineRetention
@@ -96,17 +95,19 @@ package struct RTMApplication: Sendable {
                               bootstrap: bootstrap, boundPort: BoundPort(), logger: logger, clock: clock)
     }
 
-    /// One node alone: its router is the broker. In cluster mode (`node_id` set; PostgreSQL required):
-    /// the bus and the cluster broker run as services after the PostgreSQL client (so they stop before it).
+    /// The one place that decides cluster mode: a `node_id` with a PostgreSQL store. Then the bus, the
+    /// cluster broker and the node lease run as services after the PostgreSQL client (so they stop
+    /// before it), and the messaging limit is the cluster's. Otherwise the node's router is the broker
+    /// (a `node_id` alone only names the node, in logs).
     private static func makeBroker(configuration: ServerConfiguration, postgres: PostgresStore?, clock: any RTMClock,
                                    recorder: EventRecorder, services: ServiceRunner,
-                                   logger: Logger) async throws -> (any Broker, RTMCore.Router) {
-        guard let nodeID = configuration.nodeID else {
+                                   logger: Logger) async -> (any Broker, RTMCore.Router, (any MessagingLimiter)?) {
+        guard let nodeID = configuration.nodeID, let postgres else {
+            if let nodeID = configuration.nodeID {
+                logger.info("node \(nodeID) runs alone: cluster mode needs a PostgreSQL database_url shared by every node")
+            }
             let router = RTMCore.Router(clock: clock, encoder: GatewayEventEncoder(), eventRecorder: recorder, logger: logger)
-            return (router, router)
-        }
-        guard let postgres else {
-            throw ConfigurationError(key: "node_id", problem: "cluster mode needs a PostgreSQL database_url (postgres://…) shared by every node")
+            return (router, router, nil)
         }
         let bus = PostgresBus(nodeID: nodeID, store: postgres, logger: logger)
         let broker = ClusterBroker(nodeID: nodeID, bus: bus, clock: clock, encoder: GatewayEventEncoder(), eventRecorder: recorder,
@@ -120,7 +121,7 @@ package struct RTMApplication: Sendable {
         await services.add(ClusterBrokerService(broker: broker))
         await services.add(lease)
         logger.info("cluster mode: node \(nodeID) on PostgreSQL's bus \(PostgresBus.channel)")
-        return (broker, broker.router)
+        return (broker, broker.router, ClusterMessagingLimiter(store: postgres, logger: logger))
     }
 
     /// At most this many connections are open at once (`max_connections`, or the default that

@@ -11,7 +11,7 @@ struct ServeCommand: AsyncParsableCommand {
     @Option(name: .customLong("data-dir"), help: "Data directory (default ./rtm-data).") var dataDir: String?
     @Option(help: "Configuration file, JSON or YAML.") var config: String?
     @Option(name: .customLong("database-url"), help: "postgres://… to use PostgreSQL (default: SQLite in the data dir).") var databaseURL: String?
-    @Option(name: .customLong("node-id"), help: "Cluster mode: this node's name, unique among the nodes sharing --database-url postgres://… (also on every log line).") var nodeID: String?
+    @Option(name: .customLong("node-id"), help: "This node's name, on every log line; with --database-url postgres://… it turns on cluster mode (unique among the nodes).") var nodeID: String?
     @Option(name: .customLong("log-level"), help: "trace, debug, info, notice, warning, error (default info).") var logLevel: String = "info"
 
     func run() async throws {

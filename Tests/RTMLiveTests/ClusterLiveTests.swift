@@ -171,4 +171,15 @@ import Testing
             #expect(await waitUntil { nodes[0].application.broker.memberCounts(of: [room], in: app) == [room: 0] })
         }
     }
+
+    /// FINE-POINTS "11 — seams": `--node-id` stays a name; only with PostgreSQL does it make a cluster.
+    @Test func aNodeIDOnSQLiteOnlyNamesTheNode() async throws {
+        var configuration = TestServer.configuration()
+        configuration.nodeID = "solo"
+        try await TestServer.with(configuration) { server in
+            #expect(server.application.broker is RTMCore.Router, "one node, its router the broker")
+            let answer = try await server.peer(from: "backend", to: "nobody")
+            #expect(answer.code == "message_offline")
+        }
+    }
 }

@@ -93,7 +93,6 @@ import Testing
             ("websocket:\n  max_queued_bytes: 0", "websocket.max_queued_bytes"),
             ("websocket:\n  login_timeout: 5", "websocket.login_timeout"),
             ("websocket:\n  max_inbox_bytes: lots", "websocket.max_inbox_bytes"),
-            ("node_id: node-1", "node_id"),   // cluster mode without a shared PostgreSQL
             ("node_id: bad/name\ndatabase_url: postgres://rtm@127.0.0.1/rtm", "node_id"),
         ]
         for (text, key) in cases {
