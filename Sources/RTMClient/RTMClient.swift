@@ -17,7 +17,7 @@ import Synchronization
 /// whose raw values are Agora's numeric codes. Received peer messages are acknowledged automatically.
 public final class RTMClient: Sendable {
     /// The first of ``serverURLs``.
-    public let serverURL: String
+    public var serverURL: String { serverURLs[0] }
     /// The gateway URLs the client connects to, in order of preference (a cluster's nodes, or one
     /// server): a connection that cannot be opened, or a server that says it is going away, moves the
     /// next attempt to the next URL.
@@ -46,7 +46,6 @@ public final class RTMClient: Sendable {
     public init(serverURLs: [String], appID: String, configuration: RTMClientConfiguration = RTMClientConfiguration(),
                 logger: Logger = Logger(label: "rtm.client")) {
         precondition(!serverURLs.isEmpty, "RTMClient needs at least one server URL")
-        self.serverURL = serverURLs[0]
         self.serverURLs = serverURLs
         self.appID = appID
         self.outputs = ClientOutputs()

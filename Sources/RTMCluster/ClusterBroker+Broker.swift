@@ -37,12 +37,12 @@ extension ClusterBroker {
         }
         let messageID = router.newMessageID()
         let now = serverTimestamp ?? clock.nowMilliseconds()
-        if wantAck, router.openAckForElsewhere(messageID, receiver: message.to, in: message.appID) {
-            state.awaitAck(messageID, on: holder.node)
-        }
+        // Past the bound no slot opens: the message goes without asking for an ack (the wait ends at once).
+        let awaitsAck = wantAck && router.openAckForElsewhere(messageID, receiver: message.to, in: message.appID)
+        if awaitsAck { state.awaitAck(messageID, on: holder.node) }
         state.publish(.peerMessage(.init(app: message.appID.rawValue, from: message.from.rawValue, to: message.to.rawValue,
                                          receiverNode: holder.node, messageID: messageID, content: Self.content(message.content),
-                                         serverTimestamp: now, wantsAck: wantAck, offline: offline)))
+                                         serverTimestamp: now, wantsAck: awaitsAck, offline: offline)))
         return .handedOff(messageID: messageID, serverTimestamp: now)
     }
 
@@ -90,7 +90,7 @@ extension ClusterBroker {
     package func sendChannel(app: AppID, channel: ChannelName, from: UserID, content: MessageContent, serverTimestamp: Int64?)
         -> (messageID: String, serverTimestamp: Int64, receivers: Int) {
         let sent = router.sendChannel(app: app, channel: channel, from: from, content: content, serverTimestamp: serverTimestamp)
-        let elsewhere = state.view.withLock { $0.remoteMembers(of: channel, in: app) }.filter { $0 != from }.count
+        let elsewhere = state.view.withLock { $0.remoteMemberCount(of: channel, in: app, excluding: from) }
         guard elsewhere > 0 else { return sent }
         state.publish(.channelMessage(.init(app: app.rawValue, channel: channel.rawValue, from: from.rawValue, messageID: sent.messageID,
                                             content: Self.content(content), serverTimestamp: sent.serverTimestamp)))

@@ -17,10 +17,12 @@ package final class ClusterBroker: Broker {
     /// Events per publish (one transaction).
     static let batchSize = 100
 
-    package init(nodeID: String, bus: any ClusterBus, clock: any RTMClock, encoder: any EventEncoder,
+    /// - Parameter bus: the bus, which names this node (``ClusterBus/nodeID``).
+    package init(bus: any ClusterBus, clock: any RTMClock, encoder: any EventEncoder,
                  limits: RouterLimits = RouterLimits(), graceLimits: SessionGraceLimits = SessionGraceLimits(),
                  attributeLimits: AttributeLimits = AttributeLimits(), eventRecorder: EventRecorder? = nil,
                  maximumOutbox: Int = 100_000, logger: Logger = Logger(label: "rtm.cluster")) {
+        let nodeID = bus.nodeID
         self.nodeID = nodeID
         self.bus = bus
         self.logger = logger

@@ -6,7 +6,6 @@ import Synchronization
 /// this node's events, which of its logins the bus has confirmed, and the acks its sessions owe to
 /// senders on other nodes. It is the router's ``RouterCluster``.
 final class ClusterState: RouterCluster {
-    let nodeID: String
     let view: Mutex<ClusterView>
     /// Events waiting to be published, in order; the doorbell wakes the publisher.
     private let outbox = Mutex<[ClusterEvent]>([])
@@ -32,7 +31,6 @@ final class ClusterState: RouterCluster {
     }
 
     init(nodeID: String, maximumOutbox: Int, maximumOwedAcks: Int, logger: Logger) {
-        self.nodeID = nodeID
         self.view = Mutex(ClusterView(nodeID: nodeID))
         self.maximumOutbox = maximumOutbox
         self.maximumOwedAcks = maximumOwedAcks

@@ -117,7 +117,7 @@ package struct ClusterView: Sendable {
         case .nodeLeaving(let node):
             for (key, holder) in holders where holder.node == node { holders[key]?.handedOver = true }
             return []
-        case .peerMessage, .channelMessage, .ack, .announceRequest, .nodeLost, .channelAttributes, .nodeLeaving:
+        case .peerMessage, .channelMessage, .ack, .announceRequest, .nodeLost, .channelAttributes:
             return []
         }
     }
@@ -170,6 +170,12 @@ package struct ClusterView: Sendable {
 
     package func remoteMemberCount(of channel: ChannelName, in app: AppID) -> Int {
         members[ChannelKey(app: app, channel: channel)]?.count ?? 0
+    }
+
+    /// ``remoteMemberCount(of:in:)`` without `user` (a channel message's sender), without copying the members.
+    package func remoteMemberCount(of channel: ChannelName, in app: AppID, excluding user: UserID) -> Int {
+        guard let members = members[ChannelKey(app: app, channel: channel)] else { return 0 }
+        return members.count - (members[user] == nil ? 0 : 1)
     }
 
     package func attributes(of user: UserID, in app: AppID) -> [AttributeEntry]? {

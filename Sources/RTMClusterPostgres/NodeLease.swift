@@ -52,21 +52,34 @@ package final class NodeLease: Service {
         try? await query("DELETE FROM rtm_node WHERE node_id = \(nodeID) AND incarnation = \(last)")
     }
 
-    /// Renews and sweeps every renewal interval; returns the incarnation held at the end.
+    /// Renews and sweeps every renewal interval; returns the incarnation held at the end. A node
+    /// that cannot renew (PostgreSQL unreachable, a partition) for longer than its lease has been
+    /// swept by the others: it ends its sessions once, as when it finds its row gone.
     private func renewUntilCancelled(_ registered: String) async -> String {
         var incarnation = registered
+        var lastRenewed = ContinuousClock.now
+        var ended = false
         while !Task.isCancelled {
             try? await Task.sleep(for: settings.renewal)
             if Task.isCancelled { break }
             do {
                 if try await !renew(incarnation) {
-                    logger.error("cluster: this node's lease was swept (it could not renew in time); ending its sessions")
-                    onLeaseLost()
+                    if !ended {
+                        logger.error("cluster: this node's lease was swept (it could not renew in time); ending its sessions")
+                        onLeaseLost()
+                    }
                     incarnation = try await register()
                 }
+                lastRenewed = ContinuousClock.now
+                ended = false
                 try await sweep()
             } catch {
                 logger.warning("cluster: renewing or sweeping the node lease failed: \(String(reflecting: error))")
+                if !ended, ContinuousClock.now - lastRenewed > settings.duration {
+                    logger.error("cluster: no lease renewal for longer than the lease; the others count this node lost: ending its sessions")
+                    onLeaseLost()
+                    ended = true
+                }
             }
         }
         return incarnation

@@ -110,7 +110,7 @@ package struct RTMApplication: Sendable {
             return (router, router, nil)
         }
         let bus = PostgresBus(nodeID: nodeID, store: postgres, logger: logger)
-        let broker = ClusterBroker(nodeID: nodeID, bus: bus, clock: clock, encoder: GatewayEventEncoder(), eventRecorder: recorder,
+        let broker = ClusterBroker(bus: bus, clock: clock, encoder: GatewayEventEncoder(), eventRecorder: recorder,
                                    logger: logger)
         var leaseSettings = NodeLease.Settings()
         leaseSettings.duration = configuration.nodeLeaseDuration

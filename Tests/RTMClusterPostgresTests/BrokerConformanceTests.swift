@@ -47,7 +47,7 @@ import Testing
             for name in ["node-a", "node-b"] {
                 let store = try PostgresStore(url: url, logger: Logger(label: "rtm.test.\(name)"))
                 let bus = PostgresBus(nodeID: name, store: store, logger: Logger(label: "rtm.test.bus.\(name)"))
-                let broker = ClusterBroker(nodeID: name, bus: bus, clock: clock, encoder: CountingEncoder(),
+                let broker = ClusterBroker(bus: bus, clock: clock, encoder: CountingEncoder(),
                                            logger: Logger(label: "rtm.test.cluster.\(name)"))
                 tasks += [Task { await store.run() }, Task { try? await bus.run() }, Task { await broker.run() }]
                 try await store.migrate()
