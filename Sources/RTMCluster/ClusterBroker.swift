@@ -29,9 +29,6 @@ package final class ClusterBroker: Broker {
         self.state = ClusterState(nodeID: nodeID, maximumOutbox: maximumOutbox, maximumOwedAcks: limits.maximumPendingAcks, logger: logger)
         self.router = Router(clock: clock, encoder: encoder, limits: limits, graceLimits: graceLimits, attributeLimits: attributeLimits,
                              eventRecorder: eventRecorder, cluster: state, logger: logger)
-        // First in this run's bus order: the others forget the sessions of this node's previous run
-        // (killed, and restarted before its lease was swept, so nobody reported it lost).
-        state.publish(.nodeLost(node: nodeID))
     }
 
     // MARK: Running
@@ -78,6 +75,14 @@ package final class ClusterBroker: Broker {
                 try? await Task.sleep(for: .milliseconds(200))
             }
         }
+    }
+
+    /// Called once this node holds its lease and before it serves, so that it comes first in this
+    /// run's bus order: the others forget the sessions of the id's previous run (killed, and
+    /// restarted before its lease was swept, so nobody reported it lost). Sessions it handed over
+    /// (SIGTERM) stay until taken over or expired.
+    package func forgetPreviousRun() {
+        state.publish(.nodeLost(node: nodeID))
     }
 
     /// This node stops (SIGTERM) and hands its sessions over: the others keep them online for the

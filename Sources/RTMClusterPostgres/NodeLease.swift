@@ -4,12 +4,15 @@ import PostgresNIO
 import RTMCluster
 import RTMStorePostgres
 import ServiceLifecycle
+import Synchronization
 
 /// A node's lease in `rtm_node` (docs/CLUSTER.md, "Nodes"), and the sweep that notices lost nodes.
 ///
-/// - At start the node registers under a fresh incarnation. A live lease under its id (another
-///   process, or this node killed a moment ago) is waited out, at most one lease duration, then
-///   taken over; the old incarnation is then reported lost like any other.
+/// - At start (``registerAtStart()``, before the node serves) it registers under a fresh
+///   incarnation. A live lease under its id (another process, or this node killed a moment ago) is
+///   waited out, at most one lease and one renewal, then taken over; if it is still renewed, the
+///   start fails with ``NodeLeaseError/nodeIDInUse(_:)``. (The caller then tells the others to forget
+///   the sessions of the id's previous run.)
 /// - Every ``Settings/renewal`` the lease is extended to `now() + duration`, by PostgreSQL's
 ///   clock. If the row is gone (the others swept this node: it could not renew in time), the node
 ///   has been reported lost: ``onLeaseLost`` runs (the node ends its sessions, so that clients
@@ -44,10 +47,20 @@ package final class NodeLease: Service {
 
     private var leaseSeconds: Double { Double(settings.duration.components.seconds) + Double(settings.duration.components.attoseconds) / 1e18 }
 
-    /// Registers, then renews and sweeps until cancelled or a graceful shutdown; at the end the
+    /// The incarnation ``registerAtStart()`` took.
+    private let startIncarnation = Mutex<String?>(nil)
+
+    /// Registers the node before it serves (see the type's notes); ``run()`` then renews this lease.
+    package func registerAtStart() async throws {
+        let incarnation = try await register()
+        startIncarnation.withLock { $0 = incarnation }
+    }
+
+    /// Registers (unless ``registerAtStart()`` did), then renews and sweeps until cancelled or a graceful shutdown; at the end the
     /// lease is deleted (a node that stops is not a lost node).
     package func run() async throws {
-        let registered = try await register()
+        let registered: String
+        if let started = startIncarnation.withLock({ $0 }) { registered = started } else { registered = try await register() }
         let last = await cancelWhenGracefulShutdown { await self.renewUntilCancelled(registered) }
         try? await query("DELETE FROM rtm_node WHERE node_id = \(nodeID) AND incarnation = \(last)")
     }

@@ -73,7 +73,7 @@ package struct RTMApplication: Sendable {
         try await apps.reload()
         let recorder = EventRecorder(log: stores.events, logger: logger)
         await services.add(CancelledOnShutdownService(description: "event recorder") { await recorder.run() })
-        let (broker, router, messagingLimiter) = await makeBroker(configuration: configuration, postgres: opened.postgres, clock: clock,
+        let (broker, router, messagingLimiter) = try await makeBroker(configuration: configuration, postgres: opened.postgres, clock: clock,
                                                     recorder: recorder, services: services, logger: logger)
         var limits = MessageService.Limits()
         limits.offlineRetention = configuration.offlineRetention
@@ -101,7 +101,7 @@ package struct RTMApplication: Sendable {
     /// (a `node_id` alone only names the node, in logs).
     private static func makeBroker(configuration: ServerConfiguration, postgres: PostgresStore?, clock: any RTMClock,
                                    recorder: EventRecorder, services: ServiceRunner,
-                                   logger: Logger) async -> (any Broker, RTMCore.Router, (any MessagingLimiter)?) {
+                                   logger: Logger) async throws -> (any Broker, RTMCore.Router, (any MessagingLimiter)?) {
         guard let nodeID = configuration.nodeID, let postgres else {
             if let nodeID = configuration.nodeID {
                 logger.info("node \(nodeID) runs alone: cluster mode needs a PostgreSQL database_url shared by every node")
@@ -117,6 +117,12 @@ package struct RTMApplication: Sendable {
         leaseSettings.renewal = configuration.nodeLeaseRenewal
         let lease = NodeLease(nodeID: nodeID, store: postgres, settings: leaseSettings, logger: logger,
                               onNodeLost: { broker.reportNodeLost($0) }, onLeaseLost: { broker.leaseLost() })
+        do {
+            try await lease.registerAtStart()
+        } catch {
+            throw ConfigurationError(key: "node_id", problem: "\(error)")
+        }
+        broker.forgetPreviousRun()
         await services.add(bus)
         await services.add(ClusterBrokerService(broker: broker))
         await services.add(lease)
