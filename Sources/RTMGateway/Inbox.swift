@@ -9,7 +9,7 @@ struct Inbox {
     /// What the socket delivered, handled in arrival order.
     enum Item: Equatable {
         case text(ByteBuffer)
-        /// A frame the gateway does not take (binary): the socket is closed with `code` after the
+        /// A message the gateway does not take (binary) or a framing error: the socket is closed with `code` after the
         /// requests that arrived before it.
         case refuse(code: UInt16, reason: String)
 

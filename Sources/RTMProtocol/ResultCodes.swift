@@ -89,7 +89,7 @@ public enum ConnectionChangeReason: Int, Sendable {
     case bannedByServer = 7, remoteLogin = 8, tokenExpired = 9
 }
 
-/// WebSocket close codes the server uses beyond RFC 6455's.
+/// WebSocket close codes the server sends: RFC 6455's it uses (1000–1009) and its own (4005–4009).
 public enum RTMCloseCode {
     /// RFC 6455: a normal close (logout, a session resumed on another socket).
     public static let normal: UInt16 = 1000
