@@ -45,7 +45,8 @@ node_port() { sed -n 's|^listening on http://127.0.0.1:\([0-9]*\)$|\1|p' "$work/
 start_node 1   # alone first: its first run creates the app and prints the tour's lines
 check "node 1 listens" wait_for "$work/node-1.log" "^listening on http://127.0.0.1:" 30
 start_node 2; start_node 3
-check "nodes 2 and 3 listen" bash -c "grep -q '^listening on' '$work/node-2.log' || sleep 5; grep -q '^listening on' '$work/node-2.log' && grep -q '^listening on' '$work/node-3.log' || { sleep 10; grep -q '^listening on' '$work/node-3.log'; }"
+check "node 2 listens" wait_for "$work/node-2.log" "^listening on http://127.0.0.1:" 30
+check "node 3 listens" wait_for "$work/node-3.log" "^listening on http://127.0.0.1:" 30
 p1=$(node_port 1); p2=$(node_port 2); p3=$(node_port 3)
 check "only the first node prints first-run credentials" bash -c \
   "grep -q 'App Certificate:' '$work/node-1.log' && ! grep -q 'App Certificate:' '$work/node-2.log' && ! grep -q 'App Certificate:' '$work/node-3.log'"

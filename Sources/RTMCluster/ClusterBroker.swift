@@ -1,5 +1,6 @@
 import Logging
 import RTMCore
+import Synchronization
 
 /// The broker of one node of a cluster (docs/CLUSTER.md): a ``Router`` for the sessions this node
 /// holds, a ``ClusterView`` of what the other nodes hold, and a ``ClusterBus`` between them.
@@ -12,6 +13,8 @@ package final class ClusterBroker: Broker {
     package let router: Router
     package let nodeID: String
     let state: ClusterState
+    /// The publisher has a batch in flight (or is about to take one).
+    private let publishing = Atomic<Bool>(false)
     let bus: any ClusterBus
     let logger: Logger
     /// Events per publish (one transaction).
@@ -43,8 +46,11 @@ package final class ClusterBroker: Broker {
         }
     }
 
+    /// The one publisher of this node's events, in order (one batch in flight at a time).
     private func publishOutbox() async {
         for await _ in state.doorbell {
+            publishing.store(true, ordering: .releasing)
+            defer { publishing.store(false, ordering: .releasing) }
             var batch = state.takeOutbox(limit: Self.batchSize)
             var failures = 0
             while !batch.isEmpty, !Task.isCancelled {
@@ -61,20 +67,15 @@ package final class ClusterBroker: Broker {
         }
     }
 
-    /// Publishes what waits in the outbox (a stopping node's last logouts), trying for at most
-    /// `limit`; what is still waiting after it is left (the node's lease ending tells the others).
+    /// Waits, at most `limit`, until the publisher has published everything in the outbox (a
+    /// stopping node's handover and last events). The publisher stays the only one, so this node's
+    /// events keep their order; what still waits after `limit` is left.
     package func flushOutbox(within limit: Duration = .seconds(3)) async {
-        let deadline = ContinuousClock.now + limit
-        var batch = state.takeOutbox(limit: Self.batchSize)
-        while !batch.isEmpty, ContinuousClock.now < deadline {
-            do {
-                try await bus.publish(batch.map { $0.encoded() })
-                batch = state.takeOutbox(limit: Self.batchSize)
-            } catch {
-                logger.warning("cluster bus: publishing the last \(batch.count) events failed: \(error)")
-                try? await Task.sleep(for: .milliseconds(200))
-            }
+        for _ in 0..<max(1, Int(limit / .milliseconds(10))) {
+            if state.isOutboxEmpty, !publishing.load(ordering: .acquiring) { return }
+            try? await Task.sleep(for: .milliseconds(10))
         }
+        logger.warning("cluster bus: events of this node were still waiting to be published after \(limit)")
     }
 
     /// Called once this node holds its lease and before it serves, so that it comes first in this
@@ -139,6 +140,7 @@ package final class ClusterBroker: Broker {
                 switch event {
                 case .login(_, _, let session): state.confirmLogin(session)
                 case .channelAttributes: applyChannelAttributes(event)   // the last write in bus order wins here too
+                case .nodeLost: apply(event, from: envelope.origin)       // this node's sweep: in bus order, like everyone
                 default: break
                 }
                 return
@@ -181,8 +183,7 @@ package final class ClusterBroker: Broker {
 
     /// This node's sweep removed `node`'s lease: every node (this one too) forgets its sessions.
     package func reportNodeLost(_ node: String) {
-        apply(.nodeLost(node: node), from: nodeID)
-        state.publish(.nodeLost(node: node))
+        state.publish(.nodeLost(node: node))   // applied here too when it comes back, in bus order
     }
 
     /// This node's own lease was swept (it could not renew in time; the others think it lost): it

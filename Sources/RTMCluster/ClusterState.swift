@@ -102,6 +102,8 @@ final class ClusterState: RouterCluster {
         if queued { ring.yield() } else { logger.error("cluster outbox full (\(maximumOutbox) events): an event was dropped") }
     }
 
+    var isOutboxEmpty: Bool { outbox.withLock { $0.isEmpty } }
+
     /// Takes up to `limit` waiting events, oldest first.
     func takeOutbox(limit: Int) -> [ClusterEvent] {
         outbox.withLock { pending in

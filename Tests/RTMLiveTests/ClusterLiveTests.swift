@@ -96,8 +96,8 @@ import Testing
     }
 
     /// The SDK with the cluster's nodes as its server list: it skips a server it cannot reach, and
-    /// when its node stops it moves to the next one, logs in afresh (the session cannot be taken
-    /// over yet) and rejoins its channels by itself.
+    /// when its node stops it moves to the next one and is back in its channel there (the handover
+    /// test below checks that nobody sees it leave).
     @Test func theSDKFailsOverToAnotherNodeAndRejoinsWhenItsNodeStops() async throws {
         try await TestServer.cluster(nodes: 2) { nodes in
             let app = AppID(TestServer.appID)!, frank = UserID("frank")!, room = ChannelName("room")!
