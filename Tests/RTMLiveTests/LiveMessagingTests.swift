@@ -4,7 +4,8 @@ import RTMProtocol
 import RTMTestSupport
 import Testing
 
-/// REST and WebSocket through a real server on an ephemeral port, with real clients.
+/// REST and WebSocket through a real server on an ephemeral port, with real clients; each test also
+/// runs on a 3-node cluster with its parties on different nodes.
 @Suite struct LiveMessagingTests {
     /// A client logged in as `user`. `loginTimeout` is the SDK's 6 s unless a test that logs in
     /// many clients at once on a loaded machine needs more (it tests fan-out, not login time).
@@ -22,9 +23,12 @@ import Testing
         return socket
     }
 
-    @Test func restPeerMessageSentDeliveredOfflineAndTimeout() async throws {
-        try await TestServer.with { server in
-            let receiver = try await Self.client(server, "userB")
+    @Test(arguments: Topology.allCases)
+    func restPeerMessageSentDeliveredOfflineAndTimeout(_ topology: Topology) async throws {
+        try await TestServer.on(topology) { nodes in
+            let server = nodes[0]
+            let receiver = try await Self.client(nodes[1], "userB")
+            try await nodes.settle()
             let sent = try await server.peer(from: "userA", to: "userB", payload: "one")
             #expect(sent.status == 200 && sent.code == "message_sent")
             let delivered = try await server.peer(from: "userA", to: "userB", payload: "two", query: "?wait_for_ack=true")
@@ -39,7 +43,8 @@ import Testing
             #expect(offline.json["result"] as? String == "success")
 
             // A receiver that never acks: 408 once the (3 s in tests) ack timeout passes.
-            let silent = try await Self.loggedInRaw(server, "silent")
+            let silent = try await Self.loggedInRaw(nodes[2], "silent")
+            try await nodes.settle()
             let timedOut = try await server.peer(from: "userA", to: "silent", payload: "ack me", query: "?wait_for_ack=true")
             #expect(timedOut.status == 408 && timedOut.code == "timeout")
             guard case .event(_, .peerMessage(_, "userA", .text("ack me"), _, false))? = await silent.frame(where: {
@@ -48,10 +53,12 @@ import Testing
         }
     }
 
-    @Test func sdkPeerSendCodes() async throws {
-        try await TestServer.with { server in
-            let alice = try await Self.client(server, "alice")
-            let bob = try await Self.client(server, "bob")
+    @Test(arguments: Topology.allCases)
+    func sdkPeerSendCodes(_ topology: Topology) async throws {
+        try await TestServer.on(topology) { nodes in
+            let alice = try await Self.client(nodes[0], "alice")
+            let bob = try await Self.client(nodes[1], "bob")
+            try await nodes.settle()
             let acked = await alice.sendMessage("hi bob", toPeer: "bob")
             #expect(acked.code == .ok)
             #expect(acked.messageID != nil)
@@ -68,29 +75,34 @@ import Testing
         }
     }
 
-    @Test func sdkPeerSendTimesOutWithoutAck() async throws {
-        try await TestServer.with { server in
-            let alice = try await Self.client(server, "alice")
-            _ = try await Self.loggedInRaw(server, "mute")
+    @Test(arguments: Topology.allCases)
+    func sdkPeerSendTimesOutWithoutAck(_ topology: Topology) async throws {
+        try await TestServer.on(topology) { nodes in
+            let alice = try await Self.client(nodes[0], "alice")
+            _ = try await Self.loggedInRaw(nodes[1], "mute")
+            try await nodes.settle()
             #expect(await alice.sendMessage("hello?", toPeer: "mute").code == .sentTimeout)
         }
     }
 
-    @Test func channelFanOutReachesMembersButNotSenderOrOutsiders() async throws {
-        try await TestServer.with { server in
+    @Test(arguments: Topology.allCases)
+    func channelFanOutReachesMembersButNotSenderOrOutsiders(_ topology: Topology) async throws {
+        try await TestServer.on(topology) { nodes in
+            let server = nodes[0]
             var members: [RawSocket] = []
             for index in 0..<5 {
-                let socket = try await Self.loggedInRaw(server, "member\(index)")
+                let socket = try await Self.loggedInRaw(nodes[index], "member\(index)")
                 try await socket.send(#"{"op":"join","id":2,"channel":"room"}"#)
                 guard case .reply(2, 0, _)? = await socket.frame(where: { if case .reply = $0 { true } else { false } }) else {
                     Issue.record("join failed"); return
                 }
                 members.append(socket)
             }
-            let sender = try await Self.loggedInRaw(server, "sender")
+            let sender = try await Self.loggedInRaw(nodes[5], "sender")
             try await sender.send(#"{"op":"join","id":2,"channel":"room"}"#)
             _ = await sender.frame(where: { if case .reply = $0 { true } else { false } })
-            let outsider = try await Self.loggedInRaw(server, "outsider")
+            let outsider = try await Self.loggedInRaw(nodes[6], "outsider")
+            try await nodes.settle()
             // REST, as the sender: every member but the sender gets it.
             #expect(try await server.channelPost(from: "sender", channel: "room", payload: "to all").code == "message_sent")
             for member in members {
@@ -140,12 +152,15 @@ import Testing
         return frames
     }
 
-    @Test func twoHundredConcurrentClientsEachGetTheChannelMessage() async throws {
-        try await TestServer.with { server in
+    @Test(arguments: Topology.allCases)
+    func twoHundredConcurrentClientsEachGetTheChannelMessage(_ topology: Topology) async throws {
+        try await TestServer.on(topology) { nodes in
+            let server = nodes[0]
             let clients = try await withThrowingTaskGroup(of: RTMClient.self) { group in
                 for index in 0..<200 {
+                    let node = nodes[index]
                     group.addTask {
-                        let client = try await Self.client(server, "crowd\(index)", loginTimeout: .seconds(60))
+                        let client = try await Self.client(node, "crowd\(index)", loginTimeout: .seconds(60))
                         try await client.channel("stadium").join()
                         return client
                     }
@@ -153,6 +168,7 @@ import Testing
                 return try await group.reduce(into: []) { $0.append($1) }
             }
             #expect(clients.count == 200)
+            try await nodes.settle()
             #expect(try await server.channelPost(from: "announcer", channel: "stadium", payload: "goal").code == "message_sent")
             let received = await withTaskGroup(of: Bool.self) { group in
                 for client in clients {

@@ -3,7 +3,8 @@ import RTMCore
 import RTMProtocol
 import Testing
 
-/// Sessions outliving their sockets (resume, replay, grace), presence and attributes, on a real server.
+/// Sessions outliving their sockets (resume, replay, grace), presence and attributes, on a real server
+/// (presence and attributes also on a 3-node cluster).
 @Suite struct LiveResumeAndPresenceTests {
     static func send(_ socket: RawSocket, _ json: String) async throws { try await socket.send(json) }
 
@@ -166,9 +167,10 @@ import Testing
         }
     }
 
-    @Test func presenceLimits() async throws {
-        try await TestServer.with { server in
-            let (socket, _) = try await Self.login(server, "looker")
+    @Test(arguments: Topology.allCases)
+    func presenceLimits(_ topology: Topology) async throws {
+        try await TestServer.on(topology) { nodes in
+            let (socket, _) = try await Self.login(nodes[1], "looker")
             let many = (0..<257).map { "\"u\($0)\"" }.joined(separator: ",")
             #expect(try await Self.request(socket, #"{"op":"query_peers_online_status","id":2,"user_ids":[\#(many)]}"#, id: 2)?.0 == 2)
             #expect(try await Self.request(socket, #"{"op":"query_peers_online_status","id":3,"user_ids":["looker","x"]}"#, id: 3)?.1["statuses"]
@@ -183,12 +185,14 @@ import Testing
         }
     }
 
-    @Test func userAndChannelAttributes() async throws {
-        try await TestServer.with { server in
-            let (alice, _) = try await Self.login(server, "alice")
-            let (bob, _) = try await Self.login(server, "bob")
+    @Test(arguments: Topology.allCases)
+    func userAndChannelAttributes(_ topology: Topology) async throws {
+        try await TestServer.on(topology) { nodes in
+            let (alice, _) = try await Self.login(nodes[0], "alice")
+            let (bob, _) = try await Self.login(nodes[1], "bob")
             #expect(try await Self.request(alice, #"{"op":"set_local_user_attributes","id":2,"attributes":[{"key":"mood","value":"happy"},{"key":"city","value":"Oslo"}]}"#, id: 2)?.0 == 0)
             #expect(try await Self.request(alice, #"{"op":"add_or_update_local_user_attributes","id":3,"attributes":[{"key":"mood","value":"calm"}]}"#, id: 3)?.0 == 0)
+            try await nodes.settle()
             let read = try await Self.request(bob, #"{"op":"get_user_attributes","id":2,"user_id":"alice"}"#, id: 2)
             #expect(read?.0 == 0)
             #expect(read?.1["attributes"] == .array([.object(["key": .string("city"), "value": .string("Oslo")]),
@@ -204,6 +208,7 @@ import Testing
             let halves = (0..<3).map { #"{"key":"h\#($0)","value":"\#(String(repeating: "x", count: 6_000))"}"# }.joined(separator: ",")
             #expect(try await Self.request(alice, #"{"op":"set_local_user_attributes","id":7,"attributes":[\#(halves)]}"#, id: 7)?.0 == 4, "over 16 KB in total")
             #expect(try await Self.request(alice, #"{"op":"delete_local_user_attributes_by_keys","id":8,"keys":["city"]}"#, id: 8)?.0 == 0)
+            try await nodes.settle()
             #expect(try await Self.request(bob, #"{"op":"get_user_attributes","id":5,"user_id":"alice"}"#, id: 5)?.1["attributes"]?.arrayValue?.count == 1)
 
             // Channel attributes: bob is a member, alice writes from outside with notify.
@@ -226,6 +231,7 @@ import Testing
             #expect(try await Self.request(alice, #"{"op":"set_channel_attributes","id":11,"channel":"board","notify":false,"attributes":[\#(large)]}"#, id: 11)?.0 == 4, "over 32 KB")
             // Logout clears user attributes.
             #expect(try await Self.request(alice, #"{"op":"logout","id":12}"#, id: 12)?.0 == 0)
+            try await nodes.settle()
             #expect(try await Self.request(bob, #"{"op":"get_user_attributes","id":8,"user_id":"alice"}"#, id: 8)?.0 == 6)
         }
     }

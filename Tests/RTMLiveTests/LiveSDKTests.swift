@@ -5,7 +5,8 @@ import RTMProtocol
 import RTMTestSupport
 import Testing
 
-/// The Swift SDK against a real server: every op and event, with the codes apps switch on.
+/// The Swift SDK against a real server: every op and event, with the codes apps switch on; the
+/// tests of more than one user also run on a 3-node cluster, each user on its own node.
 @Suite struct LiveSDKTests {
     static func client(_ server: TestServer, app: String = TestServer.openAppID,
                        configuration: RTMClientConfiguration = RTMClientConfiguration()) -> RTMClient {
@@ -36,9 +37,10 @@ import Testing
         }
     }
 
-    @Test func channelObjectEventsAndOps() async throws {
-        try await TestServer.with { server in
-            let alice = Self.client(server), bob = Self.client(server)
+    @Test(arguments: Topology.allCases)
+    func channelObjectEventsAndOps(_ topology: Topology) async throws {
+        try await TestServer.on(topology) { nodes in
+            let alice = Self.client(nodes[0]), bob = Self.client(nodes[1])
             try await alice.login(userID: "alice", token: nil)
             try await bob.login(userID: "bob", token: nil)
             let aliceRoom = alice.channel("room")
@@ -60,6 +62,7 @@ import Testing
             }) else { Issue.record("no attribute update"); return }
             #expect(attributes.map(\.key) == ["topic"] && attributes.first?.lastUpdateUserID == "bob")
             try await bob.addOrUpdateChannelAttributes("room", [RTMAttribute(key: "mood", value: "good")])
+            try await nodes.settle()
             #expect(try await alice.getChannelAttributes("room").map(\.key) == ["mood", "topic"])
             try await alice.deleteChannelAttributes("room", byKeys: ["mood"])
             #expect(try await alice.getChannelAttributes("room", keys: ["topic"]).map(\.value) == ["cats"])
@@ -75,11 +78,13 @@ import Testing
         }
     }
 
-    @Test func peerMessagesRawAndText() async throws {
-        try await TestServer.with { server in
-            let alice = Self.client(server), bob = Self.client(server)
+    @Test(arguments: Topology.allCases)
+    func peerMessagesRawAndText(_ topology: Topology) async throws {
+        try await TestServer.on(topology) { nodes in
+            let alice = Self.client(nodes[0]), bob = Self.client(nodes[1])
             try await alice.login(userID: "alice", token: nil)
             try await bob.login(userID: "bob", token: nil)
+            try await nodes.settle()
             let sent = await alice.sendMessage(.raw(Data([1, 2, 3]), description: "bytes"), toPeer: "bob")
             #expect(sent.code == .ok && sent.messageID != nil)
             let received = await first(bob.peerMessages)
@@ -89,9 +94,10 @@ import Testing
         }
     }
 
-    @Test func presenceQueriesSubscriptionsAndUserAttributes() async throws {
-        try await TestServer.with { server in
-            let watcher = Self.client(server), carol = Self.client(server)
+    @Test(arguments: Topology.allCases)
+    func presenceQueriesSubscriptionsAndUserAttributes(_ topology: Topology) async throws {
+        try await TestServer.on(topology) { nodes in
+            let watcher = Self.client(nodes[0]), carol = Self.client(nodes[1])
             try await watcher.login(userID: "watcher", token: nil)
             #expect(try await watcher.queryPeersOnlineStatus(["watcher", "carol"]) == ["watcher": .online, "carol": .offline])
             await #expect(throws: QueryPeersOnlineStatusErrorCode.invalidArgument) {
@@ -104,10 +110,13 @@ import Testing
             #expect(await first(changes) == ["carol": .online])
             try await carol.setLocalUserAttributes([RTMAttribute(key: "status", value: "busy"), RTMAttribute(key: "lang", value: "en")])
             try await carol.addOrUpdateLocalUserAttributes([RTMAttribute(key: "status", value: "free")])
+            try await nodes.settle()
             #expect(try await watcher.getUserAttributes("carol") == [RTMAttribute(key: "lang", value: "en"), RTMAttribute(key: "status", value: "free")])
             try await carol.deleteLocalUserAttributes(byKeys: ["lang"])
+            try await nodes.settle()
             #expect(try await watcher.getUserAttributes("carol", keys: ["status", "lang"]) == [RTMAttribute(key: "status", value: "free")])
             try await carol.clearLocalUserAttributes()
+            try await nodes.settle()
             #expect(try await watcher.getUserAttributes("carol").isEmpty)
             await #expect(throws: AttributeOperationErrorCode.invalidArgument) {
                 try await carol.setLocalUserAttributes([RTMAttribute(key: "", value: "x")])
@@ -122,15 +131,16 @@ import Testing
         }
     }
 
-    @Test func remoteLoginAbortsAndNeverReconnects() async throws {
-        try await TestServer.with { server in
+    @Test(arguments: Topology.allCases)
+    func remoteLoginAbortsAndNeverReconnects(_ topology: Topology) async throws {
+        try await TestServer.on(topology) { nodes in
             let sleeper = ControlledSleeper()
             var configuration = RTMClientConfiguration()
             configuration.sleeper = sleeper
-            let first = Self.client(server, configuration: configuration)
+            let first = Self.client(nodes[0], configuration: configuration)
             let states = first.connectionStates
             try await first.login(userID: "dup", token: nil)
-            let second = Self.client(server)
+            let second = Self.client(nodes[1])
             try await second.login(userID: "dup", token: nil)
             let aborted = await RTMTestSupport.first(states, where: { $0.state == .aborted })
             #expect(aborted?.reason == .remoteLogin)

@@ -9,7 +9,8 @@ import RTMProtocol
 import RTMTestSupport
 import Testing
 
-/// Login, kicks, limits, bad input and slow consumers on a real server.
+/// Login, kicks, limits, bad input and slow consumers on a real server (the kick and the channel
+/// operations also on a 3-node cluster).
 @Suite struct LiveSessionTests {
     @Test func loginCodes() async throws {
         try await TestServer.with { server in
@@ -40,21 +41,22 @@ import Testing
         }
     }
 
-    @Test func remoteLoginKicksTheOlderSession() async throws {
-        try await TestServer.with { server in
-            let watcher = try await LiveMessagingTests.loggedInRaw(server, "watcher")
+    @Test(arguments: Topology.allCases)
+    func remoteLoginKicksTheOlderSession(_ topology: Topology) async throws {
+        try await TestServer.on(topology) { nodes in
+            let watcher = try await LiveMessagingTests.loggedInRaw(nodes[0], "watcher")
             try await watcher.send(#"{"op":"join","id":2,"channel":"lobby"}"#)
             // The watcher is in before bob joins (else bob's join may come first and it sees no member_joined).
             guard case .reply(2, 0, _)? = await watcher.frame(where: { if case .reply(2, _, _) = $0 { true } else { false } }) else {
                 Issue.record("the watcher's join failed"); return
             }
-            let first = try await LiveMessagingTests.loggedInRaw(server, "bob")
+            let first = try await LiveMessagingTests.loggedInRaw(nodes[1], "bob")
             try await first.send(#"{"op":"join","id":2,"channel":"lobby"}"#)
             guard case .event(_, .memberJoined("lobby", "bob"))? = await watcher.frame(where: {
                 if case .event(_, .memberJoined) = $0 { true } else { false }
             }) else { Issue.record("watcher did not see bob join"); return }
 
-            let second = try await RawSocket.connect(server.wsURL)
+            let second = try await RawSocket.connect(nodes[2].wsURL)
             #expect(try await second.login(app: TestServer.appID, user: "bob", token: TestServer.token(for: "bob")) == 0)
             let kicked = await first.frame(where: { if case .event(_, .connectionState) = $0 { true } else { false } })
             guard case .event(_, .connectionState(5, 8))? = kicked else { Issue.record("no ABORTED/REMOTE_LOGIN"); return }
@@ -63,13 +65,15 @@ import Testing
                 if case .event(_, .memberLeft) = $0 { true } else { false }
             }) else { Issue.record("watcher did not see bob leave"); return }
             // The new session works.
-            #expect(try await server.peer(from: "x", to: "bob", query: "?wait_for_ack=false").code == "message_sent")
+            try await nodes.settle()
+            #expect(try await nodes[0].peer(from: "x", to: "bob", query: "?wait_for_ack=false").code == "message_sent")
         }
     }
 
-    @Test func joinLimitsAndChannelOps() async throws {
-        try await TestServer.with(TestServer.configuration(), clock: ManualClock()) { server in
-            let client = RTMClient(serverURL: server.wsURL, appID: TestServer.openAppID)
+    @Test(arguments: Topology.allCases)
+    func joinLimitsAndChannelOps(_ topology: Topology) async throws {
+        try await TestServer.on(topology, clock: ManualClock()) { nodes in
+            let client = RTMClient(serverURL: nodes[1].wsURL, appID: TestServer.openAppID)
             try await client.login(userID: "joiner", token: nil)
             // Same channel more than 2 times in 5 s: JOIN_SAME_CHANNEL_TOO_OFTEN.
             let c0 = client.channel("c0")
@@ -211,10 +215,13 @@ import Testing
     }
 }
 
-/// The same on the real clock, whose timers are scheduled on the socket's event loop (no task).
+/// The same on the real clock, whose timers are scheduled on the socket's event loop (no task), on one
+/// server and on a cluster node.
 @Suite struct RealClockTokenExpiryTests {
-    @Test func shortTokenWarnsAtOnceThenAborts() async throws {
-        try await TestServer.with { server in
+    @Test(arguments: Topology.allCases)
+    func shortTokenWarnsAtOnceThenAborts(_ topology: Topology) async throws {
+        try await TestServer.on(topology) { nodes in
+            let server = nodes[1]
             let now = UInt32(Date().timeIntervalSince1970)
             let token = RTMToken.build007(appID: TestServer.appID, certificate: TestServer.certificate, userID: "brief",
                                           expireSeconds: 6, issuedAt: now)   // 5-6 s left: room for a slow login

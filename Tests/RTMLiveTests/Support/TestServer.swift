@@ -103,8 +103,9 @@ struct TestServer {
         return try result.get()
     }
 
-    /// A probe session logged in on each node is seen online by every other (their buses listen).
-    private static func waitUntilNodesSeeEachOther(_ servers: [TestServer]) async throws {
+    /// A probe session logged in on each node is seen online by every other, then offline: each node's bus
+    /// carries its events in order, so each has applied what every other published before.
+    static func waitUntilNodesSeeEachOther(_ servers: [TestServer]) async throws {
         let app = AppID(openAppID)!
         for (index, server) in servers.enumerated() {
             let probe = RouterSession(appID: app, userID: UserID("probe-\(index)")!, sessionID: "probe-\(index)", sink: RecordingSink())
