@@ -64,6 +64,15 @@ extension ClusterBroker {
         }
     }
 
+    package func messagesStored(for user: UserID, in app: AppID) {
+        guard router.currentSession(of: user, in: app) == nil else { return }
+        state.publish(.messagesStored(app: app.rawValue, user: user.rawValue))
+    }
+
+    package func whenMessagesStoredElsewhere(_ deliver: @escaping @Sendable (RouterSession) async -> Void) {
+        deliverStored.withLock { $0 = deliver }
+    }
+
     package func abandonAck(messageID: String) {
         if let owed = state.takeOwedAck(messageID, from: nil) {
             state.publish(.ack(messageID: messageID, senderNode: owed.senderNode, acknowledged: false))

@@ -15,6 +15,10 @@ package final class ClusterBroker: Broker {
     let state: ClusterState
     /// The publisher has a batch in flight (or is about to take one).
     private let publishing = Atomic<Bool>(false)
+    /// This node handed its sessions over and is stopping: it no longer announces them.
+    private let leaving = Atomic<Bool>(false)
+    /// What ``MessageService`` does for messages another node stored for a session held here.
+    let deliverStored = Mutex<(@Sendable (RouterSession) async -> Void)?>(nil)
     let bus: any ClusterBus
     let logger: Logger
     /// Events per publish (one transaction).
@@ -90,6 +94,7 @@ package final class ClusterBroker: Broker {
     /// grace period, for their clients to resume elsewhere. Called before the sessions are told to
     /// go; returns once the event is on the bus (at most `limit`).
     package func handOver(within limit: Duration = .seconds(2)) async {
+        leaving.store(true, ordering: .releasing)
         state.publish(.nodeLeaving(node: nodeID))
         await flushOutbox(within: limit)
     }
@@ -150,6 +155,12 @@ package final class ClusterBroker: Broker {
     }
 
     private func apply(_ event: ClusterEvent, from origin: String) {
+        if case .login(let app, let user, let session) = event, let app = AppID(app), let user = UserID(user),
+           let taken = router.endForTakeoverElsewhere(app: app, user: user, sessionID: session) {
+            // A session of this node, resumed on `origin` (its client changed node): it moved, nobody is told.
+            state.view.withLock { $0.adopt(taken, on: origin) }
+            return
+        }
         if case .nodeLost(let node) = event, node != nodeID {
             keepOrphans(state.view.withLock { $0.sessions(heldBy: node) })
         }
@@ -175,6 +186,10 @@ package final class ClusterBroker: Broker {
             applyChannelAttributes(event)
         case .announceRequest:
             announceLocalSessions()
+        case .messagesStored(let app, let user):
+            guard let app = AppID(app), let user = UserID(user), let session = router.currentSession(of: user, in: app),
+                  let deliver = deliverStored.withLock({ $0 }) else { break }
+            Task { await deliver(session) }
         default:
             break
         }
@@ -231,7 +246,11 @@ package final class ClusterBroker: Broker {
         router.channelAttributesFromElsewhere(app: app, channel: channel, all, notify: notify, announced: announced)
     }
 
+    /// What this node holds, for a node that asked (or after this node's own resync). A stopping
+    /// node announces nothing: its sessions are handed over, and a node that learned them now (it
+    /// missed `node leaving`) would take the logouts that follow as real ones.
     private func announceLocalSessions() {
+        guard !leaving.load(ordering: .acquiring) else { return }
         for (app, channel, all) in router.localChannelAttributes() {
             state.publish(ClusterState.channelAttributes(app, channel, all, notify: false, announced: true))
         }

@@ -30,6 +30,10 @@ package enum ClusterEvent: Codable, Equatable, Sendable {
     /// A node is stopping (SIGTERM) and hands its sessions over: they stay online for the grace
     /// period, for their clients to resume elsewhere; its logouts that follow are not logouts.
     case nodeLeaving(node: String)
+    /// Peer messages for the user were stored offline on the origin node, which holds no session of
+    /// it: the node that holds one delivers them from the store (the user logged in or resumed there
+    /// before the origin learned of it, e.g. while its node was stopping or the origin starting).
+    case messagesStored(app: String, user: String)
     /// A node (re)started listening and may have missed events: every other node announces its
     /// sessions again (logins, joins, reachability, attributes), which the views take as no-ops
     /// where they knew them already.

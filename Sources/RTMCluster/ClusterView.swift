@@ -117,7 +117,7 @@ package struct ClusterView: Sendable {
         case .nodeLeaving(let node):
             for (key, holder) in holders where holder.node == node { holders[key]?.handedOver = true }
             return []
-        case .peerMessage, .channelMessage, .ack, .announceRequest, .nodeLost, .channelAttributes:
+        case .peerMessage, .channelMessage, .ack, .announceRequest, .nodeLost, .channelAttributes, .messagesStored:
             return []
         }
     }
@@ -146,6 +146,17 @@ package struct ClusterView: Sendable {
         holders.filter { $0.value.node == node && $0.value.handedOver && sessionIDs.contains($0.value.sessionID) }
             .sorted { $0.key.user.rawValue < $1.key.user.rawValue }
             .flatMap { removeHolder($0.key, $0.value) }
+    }
+
+    /// Places a session this node held on `node`, which took it over, without telling anyone (its
+    /// members and watchers here saw it online and in its channels all along). The events `node`
+    /// publishes for it next (its joins, attributes) are then no-ops.
+    package mutating func adopt(_ session: LocalSessionState, on node: String) {
+        let key = UserKey(app: session.appID, user: session.userID)
+        holders[key] = Holder(node: node, sessionID: session.sessionID, reachable: true)
+        for channel in session.channels { members[ChannelKey(app: session.appID, channel: channel), default: [:]][session.userID] = node }
+        attributes[key] = session.attributes.isEmpty ? nil : session.attributes
+        subscriptions[key] = session.subscriptions.isEmpty ? nil : session.subscriptions
     }
 
     /// Forgets `user` without telling anyone (this node took its session over and holds it now).

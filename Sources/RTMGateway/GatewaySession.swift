@@ -130,14 +130,15 @@ final class GatewaySession: SessionSink, Sendable {
 
     func terminate(_ reason: SessionTermination) {
         let (event, code) = Self.termination(reason)
-        _ = enqueueEvent(ByteBuffer(bytes: event.encodeBody()), kind: .other)
+        if let event { _ = enqueueEvent(ByteBuffer(bytes: event.encodeBody()), kind: .other) }
         let (connection, routerSession) = end()
-        if reason != .remoteLogin, let routerSession { gateway.broker.logout(routerSession) }
+        // A kick or a takeover elsewhere: the router ended the session already (and must not say OFFLINE).
+        if reason != .remoteLogin, reason != .resumedElsewhere, let routerSession { gateway.broker.logout(routerSession) }
         connection?.close(code: code, reason: "\(reason)")
     }
 
     /// The event and close code that tell a client why its session ended.
-    static func termination(_ reason: SessionTermination) -> (ServerEvent, UInt16) {
+    static func termination(_ reason: SessionTermination) -> (ServerEvent?, UInt16) {
         switch reason {
         case .remoteLogin:
             (.connectionState(state: ConnectionState.aborted.rawValue, reason: ConnectionChangeReason.remoteLogin.rawValue),
@@ -147,6 +148,8 @@ final class GatewaySession: SessionSink, Sendable {
              RTMCloseCode.tokenExpired)
         case .serverShutdown:
             (.connectionState(state: ConnectionState.reconnecting.rawValue, reason: ConnectionChangeReason.interrupted.rawValue), RTMCloseCode.goingAway)
+        case .resumedElsewhere:
+            (nil, RTMCloseCode.normal)
         }
     }
 

@@ -106,6 +106,21 @@ import Testing
         #expect(view.view.holder(of: Self.bob, in: Self.appID)?.node == "c", "the taken-over session stays")
     }
 
+    /// A session of this node taken over by node c (its client resumed there): the view places it on
+    /// c, in its channels, with its attributes, and c's events for it that follow change nothing.
+    @Test func aSessionTakenOverFromThisNodeIsAdoptedWithoutAWord() {
+        let view = View()
+        view.view.adopt(LocalSessionState(appID: Self.appID, userID: Self.bob, sessionID: "s1", reachable: true, channels: [Self.room],
+                                          attributes: [AttributeEntry(key: "k", value: "v")], subscriptions: []), on: "c")
+        #expect(view.view.holder(of: Self.bob, in: Self.appID) == .init(node: "c", sessionID: "s1", reachable: true))
+        #expect(view.view.remoteMembers(of: Self.room, in: Self.appID) == [Self.bob])
+        #expect(view.view.attributes(of: Self.bob, in: Self.appID) == [AttributeEntry(key: "k", value: "v")])
+        #expect(view.apply(.login(app: Self.app, user: "bob", session: "s1"), origin: "c") == [], "announced again")
+        #expect(view.apply(.join(app: Self.app, channel: "room", user: "bob"), origin: "c") == [], "already a member")
+        #expect(view.apply(.logout(app: Self.app, user: "bob", session: "s1"), origin: "c")
+            == [.memberLeft(Self.appID, Self.room, Self.bob), .presence(Self.appID, Self.bob, .offline)])
+    }
+
     @Test func eventsWithInvalidIdsAreIgnored() {
         let view = View()
         #expect(view.apply(.login(app: "not an app id!", user: "bob", session: "s"), origin: "b") == [])

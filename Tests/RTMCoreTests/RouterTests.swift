@@ -31,6 +31,35 @@ import Testing
         #expect(!members[0].1.texts.contains { $0.contains("channelMessage") })
     }
 
+    /// A shutdown ends every session, each logged out as the gateway does when it terminates one:
+    /// the sessions still open are not told that the ones before them left or went offline (in a
+    /// cluster the users did not: they resume on another node).
+    @Test func terminateAllTellsNoSessionOfTheOthersLeaving() {
+        let router = Router(clock: ManualClock(), encoder: CountingEncoder())
+        let room = ChannelName("room")!
+        let members = (0..<3).map { session(router, Self.appA, "m\($0)") }
+        for (member, sink) in members {
+            _ = router.join(member, channel: room)
+            sink.whenTerminated.withLock { $0 = { _ in router.logout(member) } }
+        }
+        _ = router.subscribe(members[2].0, to: [UserID("m0")!, UserID("m1")!]) {}
+        let before = members.map { $0.1.texts.count }
+        router.terminateAll(.serverShutdown)
+        for (index, (_, sink)) in members.enumerated() {
+            #expect(sink.terminations.withLock { $0 } == [.serverShutdown])
+            #expect(sink.texts.count == before[index], "m\(index) was told nothing more")
+        }
+        #expect(router.sessionCount == 0)
+        // Outside a shutdown, a logout is announced as ever.
+        let (watcher, watcherSink) = session(router, Self.appA, "watcher")
+        let (leaver, _) = session(router, Self.appA, "leaver")
+        _ = router.join(watcher, channel: room)
+        _ = router.join(leaver, channel: room)
+        let count = watcherSink.texts.count
+        router.logout(leaver)
+        #expect(watcherSink.texts.count > count, "member_left")
+    }
+
     @Test func nothingCrossesApps() {
         let router = Router(clock: ManualClock(), encoder: CountingEncoder())
         let channel = ChannelName("room")!

@@ -1,5 +1,4 @@
 import Foundation
-import NIOCore
 import RTMClient
 import RTMProtocol
 import RTMTestSupport
@@ -10,51 +9,16 @@ import Testing
 /// OFFLINE to everyone and leave their channels, a send waiting for their ack is never answered
 /// `message_delivered`, and sends to them are `message_offline` from then on.
 @Suite struct ClusterNodeLossTests {
-    static let appID = "0123456789abcdef0123456789abcdef"
-    static let authorization = "Basic " + Data("loss-customer:loss-secret-123456".utf8).base64EncodedString()
-
-    /// A REST peer message through `port`; its status and `code`.
-    static func peer(port: Int, to user: String, payload: String, query: String = "") async throws -> (status: Int, code: String?) {
-        var request = HTTPClientRequestBuilder.get("http://127.0.0.1:\(port)/dev/v2/project/\(appID)/rtm/users/backend/peer_messages\(query)")
-        request.method = .POST
-        request.headers.add(name: "Authorization", value: authorization)
-        request.body = .bytes(ByteBuffer(string: #"{"destination":"\#(user)","payload":"\#(payload)"}"#))
-        let result = try await HTTPClientRequestBuilder.run(request)
-        return (result.status, result.code)
-    }
+    static let appID = ProcessCluster.appID
 
     /// Two `rtm serve` processes on one fresh database with `lease`-second leases, renewed every
     /// `renewal` seconds. Runs `body` with both nodes and their ports; stops them (SIGKILL) and removes
     /// their files after.
     static func withCluster(lease: Int = 2, renewal: Int = 1, _ body: (_ survivor: ServerProcess, _ doomed: ServerProcess, _ survivorPort: Int, _ doomedPort: Int)
         async throws -> Void) async throws {
-        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("rtm-loss-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
-        defer { try? FileManager.default.removeItem(at: directory) }
-        let (survivor, doomed) = try await cluster(in: directory, lease: lease, renewal: renewal)
-        defer { survivor.stop(); doomed.stop() }
-        try await body(survivor, doomed, try await survivor.listeningPort(), try await doomed.listeningPort())
-    }
-
-    static func cluster(in directory: URL, lease: Int, renewal: Int) async throws -> (ServerProcess, ServerProcess) {
-        let config = directory.appendingPathComponent("rtm.yaml").path
-        try """
-        ack_timeout_seconds: 60
-        node_lease_seconds: \(lease)
-        node_lease_renewal_seconds: \(renewal)
-        apps:
-          - app_id: \(Self.appID)
-        customers:
-          - id: loss-customer
-            secret: loss-secret-123456
-
-        """.write(toFile: config, atomically: true, encoding: .utf8)
-        let databaseURL = try await StoreBackend.freshPostgresDatabase()
-        func node(_ index: Int) throws -> ServerProcess {
-            try ServerProcess(serve: ["--port", "0", "--data-dir", directory.appendingPathComponent("data-\(index)").path, "--config", config,
-                                      "--database-url", databaseURL, "--node-id", "node-\(index)"])
-        }
-        return (try node(1), try node(2))
+        let cluster = try await ProcessCluster(nodes: 2, lease: lease, renewal: renewal)
+        defer { cluster.stop() }
+        try await body(cluster.nodes[0], cluster.nodes[1], cluster.ports[0], cluster.ports[1])
     }
 
     /// An SDK client "watcher" logged in through `port` and joined to "room".
@@ -78,7 +42,7 @@ import Testing
             #expect(await waitUntil { (try? await room.members().sorted()) == ["victim", "watcher"] })
 
             // A send that waits for the victim's ack; the victim never acks (a raw socket does not).
-            let waiting = Task { try await Self.peer(port: survivorPort, to: "victim", payload: "never acked", query: "?wait_for_ack=true") }
+            let waiting = Task { try await ProcessCluster.peer(port: survivorPort, to: "victim", payload: "never acked", query: "?wait_for_ack=true") }
             guard case .event(_, .peerMessage)? = await victim.frame(where: { if case .event(_, .peerMessage) = $0 { true } else { false } }) else {
                 Issue.record("the victim did not get the message")
                 return
@@ -94,7 +58,7 @@ import Testing
             #expect(offline != nil, "watchers see OFFLINE")
             let answer = try await waiting.value
             #expect(answer.status == 408 && answer.code != "message_delivered", "never delivered for a message nobody acked: \(answer)")
-            #expect(try await Self.peer(port: survivorPort, to: "victim", payload: "later", query: "?wait_for_ack=true").code == "message_offline")
+            #expect(try await ProcessCluster.peer(port: survivorPort, to: "victim", payload: "later", query: "?wait_for_ack=true").code == "message_offline")
             #expect(survivor.text.contains("node node-2 lost"), "the survivor logged the loss")
             await watcher.logout()
         }
@@ -132,7 +96,7 @@ import Testing
             #expect((try? await watcher.getUserAttributes("traveller"))?.first { $0.key == "mood" }?.value == "travelling", "attributes kept")
             #expect(try await back.call(.getMembers(channel: "room"), id: 2)?.code == 0, "still in the channel")
 
-            #expect(try await Self.peer(port: survivorPort, to: "traveller", payload: "welcome back").code == "message_sent")
+            #expect(try await ProcessCluster.peer(port: survivorPort, to: "traveller", payload: "welcome back").code == "message_sent")
             guard case .event(let seq?, .peerMessage(_, "backend", .text("welcome back"), _, _))? = await back.frame(where: {
                 if case .event(_, .peerMessage) = $0 { true } else { false }
             }) else { Issue.record("the message did not reach the taken-over session"); return }
@@ -164,7 +128,7 @@ import Testing
             let resumed = try await back.call(.resume(sessionID: sessionID, token: nil, lastEventSeq: 1_000), id: 1)
             #expect(resumed?.code == 0, "taken over before the loss was noticed: \(String(describing: resumed))")
             #expect(!survivor.text.contains("node node-2 lost"), "the loss was not noticed yet")
-            #expect(try await Self.peer(port: survivorPort, to: "early", payload: "still here").code == "message_sent")
+            #expect(try await ProcessCluster.peer(port: survivorPort, to: "early", payload: "still here").code == "message_sent")
             guard case .event(_, .peerMessage(_, "backend", .text("still here"), _, _))? = await back.frame(where: {
                 if case .event(_, .peerMessage) = $0 { true } else { false }
             }) else { Issue.record("the message did not reach the taken-over session"); return }

@@ -6,6 +6,8 @@ import Synchronization
 package final class RecordingSink: SessionSink {
     package let received = Mutex<[ByteBuffer]>([])
     package let terminations = Mutex<[SessionTermination]>([])
+    /// Runs after a termination is recorded (a test's stand-in for what the gateway does then).
+    package let whenTerminated = Mutex<(@Sendable (SessionTermination) -> Void)?>(nil)
 
     package init() {}
 
@@ -14,7 +16,10 @@ package final class RecordingSink: SessionSink {
         return true
     }
 
-    package func terminate(_ reason: SessionTermination) { terminations.withLock { $0.append(reason) } }
+    package func terminate(_ reason: SessionTermination) {
+        terminations.withLock { $0.append(reason) }
+        whenTerminated.withLock { $0 }?(reason)
+    }
 
     /// The received bodies as strings, in order.
     package var texts: [String] { received.withLock { $0.map { String(buffer: $0) } } }

@@ -58,6 +58,13 @@ package protocol Broker: AnyObject, Sendable {
     func ack(messageID: String, from session: RouterSession)
     /// The receiving session gave `messageID` up unacknowledged: the sender's wait ends with `false`.
     func abandonAck(messageID: String)
+    /// Messages for `user` were just stored offline and this node holds no session of it: a node
+    /// that does (the user logged in or resumed there meanwhile, unseen here) delivers them from the
+    /// store. A single node has nobody to tell.
+    func messagesStored(for user: UserID, in app: AppID)
+    /// Sets what this node does when another node stored messages for a user whose session this node
+    /// holds (``messagesStored(for:in:)``): ``MessageService`` delivers them from the store.
+    func whenMessagesStoredElsewhere(_ deliver: @escaping @Sendable (RouterSession) async -> Void)
 
     // MARK: Channels
 
@@ -129,6 +136,8 @@ extension Broker {
 /// The in-process broker: one node that holds every session.
 extension Router: Broker {
     package func takeOver(sessionID: String) -> OrphanedSession? { nil }
+    package func messagesStored(for user: UserID, in app: AppID) {}
+    package func whenMessagesStoredElsewhere(_ deliver: @escaping @Sendable (RouterSession) async -> Void) {}
 
     package func restore(_ session: RouterSession, from orphan: OrphanedSession) {
         login(session)

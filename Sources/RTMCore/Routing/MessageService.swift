@@ -42,6 +42,7 @@ package final class MessageService: Sendable {
         self.stores = stores
         self.limits = limits
         self.logger = logger
+        broker.whenMessagesStoredElsewhere { [weak self] session in await self?.deliverStoredMessages(to: session) }
     }
 
     /// Sends a peer message. With `history`, it is recorded first, then sent: a history write that
@@ -67,9 +68,7 @@ package final class MessageService: Sendable {
             try await stores.offline.store(StoredPeerMessage(messageID: id, appID: message.appID, from: message.from, to: message.to,
                                                              content: message.content, serverTimestamp: timestamp),
                                            limit: limits.offlineMessagesPerReceiver)
-            if let session = broker.currentSession(of: message.to, in: message.appID) {
-                await deliverStoredMessages(to: session)   // it logged in while we were storing
-            }
+            await deliverJustStored(for: message.to, in: message.appID)
             return .cached(messageID: id, serverTimestamp: timestamp)
         }
     }
@@ -162,10 +161,18 @@ package final class MessageService: Sendable {
             }
             var receivers = Set<SessionKey>()
             for message in messages where receivers.insert(SessionKey(appID: message.appID, userID: message.to)).inserted {
-                if let session = broker.currentSession(of: message.to, in: message.appID) {
-                    await self.deliverStoredMessages(to: session)
-                }
+                await self.deliverJustStored(for: message.to, in: message.appID)
             }
+        }
+    }
+
+    /// Messages for `user` were just stored: if it logged in meanwhile (here, or on another node of a
+    /// cluster, which the broker tells), its session gets them now rather than at its next login.
+    private func deliverJustStored(for user: UserID, in app: AppID) async {
+        if let session = broker.currentSession(of: user, in: app) {
+            await deliverStoredMessages(to: session)
+        } else {
+            broker.messagesStored(for: user, in: app)
         }
     }
 

@@ -68,6 +68,9 @@ package enum SessionTermination: Sendable, Equatable {
     case tokenExpired
     /// The server is shutting down (RECONNECTING / INTERRUPTED, close 1001).
     case serverShutdown
+    /// The session's client resumed it on another node of the cluster, which holds it now (no
+    /// event; close 1000, as after a resume on another socket).
+    case resumedElsewhere
 }
 
 extension SessionSink {

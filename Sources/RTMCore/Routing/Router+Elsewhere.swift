@@ -119,6 +119,33 @@ extension Router {
     }
 }
 
+extension Router {
+    /// The client of session `sessionID` of `user`, held here, resumed on another node, which took
+    /// the session over: it ends here without a word to anyone (the user neither left its channels
+    /// nor went offline; the other node holds it now) and is not published. A connection still open
+    /// closes as after a resume on another socket. Its messages awaiting an ack are given up (those
+    /// with an offline copy are stored, and reach the other node: ``Broker/messagesStored(for:in:)``).
+    /// - Returns: what the session held, for this node's view of the other node; `nil` if this node
+    ///   holds no such session.
+    package func endForTakeoverElsewhere(app: AppID, user: UserID, sessionID: String) -> LocalSessionState? {
+        let key = SessionKey(appID: app, userID: user)
+        let ended = withAllTables { sessions, channels, presence, attributes -> (RouterSession, LocalSessionState)? in
+            guard let session = sessions.current(key), session.sessionID == sessionID else { return nil }
+            let state = localState(of: session, channels, presence, attributes)
+            _ = sessions.remove(session)
+            presence.sessionRemoved(key)
+            attributes.sessionRemoved(key)
+            for departure in channels.leaveAll(key, limits: limits) where departure.remainingCount == 0 {
+                scheduleAttributeDrop(departure.channel, attributes)
+            }
+            return (session, state)
+        }
+        guard let (session, state) = ended else { return nil }
+        session.sink.terminate(.resumedElsewhere)
+        return state
+    }
+}
+
 /// One of this node's sessions as the other nodes must know it (announced again when a node asks).
 package struct LocalSessionState: Sendable {
     package var appID: AppID
@@ -128,19 +155,33 @@ package struct LocalSessionState: Sendable {
     package var channels: [ChannelName]
     package var attributes: [AttributeEntry]
     package var subscriptions: [UserID]
+
+    package init(appID: AppID, userID: UserID, sessionID: String, reachable: Bool, channels: [ChannelName],
+                 attributes: [AttributeEntry], subscriptions: [UserID]) {
+        self.appID = appID
+        self.userID = userID
+        self.sessionID = sessionID
+        self.reachable = reachable
+        self.channels = channels
+        self.attributes = attributes
+        self.subscriptions = subscriptions
+    }
 }
 
 extension Router {
     /// Every session this node holds, with its channels, reachability and attributes.
     package func localSessionStates() -> [LocalSessionState] {
         withAllTables { sessions, channels, presence, attributes in
-            sessions.sessions.values.map { session in
-                LocalSessionState(appID: session.appID, userID: session.userID, sessionID: session.sessionID,
-                                  reachable: presence.presence(of: session.key, online: true) == .online,
-                                  channels: channels.channels(of: session.key).sorted { $0.rawValue < $1.rawValue },
-                                  attributes: attributes.user(session.key, keys: nil),
-                                  subscriptions: presence.subscriptions(of: session.key).sorted { $0.rawValue < $1.rawValue })
-            }
+            sessions.sessions.values.map { localState(of: $0, channels, presence, attributes) }
         }
+    }
+
+    private func localState(of session: RouterSession, _ channels: ChannelTable, _ presence: PresenceTable,
+                            _ attributes: AttributeTable) -> LocalSessionState {
+        LocalSessionState(appID: session.appID, userID: session.userID, sessionID: session.sessionID,
+                          reachable: presence.presence(of: session.key, online: true) == .online,
+                          channels: channels.channels(of: session.key).sorted { $0.rawValue < $1.rawValue },
+                          attributes: attributes.user(session.key, keys: nil),
+                          subscriptions: presence.subscriptions(of: session.key).sorted { $0.rawValue < $1.rawValue })
     }
 }

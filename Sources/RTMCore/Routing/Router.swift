@@ -31,6 +31,9 @@ package final class Router: Sendable {
     let logger: Logger
     let messageIDs: MessageIDGenerator
     let metrics = RouterMetrics()
+    /// ``terminateAll(_:)`` is ending every session: none is told of the others leaving or going
+    /// offline (their clients are told the server is going; in a cluster the user did not leave).
+    let endingAll = Atomic<Bool>(false)
 
     package init(clock: any RTMClock, encoder: any EventEncoder, limits: RouterLimits = RouterLimits(),
                 graceLimits: SessionGraceLimits = SessionGraceLimits(), attributeLimits: AttributeLimits = AttributeLimits(),
@@ -114,9 +117,12 @@ package final class Router: Sendable {
     /// Number of logged-in sessions, all apps together.
     package var sessionCount: Int { sessionTable.withLock { $0.sessions.count } }
 
-    /// Terminates every session (server shutdown).
+    /// Terminates every session (server shutdown), quietly: a session still open is not told that
+    /// the ones ended before it left (its own termination comes next).
     package func terminateAll(_ reason: SessionTermination) {
         let sessions = sessionTable.withLock { Array($0.sessions.values) }
+        endingAll.store(true, ordering: .sequentiallyConsistent)
+        defer { endingAll.store(false, ordering: .sequentiallyConsistent) }
         for session in sessions { session.sink.terminate(reason) }
     }
 
@@ -127,7 +133,9 @@ package final class Router: Sendable {
         _ = sessions.remove(session)
         presence.sessionRemoved(session.key)
         attributes.sessionRemoved(session.key)
-        if !replaced, presenceElsewhere(of: session.key) == nil { notifyWatchers(of: session.key, .offline, sessions, presence) }
+        if !replaced, !endingAll.load(ordering: .sequentiallyConsistent), presenceElsewhere(of: session.key) == nil {
+            notifyWatchers(of: session.key, .offline, sessions, presence)
+        }
         record(.logout, session.userID, in: session.appID)
         cluster?.changed(.logout(session.appID, session.userID, sessionID: session.sessionID, replaced: replaced))
         let departures = channels.leaveAll(session.key, limits: limits)

@@ -58,9 +58,9 @@ final class ServerProcess {
         return port
     }
 
-    /// Waits (bounded) for the process to end; its exit status, or `nil` if it still runs.
-    func exitStatus() async -> Int32? {
-        await waitUntil { !process.isRunning }
+    /// Waits (10 s per `rounds`) for the process to end; its exit status, or `nil` if it still runs.
+    func exitStatus(rounds: Int = 1) async -> Int32? {
+        for _ in 0..<rounds where process.isRunning { await waitUntil { !process.isRunning } }
         guard !process.isRunning else { return nil }
         return process.terminationReason == .exit ? process.terminationStatus : -process.terminationStatus
     }
