@@ -17,6 +17,9 @@ package final class ClusterBroker: Broker {
     private let publishing = Atomic<Bool>(false)
     /// This node handed its sessions over and is stopping: it no longer announces them.
     private let leaving = Atomic<Bool>(false)
+    /// This node's announce request of its last resync came back on the bus: it listens, and the
+    /// others have had it before everything they publish from then on.
+    private let synced = Atomic<Bool>(false)
     /// What ``MessageService`` does for messages another node stored for a session held here.
     let deliverStored = Mutex<(@Sendable (RouterSession) async -> Void)?>(nil)
     let bus: any ClusterBus
@@ -128,6 +131,7 @@ package final class ClusterBroker: Broker {
     func received(_ delivery: BusDelivery) {
         switch delivery {
         case .resync:
+            synced.store(false, ordering: .releasing)
             // The other nodes answer an announce request with what they hold; and this node announces
             // its own sessions, for a node that started listening before this one did (it asked
             // while this node could not hear, and missed this node's logins).
@@ -146,6 +150,7 @@ package final class ClusterBroker: Broker {
                 case .login(_, _, let session): state.confirmLogin(session)
                 case .channelAttributes: applyChannelAttributes(event)   // the last write in bus order wins here too
                 case .nodeLost: apply(event, from: envelope.origin)       // this node's sweep: in bus order, like everyone
+                case .announceRequest: synced.store(true, ordering: .releasing)
                 default: break
                 }
                 return
@@ -194,6 +199,16 @@ package final class ClusterBroker: Broker {
             break
         }
         for change in changes { perform(change) }
+    }
+
+    /// Why this node should not get traffic from a load balancer now (`GET /readyz`), if it should not:
+    /// it has not heard its own announce request back since it (re)started listening (the others'
+    /// answers are on their way: for a few milliseconds it may not know where every user is), or it
+    /// is stopping and has handed its sessions over.
+    package var notReadyBecause: String? {
+        if leaving.load(ordering: .acquiring) { return "stopping (sessions handed over)" }
+        if !synced.load(ordering: .acquiring) { return "joining the cluster (bus not synced yet)" }
+        return nil
     }
 
     /// This node's sweep removed `node`'s lease: every node (this one too) forgets its sessions.

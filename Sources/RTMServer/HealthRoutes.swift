@@ -3,11 +3,14 @@ import NIOCore
 /// `GET /healthz`, `/readyz` and `/metrics` (no auth, outside `/dev/`).
 struct HealthRoutes: Sendable {
     let isReachable: @Sendable () async -> Bool
+    /// In a cluster, why the node should not get traffic now (``ClusterBroker/notReadyBecause``).
+    var clusterNotReadyBecause: @Sendable () -> String? = { nil }
 
     func register<Context: RequestContext>(on router: Hummingbird.Router<Context>) {
         router.get("/healthz") { _, _ in Self.text("ok\n") }
         router.get("/readyz") { _, _ in
-            await isReachable() ? Self.text("ready\n") : Self.text("storage unreachable\n", status: .serviceUnavailable)
+            if let reason = clusterNotReadyBecause() { return Self.text("\(reason)\n", status: .serviceUnavailable) }
+            return await isReachable() ? Self.text("ready\n") : Self.text("storage unreachable\n", status: .serviceUnavailable)
         }
         router.get("/metrics") { _, _ in
             var headers = HTTPFields()

@@ -26,7 +26,7 @@ package struct RTMApplication: Sendable {
     /// This node's router (the sessions it holds).
     package let router: RTMCore.Router
     /// In cluster mode, the broker (also ``broker``), which hands the sessions over at shutdown.
-    let clusterBroker: ClusterBroker?
+    package let clusterBroker: ClusterBroker?
     package let messages: MessageService
     package let apps: AppDirectory
     /// The stores of the configured backend (SQLite in the data dir, or PostgreSQL).
@@ -140,7 +140,8 @@ package struct RTMApplication: Sendable {
         let rest = self.rest
         let httpRouter = Hummingbird.Router(context: BasicRequestContext.self)
         rest.register(on: httpRouter)
-        HealthRoutes(isReachable: isReachable).register(on: httpRouter)
+        let clusterBroker = self.clusterBroker
+        HealthRoutes(isReachable: isReachable, clusterNotReadyBecause: { clusterBroker?.notReadyBecause }).register(on: httpRouter)
 
         let host = configuration.host
         let boundPort = self.boundPort

@@ -19,8 +19,11 @@ struct BenchCommand: AsyncParsableCommand {
     @Option(help: "rtm | nchan | trivial (nginx answering 200, the generator's ceiling)") var target: BenchTarget = .rtm
     @Option(help: "Server base URL.") var url = "http://127.0.0.1:8080"
     @Option(name: .customLong("subscribe-url"),
-            help: "Where subscribers and the ack receiver connect (default: --url); another node of a cluster for cross-node figures.")
+            help: "Where subscribers and the ack receiver connect (default: --url): another node of a cluster for cross-node figures, or several, comma-separated, which the subscribers are spread over in turn.")
     var subscribeURL: String?
+    @Option(name: .customLong("user-prefix"),
+            help: "Prefix of the subscribers' user ids (connections: distinct per generator process, or they log each other out).")
+    var userPrefix: String?
     @Option(name: .customLong("server-pid"), help: "The server's pid, for its CPU and memory.") var serverPID: Int32 = 0
     @Option(name: .customLong("app-id")) var appID = "0123456789abcdef0123456789abcdef"
     @Option(name: .customLong("customer-id")) var customerID = "bench"
@@ -32,6 +35,7 @@ struct BenchCommand: AsyncParsableCommand {
     @Option(help: "Payload bytes.") var payload = 64
     @Option(help: "Messages per second (latency).") var rate = 200
     @Option(help: "Round trips (ack).") var count = 2000
+    @Flag(help: "ack: start a round trip every 1/--rate s (several in flight) instead of one after another.") var paced = false
     @Option(help: "Seconds to keep the connections open after measuring (connections; for profiling the server).") var hold = 0
     @Option(help: "A label for the JSON line.") var label = ""
 
@@ -53,8 +57,8 @@ struct BenchCommand: AsyncParsableCommand {
     {
         let channel = "\(prefix)\(UInt32.random(in: 0...UInt32.max))"
         let crowd = Subscribers(target: target, recordLatency: recordLatency)
-        crowd.start(count: subscribers, endpoint: try Endpoint(url: subscribeURL ?? url), channel: channel, credentials: credentials,
-                    userPrefix: user)
+        crowd.start(count: subscribers, endpoints: try subscribeEndpoints(), channel: channel, credentials: credentials,
+                    userPrefix: userPrefix ?? user)
         let ready = await crowd.waitReady(subscribers)
         return (channel, crowd, ready, Publisher(target: target, endpoint: try Endpoint(url: url), credentials: credentials))
     }
@@ -103,13 +107,12 @@ struct BenchCommand: AsyncParsableCommand {
     private func ack(credentials: BenchCredentials, report: Report) async throws {
         guard target == .rtm else { throw ValidationError("ack is a swift-rtm scenario (nchan has no delivery acks)") }
         let receiverID = "ackrx\(UInt32.random(in: 0...UInt32.max))"
-        let receiver = RTMClientShim(url: subscribeURL ?? url, appID: credentials.appID)
+        let receiver = RTMClientShim(url: subscribeURLs[0], appID: credentials.appID)
         try await receiver.login(receiverID)
         let client = HTTPClient(eventLoopGroup: HTTPClient.defaultEventLoopGroup)
-        var samples: [UInt64] = []
-        report.begin()
-        let start = nowNanoseconds()
-        for _ in 0..<count {
+        let url = self.url
+        /// One round trip: its time if the answer was `message_delivered`.
+        @Sendable func roundTrip() async throws -> UInt64? {
             var request = HTTPClientRequest(url: "\(url)/dev/v2/project/\(credentials.appID)/rtm/users/acktx/peer_messages?wait_for_ack=true")
             request.method = .POST
             request.headers.add(name: "Authorization", value: credentials.basic)
@@ -117,12 +120,29 @@ struct BenchCommand: AsyncParsableCommand {
             let sent = nowNanoseconds()
             let response = try await client.execute(request, timeout: .seconds(30))
             let body = try await response.body.collect(upTo: 1 << 16)
-            if String(buffer: body).contains("message_delivered") { samples.append(nowNanoseconds() - sent) }
+            return String(buffer: body).contains("message_delivered") ? nowNanoseconds() - sent : nil
+        }
+        var samples: [UInt64] = []
+        report.begin()
+        let start = nowNanoseconds()
+        if paced {
+            let interval = 1e9 / Double(max(rate, 1))
+            samples = try await withThrowingTaskGroup(of: UInt64?.self) { group in
+                for index in 0..<count {
+                    let due = start + UInt64(Double(index) * interval)
+                    let now = nowNanoseconds()
+                    if due > now { try await Task.sleep(nanoseconds: due - now) }
+                    group.addTask { try await roundTrip() }
+                }
+                return try await group.reduce(into: []) { if let sample = $1 { $0.append(sample) } }
+            }
+        } else {
+            for _ in 0..<count { if let sample = try await roundTrip() { samples.append(sample) } }
         }
         let seconds = Double(nowNanoseconds() - start) / 1e9
         report.end(seconds: seconds)
         samples.sort()
-        report.emit(["round_trips": samples.count, "p50_ms": Self.percentile(samples, 0.5), "p99_ms": Self.percentile(samples, 0.99),
+        report.emit(["round_trips": samples.count, "paced_rate": paced ? rate : 0, "p50_ms": Self.percentile(samples, 0.5), "p99_ms": Self.percentile(samples, 0.99),
                      "round_trips_per_s": Double(samples.count) / seconds])
         await receiver.close()
         try await client.shutdown()
@@ -134,8 +154,8 @@ struct BenchCommand: AsyncParsableCommand {
         report.begin()
         let start = nowNanoseconds()
         // Every connection subscribes to (nchan) or logs in and joins (swift-rtm) one channel, "idle".
-        crowd.start(count: subscribers, endpoint: try Endpoint(url: url), channel: "idle", credentials: credentials,
-                    userPrefix: "c")
+        crowd.start(count: subscribers, endpoints: try subscribeEndpoints(), channel: "idle", credentials: credentials,
+                    userPrefix: userPrefix ?? "c")
         let ready = await crowd.waitReady(subscribers, limit: .seconds(600))
         let seconds = Double(nowNanoseconds() - start) / 1e9
         report.end(seconds: seconds)
@@ -148,6 +168,14 @@ struct BenchCommand: AsyncParsableCommand {
         if hold > 0 { try? await Task.sleep(for: .seconds(min(hold, 3600))) }
         await crowd.stop()
     }
+
+    /// `--subscribe-url`'s URLs (else `--url`).
+    private var subscribeURLs: [String] {
+        let listed = (subscribeURL ?? "").split(separator: ",").map { String($0) }.filter { !$0.isEmpty }
+        return listed.isEmpty ? [url] : listed
+    }
+
+    private func subscribeEndpoints() throws -> [Endpoint] { try subscribeURLs.map { try Endpoint(url: $0) } }
 
     static func percentile(_ sorted: [UInt64], _ p: Double) -> Double {
         guard !sorted.isEmpty else { return 0 }

@@ -30,8 +30,8 @@ final class Subscribers: Sendable {
     }
 
     /// Opens `count` subscribers of `channel` from 127.0.0.1 (this machine allows 20,000 open files per
-    /// process, below what one source address can reach).
-    func start(count: Int, endpoint: Endpoint, channel: String, credentials: BenchCredentials, userPrefix: String) {
+    /// process, below what one source address can reach), subscriber `i` to `endpoints[i % n]`.
+    func start(count: Int, endpoints: [Endpoint], channel: String, credentials: BenchCredentials, userPrefix: String) {
         let target = self.target
         let path = target.subscribePath(channel: channel)
         let task = Task {
@@ -41,7 +41,7 @@ final class Subscribers: Sendable {
                     if Task.isCancelled { return }
                 }
                 let handshake = target.subscribeHandshake(channel: channel, user: "\(userPrefix)\(index)", credentials: credentials)
-                open(endpoint: endpoint, path: path, handshake: handshake)
+                open(endpoint: endpoints[index % endpoints.count], path: path, handshake: handshake)
             }
         }
         opener.withLock { $0 = task }

@@ -53,23 +53,29 @@ import Testing
         var table = ChannelTable()
         let alice = Self.session("alice"), bob = Self.session("bob"), carol = Self.session("carol")
         for session in [alice, bob, carol] { table.sessionStarted(session.key) }
-        #expect(table.join(alice, ChannelName("a")!, limits: limits).outcome == .joined(memberCount: 1))
-        #expect(table.join(alice, ChannelName("a")!, limits: limits).outcome == .alreadyJoined)
-        #expect(table.join(alice, ChannelName("b")!, limits: limits).outcome == .joined(memberCount: 1))
-        #expect(table.join(alice, ChannelName("c")!, limits: limits).outcome == .exceedLimit)
-        let bobJoined = table.join(bob, ChannelName("a")!, limits: limits)
+        #expect(table.join(alice, ChannelName("a")!, limits: limits, membersElsewhere: 0).outcome == .joined(memberCount: 1))
+        #expect(table.join(alice, ChannelName("a")!, limits: limits, membersElsewhere: 0).outcome == .alreadyJoined)
+        #expect(table.join(alice, ChannelName("b")!, limits: limits, membersElsewhere: 0).outcome == .joined(memberCount: 1))
+        #expect(table.join(alice, ChannelName("c")!, limits: limits, membersElsewhere: 0).outcome == .exceedLimit)
+        let bobJoined = table.join(bob, ChannelName("a")!, limits: limits, membersElsewhere: 0)
         #expect(bobJoined.outcome == .joined(memberCount: 2) && bobJoined.toAnnounce.map(\.userID) == [alice.userID])
-        #expect(table.join(carol, ChannelName("a")!, limits: limits).toAnnounce.isEmpty, "past the threshold nobody is told")
+        #expect(table.join(carol, ChannelName("a")!, limits: limits, membersElsewhere: 0).toAnnounce.isEmpty, "past the threshold nobody is told")
         #expect(Set(table.receivers(of: Self.channel("a"), except: bob.userID).map(\.userID)) == [alice.userID, carol.userID])
 
-        let left = table.leave(carol.key, ChannelName("a")!, limits: limits)
+        let left = table.leave(carol.key, ChannelName("a")!, limits: limits, membersElsewhere: 0)
         #expect(left?.remainingCount == 2 && left?.toAnnounce.isEmpty == true, "left a channel past the threshold: nobody is told")
-        #expect(table.leave(carol.key, ChannelName("a")!, limits: limits) == nil)
-        let bobLeft = table.leave(bob.key, ChannelName("a")!, limits: limits)
+        #expect(table.leave(carol.key, ChannelName("a")!, limits: limits, membersElsewhere: 0) == nil)
+        let bobLeft = table.leave(bob.key, ChannelName("a")!, limits: limits, membersElsewhere: 0)
         #expect(bobLeft?.remainingCount == 1 && bobLeft?.toAnnounce.map(\.userID) == [alice.userID], "within it: members are told")
-        let all = table.leaveAll(alice.key, limits: limits)
+        let all = table.leaveAll(alice.key, limits: limits, membersElsewhere: { _ in 0 })
         #expect(Set(all.map(\.channel.channel.rawValue)) == ["a", "b"] && table.channels(of: alice.key).isEmpty)
         #expect(table.isEmpty(Self.channel("b")) && table.memberCount(of: Self.channel("a")) == 0)
+        // In a cluster the threshold counts every node's members: one here and two elsewhere is past 2.
+        let dave = Self.session("dave")
+        table.sessionStarted(dave.key)
+        _ = table.join(alice, ChannelName("d")!, limits: limits, membersElsewhere: 0)
+        #expect(table.join(dave, ChannelName("d")!, limits: limits, membersElsewhere: 1).toAnnounce.isEmpty)
+        #expect(table.leave(dave.key, ChannelName("d")!, limits: limits, membersElsewhere: 1)?.toAnnounce.isEmpty == true)
     }
 
     @Test func memberCountsArePaced() {
@@ -78,14 +84,14 @@ import Testing
         var table = ChannelTable()
         let alice = Self.session("alice")
         table.sessionStarted(alice.key)
-        _ = table.join(alice, ChannelName("a")!, limits: limits)
+        _ = table.join(alice, ChannelName("a")!, limits: limits, membersElsewhere: 0)
         let key = Self.channel("a")
-        #expect(table.scheduleCount(key, now: 10_000, limits: limits) == 0, "the first count goes out at once")
-        #expect(table.scheduleCount(key, now: 10_000, limits: limits) == nil, "one flush at a time")
+        #expect(table.scheduleCount(key, now: 10_000, limits: limits, membersElsewhere: 0) == 0, "the first count goes out at once")
+        #expect(table.scheduleCount(key, now: 10_000, limits: limits, membersElsewhere: 0) == nil, "one flush at a time")
         #expect(table.flushCount(key, now: 10_000).map(\.userID) == [alice.userID])
-        #expect(table.scheduleCount(key, now: 10_400, limits: limits) == 600, "the next waits out the interval")
-        _ = table.leaveAll(alice.key, limits: limits)
-        #expect(table.flushCount(key, now: 11_000).isEmpty && table.scheduleCount(key, now: 11_000, limits: limits) == nil,
+        #expect(table.scheduleCount(key, now: 10_400, limits: limits, membersElsewhere: 0) == 600, "the next waits out the interval")
+        _ = table.leaveAll(alice.key, limits: limits, membersElsewhere: { _ in 0 })
+        #expect(table.flushCount(key, now: 11_000).isEmpty && table.scheduleCount(key, now: 11_000, limits: limits, membersElsewhere: 0) == nil,
                 "an emptied channel is forgotten at its flush")
     }
 

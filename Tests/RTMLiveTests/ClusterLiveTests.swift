@@ -1,5 +1,6 @@
 import Foundation
 import RTMClient
+import RTMCluster
 import RTMCore
 import RTMProtocol
 import RTMTestSupport
@@ -169,6 +170,23 @@ import Testing
             #expect(await Self.message(in: channels[2]) == "member1: from node 2")
             for client in clients { await client.logout() }
             #expect(await waitUntil { nodes[0].application.broker.memberCounts(of: [room], in: app) == [room: 0] })
+        }
+    }
+
+    /// `GET /readyz` for a load balancer: `ready` once the node's bus has synced; 503 once the node
+    /// has handed its sessions over (stopping), while `/healthz` still answers.
+    @Test func readinessFollowsTheBusAndTheHandover() async throws {
+        try await TestServer.cluster(nodes: 2) { nodes in
+            #expect(await waitUntil { (try? await nodes[0].get("/readyz"))?.0 == 200 })
+            let ready = try await nodes[0].get("/readyz")
+            #expect(ready.0 == 200 && ready.1 == "ready\n")
+            await nodes[0].application.clusterBroker?.handOver()
+            let stopping = try await nodes[0].get("/readyz")
+            #expect(stopping.0 == 503 && stopping.1 == "stopping (sessions handed over)\n")
+            let health = try await nodes[0].get("/healthz")
+            #expect(health.0 == 200)
+            let other = try await nodes[1].get("/readyz")
+            #expect(other.0 == 200, "the other node is ready")
         }
     }
 

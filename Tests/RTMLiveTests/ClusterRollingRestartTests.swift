@@ -97,7 +97,9 @@ import Testing
             let status = await cluster.nodes[index].exitStatus(rounds: 3)
             #expect(status == 0, "node-\(index + 1) exits cleanly on SIGTERM: \(String(describing: status))")
             try await cluster.restart(index)
-            // Back in the cluster: a send through it reaches a client held elsewhere and is acked.
+            // Ready for the balancer, then back in the cluster: a send through it reaches a client held
+            // elsewhere and is acked.
+            #expect(await waitUntil { (try? await cluster.ready(index)) == true }, "node-\(index + 1) says ready")
             let ready = await waitUntil {
                 (try? await cluster.peer(through: index, to: "user\((index + 1) % Self.userCount)", payload: "ready\(index)",
                                          query: "?wait_for_ack=true").code) == "message_delivered"

@@ -26,8 +26,9 @@ struct ChannelTable {
         var toAnnounce: [RouterSession] = []
     }
 
-    /// Adds `session` to `channel` (the caller checked it is current).
-    mutating func join(_ session: RouterSession, _ channel: ChannelName, limits: RouterLimits) -> Joined {
+    /// Adds `session` to `channel` (the caller checked it is current). `membersElsewhere`: the
+    /// channel's members on other nodes of a cluster, which count toward the event threshold.
+    mutating func join(_ session: RouterSession, _ channel: ChannelName, limits: RouterLimits, membersElsewhere: Int) -> Joined {
         let key = ChannelKey(appID: session.appID, channel: channel)
         var channels = joined[session.key] ?? []
         if channels.contains(channel) { return Joined(outcome: .alreadyJoined) }
@@ -37,21 +38,25 @@ struct ChannelTable {
         // Mutated in place (copying the channel out and back would copy its member table on every join).
         self.channels[key, default: ChannelState()].members[session.userID] = session
         let members = self.channels[key]?.members ?? [:]
-        let announce = members.count <= limits.memberEventThreshold
+        let announce = members.count + membersElsewhere <= limits.memberEventThreshold
         return Joined(outcome: .joined(memberCount: members.count),
                       toAnnounce: announce ? members.values.filter { $0 !== session } : [])
     }
 
     /// Removes `user` from `channel`; `nil` if it was not in it.
-    mutating func leave(_ session: SessionKey, _ channel: ChannelName, limits: RouterLimits) -> Departure? {
+    mutating func leave(_ session: SessionKey, _ channel: ChannelName, limits: RouterLimits, membersElsewhere: Int) -> Departure? {
         guard joined[session]?.remove(channel) != nil else { return nil }
-        return removeMember(session.userID, from: ChannelKey(appID: session.appID, channel: channel), limits: limits)
+        return removeMember(session.userID, from: ChannelKey(appID: session.appID, channel: channel), limits: limits,
+                            membersElsewhere: membersElsewhere)
     }
 
-    /// Removes the session from every channel it is in.
-    mutating func leaveAll(_ session: SessionKey, limits: RouterLimits) -> [Departure] {
+    /// Removes the session from every channel it is in (`membersElsewhere`: each channel's members on other nodes).
+    mutating func leaveAll(_ session: SessionKey, limits: RouterLimits, membersElsewhere: (ChannelKey) -> Int) -> [Departure] {
         let channels = joined.removeValue(forKey: session) ?? []
-        return channels.compactMap { removeMember(session.userID, from: ChannelKey(appID: session.appID, channel: $0), limits: limits) }
+        return channels.compactMap {
+            let key = ChannelKey(appID: session.appID, channel: $0)
+            return removeMember(session.userID, from: key, limits: limits, membersElsewhere: membersElsewhere(key))
+        }
     }
 
     /// Starts tracking a current session's channels (none yet).
@@ -80,11 +85,11 @@ struct ChannelTable {
 
     /// Marks a count broadcast as scheduled; how long until it may go out (0: now), or `nil` if one
     /// is scheduled already or the channel is gone.
-    mutating func scheduleCount(_ key: ChannelKey, now: Int64, limits: RouterLimits) -> Int64? {
+    mutating func scheduleCount(_ key: ChannelKey, now: Int64, limits: RouterLimits, membersElsewhere: Int) -> Int64? {
         guard var state = channels[key], !state.countFlushScheduled else { return nil }
         state.countFlushScheduled = true
         channels[key] = state
-        let interval = (state.members.count > limits.memberEventThreshold
+        let interval = (state.members.count + membersElsewhere > limits.memberEventThreshold
             ? limits.largeChannelMemberCountInterval : limits.memberCountInterval).milliseconds
         let elapsed = state.lastCountSentAt == .min ? Int64.max : now - state.lastCountSentAt
         return elapsed >= interval ? 0 : interval - elapsed
@@ -104,11 +109,11 @@ struct ChannelTable {
         return Array(state.members.values)
     }
 
-    private mutating func removeMember(_ user: UserID, from key: ChannelKey, limits: RouterLimits) -> Departure? {
+    private mutating func removeMember(_ user: UserID, from key: ChannelKey, limits: RouterLimits, membersElsewhere: Int) -> Departure? {
         guard channels[key]?.members.removeValue(forKey: user) != nil, let state = channels[key] else { return nil }
         let remainingCount = state.members.count
         if remainingCount == 0 && !state.countFlushScheduled { channels.removeValue(forKey: key) }
-        let announce = remainingCount + 1 <= limits.memberEventThreshold
+        let announce = remainingCount + membersElsewhere + 1 <= limits.memberEventThreshold
         return Departure(channel: key, user: user, toAnnounce: announce ? Array(state.members.values) : [],
                          remainingCount: remainingCount)
     }

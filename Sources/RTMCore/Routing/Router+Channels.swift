@@ -19,7 +19,7 @@ extension Router {
         let joined = sessionTable.withLock { sessions -> ChannelTable.Joined in
             guard sessions.isCurrent(session) else { return ChannelTable.Joined(outcome: .notLoggedIn) }
             return channelTable.withLock { channels -> ChannelTable.Joined in
-                var joined = channels.join(session, channel, limits: limits)
+                var joined = channels.join(session, channel, limits: limits, membersElsewhere: membersElsewhere(of: key))
                 if case .joined(let localCount) = joined.outcome {
                     attributeTable.withLock { $0.channelGainedMember(key) }   // a pending drop of its attributes is void now
                     record(.join, session.userID, in: session.appID, channel: channel)
@@ -42,12 +42,19 @@ extension Router {
         return joined.outcome
     }
 
+    /// The members other nodes of a cluster hold in `key` (they count toward the member-event threshold).
+    func membersElsewhere(of key: ChannelKey) -> Int {
+        cluster?.memberCountElsewhere(of: key.channel, in: key.appID) ?? 0
+    }
+
     /// Removes `session` from `channel`; remaining members get `member_left`.
     package func leave(_ session: RouterSession, channel: ChannelName) -> LeaveOutcome {
+        let key = ChannelKey(appID: session.appID, channel: channel)
         let (outcome, departure) = sessionTable.withLock { sessions -> (LeaveOutcome, Departure?) in
             guard sessions.isCurrent(session) else { return (.notLoggedIn, nil) }
             return channelTable.withLock { channels -> (LeaveOutcome, Departure?) in
-                guard let departure = channels.leave(session.key, channel, limits: limits) else { return (.notInChannel, nil) }
+                guard let departure = channels.leave(session.key, channel, limits: limits, membersElsewhere: membersElsewhere(of: key))
+                else { return (.notInChannel, nil) }
                 attributeTable.withLock { departed(departure, &$0) }
                 return (.left, departure)
             }
@@ -138,7 +145,8 @@ extension Router {
     /// at once if the last broadcast is old enough, otherwise once the interval has passed.
     func scheduleMemberCount(_ key: ChannelKey, skippingImmediate skipped: UserID? = nil) {
         let now = clock.nowMilliseconds()
-        guard let delay = channelTable.withLock({ $0.scheduleCount(key, now: now, limits: limits) }) else { return }
+        let elsewhere = membersElsewhere(of: key)
+        guard let delay = channelTable.withLock({ $0.scheduleCount(key, now: now, limits: limits, membersElsewhere: elsewhere) }) else { return }
         if delay == 0 {
             flushMemberCount(key, skipping: skipped)
         } else {

@@ -59,23 +59,29 @@ extension Router {
         }
     }
 
-    /// A member joined `channel` on another node: this node's members get `member_joined` and a paced count.
+    /// A member joined `channel` on another node (the view counts it already): this node's members
+    /// get `member_joined` (up to the member-event threshold, counting every node's members, as a
+    /// join here) and a paced count.
     package func memberJoinedElsewhere(_ user: UserID, channel: ChannelName, in app: AppID) {
-        tellLocalMembers(of: channel, in: app, .memberJoined(channel: channel, user: user))
+        tellLocalMembers(of: channel, in: app, .memberJoined(channel: channel, user: user), countBefore: 0)
     }
 
-    /// A member left `channel` on another node: this node's members get `member_left` and a paced count.
+    /// A member left `channel` on another node (the view no longer counts it): this node's members get
+    /// `member_left` (up to the threshold, the leaver counted, as a leave here) and a paced count.
     package func memberLeftElsewhere(_ user: UserID, channel: ChannelName, in app: AppID) {
-        tellLocalMembers(of: channel, in: app, .memberLeft(channel: channel, user: user))
+        tellLocalMembers(of: channel, in: app, .memberLeft(channel: channel, user: user), countBefore: 1)
     }
 
-    /// Queues `event` to this node's members of `channel` and schedules its member count.
-    private func tellLocalMembers(of channel: ChannelName, in app: AppID, _ event: OutboundEvent) {
+    /// Queues `event` to this node's members of `channel` if the channel, with `extra` members more,
+    /// is within the member-event threshold, and schedules its member count.
+    private func tellLocalMembers(of channel: ChannelName, in app: AppID, _ event: OutboundEvent, countBefore extra: Int) {
         let key = ChannelKey(appID: app, channel: channel)
         let members = channelTable.withLock { Array($0.members(of: key).values) }
         guard !members.isEmpty else { return }
-        let body = encoder.encodeBody(event)
-        for member in members { _ = member.sink.enqueueEvent(body, kind: .other) }
+        if members.count + membersElsewhere(of: key) + extra <= limits.memberEventThreshold {
+            let body = encoder.encodeBody(event)
+            for member in members { _ = member.sink.enqueueEvent(body, kind: .other) }
+        }
         scheduleMemberCount(key)
     }
 
@@ -135,7 +141,7 @@ extension Router {
             _ = sessions.remove(session)
             presence.sessionRemoved(key)
             attributes.sessionRemoved(key)
-            for departure in channels.leaveAll(key, limits: limits) where departure.remainingCount == 0 {
+            for departure in channels.leaveAll(key, limits: limits, membersElsewhere: membersElsewhere(of:)) where departure.remainingCount == 0 {
                 scheduleAttributeDrop(departure.channel, attributes)
             }
             return (session, state)

@@ -138,7 +138,7 @@ package final class Router: Sendable {
         }
         record(.logout, session.userID, in: session.appID)
         cluster?.changed(.logout(session.appID, session.userID, sessionID: session.sessionID, replaced: replaced))
-        let departures = channels.leaveAll(session.key, limits: limits)
+        let departures = channels.leaveAll(session.key, limits: limits, membersElsewhere: membersElsewhere(of:))
         for departure in departures { departed(departure, &attributes) }
         return departures
     }

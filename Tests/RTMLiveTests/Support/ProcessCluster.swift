@@ -64,6 +64,11 @@ final class ProcessCluster {
 
     func wsURL(_ index: Int) -> String { "ws://127.0.0.1:\(ports[index])/v1/ws" }
 
+    /// Whether node `index` answers `GET /readyz` with 200.
+    func ready(_ index: Int) async throws -> Bool {
+        try await HTTPClientRequestBuilder.run(HTTPClientRequestBuilder.get("http://127.0.0.1:\(ports[index])/readyz")).status == 200
+    }
+
     /// A REST peer message from "backend" through node `index`; its status and `code`.
     func peer(through index: Int, to user: String, payload: String, query: String = "") async throws -> (status: Int, code: String?) {
         try await Self.peer(port: ports[index], to: user, payload: payload, query: query)
