@@ -103,7 +103,7 @@ package final class NodeLease: Service {
         let incarnation = UUID().uuidString.lowercased()
         let deadline = ContinuousClock.now + settings.duration + settings.renewal
         while true {
-            let rows = try await store.client.query("""
+            let rows = try await store.clusterClient.query("""
                 INSERT INTO rtm_node (node_id, incarnation, lease_expires_at) VALUES (\(nodeID), \(incarnation), now() + make_interval(secs => \(leaseSeconds)))
                 ON CONFLICT (node_id) DO UPDATE SET incarnation = EXCLUDED.incarnation, started_at = now(),
                     lease_expires_at = EXCLUDED.lease_expires_at
@@ -123,7 +123,7 @@ package final class NodeLease: Service {
 
     /// Extends the lease; `false` if the row of this incarnation is gone.
     private func renew(_ incarnation: String) async throws -> Bool {
-        let rows = try await store.client.query("""
+        let rows = try await store.clusterClient.query("""
             UPDATE rtm_node SET lease_expires_at = now() + make_interval(secs => \(leaseSeconds))
             WHERE node_id = \(nodeID) AND incarnation = \(incarnation) RETURNING node_id
             """, logger: logger)
@@ -134,7 +134,7 @@ package final class NodeLease: Service {
 
     /// Deletes expired leases; reports each node whose row this delete removed.
     private func sweep() async throws {
-        let rows = try await store.client.query("DELETE FROM rtm_node WHERE lease_expires_at < now() RETURNING node_id", logger: logger)
+        let rows = try await store.clusterClient.query("DELETE FROM rtm_node WHERE lease_expires_at < now() RETURNING node_id", logger: logger)
         for try await node in rows.decode(String.self) {
             logger.warning("cluster: node \(node) lost (its lease ran out)")
             onNodeLost(node)
@@ -142,7 +142,7 @@ package final class NodeLease: Service {
     }
 
     private func query(_ query: PostgresQuery) async throws {
-        for try await _ in try await store.client.query(query, logger: logger) {}
+        for try await _ in try await store.clusterClient.query(query, logger: logger) {}
     }
 }
 

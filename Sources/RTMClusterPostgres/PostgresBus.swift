@@ -63,7 +63,7 @@ package final class PostgresBus: ClusterBus, Service {
 
     package func publish(_ bodies: [String]) async throws {
         guard !bodies.isEmpty else { return }
-        let client = store.client
+        let client = store.clusterClient
         let envelopes = bodies.map { BusEnvelope(origin: nodeID, sequence: sequence.add(1, ordering: .relaxed).newValue, body: $0) }
         let inline = envelopes.compactMap(BusNotification.inlinePayload)
         if inline.count == envelopes.count {
@@ -159,7 +159,7 @@ package final class PostgresBus: ClusterBus, Service {
         case .inline(let envelope):
             deliver(.event(envelope))
         case .reference(let origin, let sequence, let bodyID):
-            let rows = try await store.client.query("SELECT body FROM rtm_bus_body WHERE id = \(bodyID)", logger: logger)
+            let rows = try await store.clusterClient.query("SELECT body FROM rtm_bus_body WHERE id = \(bodyID)", logger: logger)
             var body: String?
             for try await bytes in rows.decode(ByteBuffer.self) { body = String(buffer: bytes) }
             if let body {
@@ -190,7 +190,7 @@ package final class PostgresBus: ClusterBus, Service {
     /// Deletes stored bodies older than ``Settings/bodyRetention`` (any node may; it is idempotent).
     package func deleteOldBodies() async throws {
         let seconds = Int(settings.bodyRetention.components.seconds)
-        for try await _ in try await store.client.query(
+        for try await _ in try await store.clusterClient.query(
             "DELETE FROM rtm_bus_body WHERE created_at < now() - make_interval(secs => \(seconds))", logger: logger) {}
     }
 }

@@ -113,20 +113,24 @@ extension PostgresStore: EventLog {
         let apps = events.map(\.appID.rawValue), feeds = events.map(\.kind.feed.rawValue), users = events.map(\.userID)
         let kinds = events.map(\.kind.rawValue), channels = events.map { $0.channel ?? "" }, times = events.map(\.timestamp)
         let touched = Set(events.map { [$0.appID.rawValue, $0.kind.feed.rawValue] })
-        try await client.withTransaction(logger: logger) { connection in
-            try await connection.query("""
-                INSERT INTO event_log (app_id, feed, user_id, kind, channel, ts)
-                SELECT a, f, u, k, NULLIF(c, ''), t
-                FROM UNNEST(\(apps)::TEXT[], \(feeds)::TEXT[], \(users)::TEXT[], \(kinds)::TEXT[], \(channels)::TEXT[], \(times)::BIGINT[])
-                    AS batch(a, f, u, k, c, t)
-                """, logger: logger).drain()
-            for feed in touched {
-                try await connection.query("""
-                    DELETE FROM event_log WHERE app_id = \(feed[0]) AND feed = \(feed[1]) AND seq <= (
+        try await client.query("""
+            INSERT INTO event_log (app_id, feed, user_id, kind, channel, ts)
+            SELECT a, f, u, k, NULLIF(c, ''), t
+            FROM UNNEST(\(apps)::TEXT[], \(feeds)::TEXT[], \(users)::TEXT[], \(kinds)::TEXT[], \(channels)::TEXT[], \(times)::BIGINT[])
+                AS batch(a, f, u, k, c, t)
+            """, logger: logger).drain()
+        // The oldest past `capacity` go, each feed in its own statement. Several writers (the nodes of
+        // a cluster) trim one feed at once: each skips the rows another is deleting, so none waits on
+        // another (two trims locking old rows in different orders deadlocked), and whichever comes
+        // last removes what is left over.
+        for feed in touched {
+            try await client.query("""
+                DELETE FROM event_log WHERE seq IN (
+                    SELECT seq FROM event_log WHERE app_id = \(feed[0]) AND feed = \(feed[1]) AND seq <= (
                         SELECT seq FROM event_log WHERE app_id = \(feed[0]) AND feed = \(feed[1])
                         ORDER BY seq DESC LIMIT 1 OFFSET \(capacity))
-                    """, logger: logger).drain()
-            }
+                    FOR UPDATE SKIP LOCKED)
+                """, logger: logger).drain()
         }
     }
 

@@ -8,8 +8,12 @@ import ServiceLifecycle
 /// The stores on PostgreSQL (`--database-url postgres://…`): a pooled `PostgresClient` that runs as
 /// a service, versioned migrations applied at start under an advisory lock, bound parameters only.
 package final class PostgresStore: Sendable {
-    /// The pool every query goes through (the cluster's bus publishes through it too).
+    /// The pool the stores' queries go through.
     package let client: PostgresClient
+    /// A small pool of its own for a cluster node's bus, lease and messaging limit (connections
+    /// opened on first use): their short statements never wait behind the stores' work, so a node
+    /// under load still renews its lease in time (docs/CLUSTER.md).
+    package let clusterClient: PostgresClient
     let logger: Logger
     let url: PostgresURL
 
@@ -25,6 +29,8 @@ package final class PostgresStore: Sendable {
         var configuration = try parsed.clientConfiguration()
         configuration.options.maximumConnections = 8
         self.client = PostgresClient(configuration: configuration, backgroundLogger: logger)
+        configuration.options.maximumConnections = 3
+        self.clusterClient = PostgresClient(configuration: configuration, backgroundLogger: logger)
         self.logger = logger
         self.url = parsed
         logger.info("PostgreSQL at \(parsed.host):\(parsed.port), database \(parsed.database ?? parsed.username), sslmode=\(parsed.tlsMode.rawValue)")
@@ -33,9 +39,12 @@ package final class PostgresStore: Sendable {
     /// This store as every seam the server needs.
     package var bundle: StoreBundle { StoreBundle(apps: self, offline: self, history: self, events: self) }
 
-    /// Runs the connection pool until cancelled (or graceful shutdown when run in a `ServiceGroup`).
+    /// Runs the connection pools until cancelled (or graceful shutdown when run in a `ServiceGroup`).
     package func run() async {
-        await client.run()
+        await withDiscardingTaskGroup { group in
+            group.addTask { await self.client.run() }
+            group.addTask { await self.clusterClient.run() }
+        }
     }
 
     /// Returns once one connection with the URL's settings (server, credentials, TLS) can be made,

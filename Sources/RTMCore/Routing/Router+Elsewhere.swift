@@ -76,9 +76,15 @@ extension Router {
     /// is within the member-event threshold, and schedules its member count.
     private func tellLocalMembers(of channel: ChannelName, in app: AppID, _ event: OutboundEvent, countBefore extra: Int) {
         let key = ChannelKey(appID: app, channel: channel)
-        let members = channelTable.withLock { Array($0.members(of: key).values) }
-        guard !members.isEmpty else { return }
-        if members.count + membersElsewhere(of: key) + extra <= limits.memberEventThreshold {
+        let elsewhere = membersElsewhere(of: key)
+        // The members are copied only when they are told: a large channel costs one count here.
+        let members = channelTable.withLock { channels -> [RouterSession]? in
+            let count = channels.memberCount(of: key)
+            guard count > 0 else { return nil }
+            return count + elsewhere + extra <= limits.memberEventThreshold ? Array(channels.members(of: key).values) : []
+        }
+        guard let members else { return }
+        if !members.isEmpty {
             let body = encoder.encodeBody(event)
             for member in members { _ = member.sink.enqueueEvent(body, kind: .other) }
         }
