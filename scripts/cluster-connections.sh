@@ -9,10 +9,10 @@
 # node no room for its listener, its database connections and its files; so 16,667 per node, and one
 # generator per node for the same reason.
 # Usage: scripts/with-postgres.sh scripts/cluster-connections.sh
-#        CONNECTIONS=N NODES=K HOLD=S (seconds the generators hold their connections after the figures)
+#        CONNECTIONS=N NODES=K
 set -euo pipefail
 cd "$(dirname "$0")/.."
-total=${CONNECTIONS:-100000}; nodes=${NODES:-6}; hold=${HOLD:-20}
+total=${CONNECTIONS:-100000}; nodes=${NODES:-6}
 bin=${BENCH_BIN:-.build/release}
 work=$(mktemp -d); pids=()
 . scripts/cluster-lib.sh
@@ -27,7 +27,8 @@ for i in $(seq 1 "$nodes"); do eval "rss_before_$i=$(rss_kib "$(node_pid "$i")")
 started=$(date +%s.%N)
 gens=()
 for i in $(seq 1 "$nodes"); do
-  "$bin/rtm-bench" connections --url "$(node_url "$i")" --subscribers "$share" --user-prefix "g$i-" --hold "$hold" \
+  # They hold their connections until the figures are read (then the cleanup stops them).
+  "$bin/rtm-bench" connections --url "$(node_url "$i")" --subscribers "$share" --user-prefix "g$i-" --hold 3600 \
     --server-pid "$(node_pid "$i")" --label "node $i" > "$work/gen-$i.json" 2> "$work/gen-$i.err" &
   pids+=($!); gens+=($!)
 done
@@ -46,5 +47,4 @@ for i in $(seq 1 "$nodes"); do
   total_ready=$((total_ready + conns))
   echo "{\"node\": $i, \"connections\": $conns, \"failed\": $failed, \"rtm_connections_open\": ${open:-0}, \"rss_before_mb\": $((before / 1024)), \"rss_after_mb\": $((after / 1024)), \"bytes_per_connection\": $(( conns > 0 ? (after - before) * 1024 / conns : 0 ))}"
 done
-echo "{\"connections\": $total_ready, \"nodes\": $nodes, \"seconds_to_ready\": $ready_seconds}"
-for g in "${gens[@]}"; do wait "$g" 2>/dev/null || true; done
+echo "{\"connections\": $total_ready, \"nodes\": $nodes, \"seconds_to_ready\": $ready_seconds, \"postgres_rss_mb\": $(ps -C postgres -o rss= | awk '{s+=$1} END {print int(s/1024)}')}"

@@ -17,9 +17,13 @@ ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
 cluster_db="rtm_cluster_bench_$$"
 psql -q "$RTM_TEST_POSTGRES_URL" -c "CREATE DATABASE $cluster_db"
 cluster_url="${RTM_TEST_POSTGRES_URL%/*}/$cluster_db"
+# Leases of NODE_LEASE seconds (default 10, the server's): a machine running many nodes and
+# generators on few cores may starve a node long enough to lose its lease (it then ends its sessions).
+lease=${NODE_LEASE:-10}
 cat > "$work/rtm.json" <<CONF
 {"apps": [{"app_id": "0123456789abcdef0123456789abcdef", "messaging_rate_limit": 100000000}],
- "customers": [{"id": "bench", "secret": "bench-secret", "apps": ["*"]}]}
+ "customers": [{"id": "bench", "secret": "bench-secret", "apps": ["*"]}],
+ "node_lease_seconds": $lease, "node_lease_renewal_seconds": $(( lease / 4 > 3 ? lease / 4 : 3 ))}
 CONF
 # start_node INDEX [CPU]: starts node-INDEX (pinned to CPU if given) and waits for its listening line.
 # Call it directly, not in $( ): the pid must reach this shell's list, or the cleanup would miss it.

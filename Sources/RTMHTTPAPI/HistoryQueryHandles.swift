@@ -1,9 +1,8 @@
 import Foundation
 import RTMCore
-import Synchronization
 
 /// A prepared history query, waiting for its `GET …/query/<handle>`.
-struct HistoryQuery: Sendable {
+struct HistoryQuery: Sendable, Equatable {
     var appID: AppID
     var filter: HistoryFilter
     var ascending: Bool
@@ -11,46 +10,45 @@ struct HistoryQuery: Sendable {
     var limit: Int
 }
 
-/// Opaque, single-use history handles that expire (`server-contract.md` §1). Kept in memory: a
-/// handle is valid on the node that made it. At most 10,000 live handles (the oldest go first).
-final class HistoryQueryHandles: Sendable {
-    private struct Entry {
-        var query: HistoryQuery
-        var expiresAt: Int64
+/// Opaque, single-use history handles that expire (`server-contract.md` §1), kept by the store's
+/// ``HistoryHandleStore``: in PostgreSQL, so that any node of a cluster answers the `GET`; in memory
+/// on SQLite (one node).
+struct HistoryQueryHandles: Sendable {
+    /// The query as the store keeps it (the app is kept beside it).
+    private struct Kept: Codable {
+        var source: String?
+        var destination: String?
+        var start: Int64
+        var end: Int64
+        var participant: String?
+        var ascending: Bool
+        var offset: Int
+        var limit: Int
     }
 
-    private let clock: any RTMClock
-    private let lifetimeMilliseconds: Int64
-    private let entries = Mutex<[String: Entry]>([:])
-    static let maximumLive = 10_000
+    let store: any HistoryHandleStore
+    let clock: any RTMClock
+    let lifetime: Duration
 
-    init(clock: any RTMClock, lifetime: Duration) {
-        self.clock = clock
-        self.lifetimeMilliseconds = lifetime.milliseconds
-    }
-
-    /// Stores `query` and returns its handle (URL-safe base64 of 18 random bytes).
-    func make(_ query: HistoryQuery) -> String {
+    /// Keeps `query` and returns its handle (URL-safe base64 of 18 random bytes).
+    func make(_ query: HistoryQuery) async throws -> String {
         let bytes = (0..<18).map { _ in UInt8.random(in: 0...255) }
         let handle = Data(bytes).base64EncodedString().replacingOccurrences(of: "+", with: "-").replacingOccurrences(of: "/", with: "_")
+        let filter = query.filter
+        let kept = Kept(source: filter.source, destination: filter.destination, start: filter.start, end: filter.end,
+                        participant: filter.participant, ascending: query.ascending, offset: query.offset, limit: query.limit)
         let now = clock.nowMilliseconds()
-        entries.withLock { entries in
-            entries = entries.filter { $0.value.expiresAt > now }
-            if entries.count >= Self.maximumLive, let oldest = entries.min(by: { $0.value.expiresAt < $1.value.expiresAt })?.key {
-                entries.removeValue(forKey: oldest)
-            }
-            entries[handle] = Entry(query: query, expiresAt: now + lifetimeMilliseconds)
-        }
+        try await store.keep(String(decoding: try JSONEncoder().encode(kept), as: UTF8.self), handle: handle, app: query.appID,
+                             expiresAt: now + lifetime.milliseconds, now: now)
         return handle
     }
 
     /// Takes the query of `handle` for `app`: `nil` if unknown, already used, expired or another app's.
-    func take(_ handle: String, for app: AppID) -> HistoryQuery? {
-        let now = clock.nowMilliseconds()
-        return entries.withLock { entries in
-            guard let entry = entries[handle], entry.query.appID == app else { return nil }
-            entries.removeValue(forKey: handle)
-            return entry.expiresAt > now ? entry.query : nil
-        }
+    func take(_ handle: String, for app: AppID) async throws -> HistoryQuery? {
+        guard let text = try await store.take(handle: handle, app: app, now: clock.nowMilliseconds()),
+              let kept = try? JSONDecoder().decode(Kept.self, from: Data(text.utf8)) else { return nil }
+        return HistoryQuery(appID: app, filter: HistoryFilter(source: kept.source, destination: kept.destination, start: kept.start,
+                                                              end: kept.end, participant: kept.participant),
+                            ascending: kept.ascending, offset: kept.offset, limit: kept.limit)
     }
 }

@@ -60,7 +60,7 @@ extension RESTAPI {
         guard offset >= 0 else { throw APIError.invalidParameter("offset must not be negative.") }
         let order = body.order ?? "asc"
         guard order == "asc" || order == "desc" else { throw APIError.invalidParameter("order must be asc or desc.") }
-        let handle = historyHandles.make(HistoryQuery(appID: app.appID, filter: filter, ascending: order == "asc",
+        let handle = try await historyHandles.make(HistoryQuery(appID: app.appID, filter: filter, ascending: order == "asc",
                                                       offset: offset, limit: limit))
         return RESTResponse.success(requestID: requestID, fields: [
             "offset": offset, "limit": limit, "order": order, "location": "~/rtm/message/history/query/\(handle)",
@@ -73,7 +73,7 @@ extension RESTAPI {
     func historyResult(request: Request, context: some RequestContext, requestID: String) async throws -> Response {
         let (app, participant) = try await admitHistory(request: request, context: context)
         let handle = (context.parameters.get("handle") ?? "").removingPercentEncoding ?? ""
-        guard let query = historyHandles.take(handle, for: app.appID),
+        guard let query = try await historyHandles.take(handle, for: app.appID),
               participant == nil || query.filter.participant == participant else { throw APIError.gone }
         let records = try await messages.stores.history.query(query.filter, in: app.appID, ascending: query.ascending,
                                                                offset: query.offset, limit: query.limit)

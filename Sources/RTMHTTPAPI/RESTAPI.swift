@@ -38,7 +38,8 @@ package struct RESTAPI: Sendable {
         self.messagingLimiter = messagingLimiter ?? KeyedRateLimiter<AppID>(clock: broker.clock)
         self.historyLimiter = KeyedRateLimiter(clock: broker.clock)
         self.eventsLimiter = KeyedRateLimiter(clock: broker.clock)
-        self.historyHandles = HistoryQueryHandles(clock: broker.clock, lifetime: configuration.historyHandleLifetime)
+        self.historyHandles = HistoryQueryHandles(store: messages.stores.historyHandles, clock: broker.clock,
+                                                  lifetime: configuration.historyHandleLifetime)
         self.fastMetrics = FastPathMetrics()
         self.logger = logger
     }

@@ -149,3 +149,24 @@ extension PostgresStore: EventLog {
         return drained.sorted { $0.0 < $1.0 }.map(\.1)
     }
 }
+
+/// Prepared history queries as rows, so that the `GET` of a handle may reach any node of a cluster:
+/// one node's `take` deletes the row, so a handle is used once wherever it is used.
+extension PostgresStore: HistoryHandleStore {
+    package func keep(_ query: String, handle: String, app: AppID, expiresAt: Int64, now: Int64) async throws {
+        try await client.query("DELETE FROM rtm_history_handle WHERE expires_at <= \(now)", logger: logger).drain()
+        try await client.query("""
+            INSERT INTO rtm_history_handle (handle, app_id, query, expires_at)
+            VALUES (\(handle), \(app.rawValue), \(query), \(expiresAt))
+            """, logger: logger).drain()
+    }
+
+    package func take(handle: String, app: AppID, now: Int64) async throws -> String? {
+        let rows = try await client.query("""
+            DELETE FROM rtm_history_handle WHERE handle = \(handle) AND app_id = \(app.rawValue) RETURNING query, expires_at
+            """, logger: logger)
+        var kept: String?
+        for try await (query, expiresAt) in rows.decode((String, Int64).self) where expiresAt > now { kept = query }
+        return kept
+    }
+}

@@ -37,7 +37,7 @@ package final class PostgresStore: Sendable {
     }
 
     /// This store as every seam the server needs.
-    package var bundle: StoreBundle { StoreBundle(apps: self, offline: self, history: self, events: self) }
+    package var bundle: StoreBundle { StoreBundle(apps: self, offline: self, history: self, events: self, historyHandles: self) }
 
     /// Runs the connection pools until cancelled (or graceful shutdown when run in a `ServiceGroup`).
     package func run() async {
@@ -214,6 +214,13 @@ enum PostgresMigrations {
             CREATE TABLE IF NOT EXISTS rtm_rate_bucket (app_id TEXT PRIMARY KEY, tokens DOUBLE PRECISION NOT NULL,
                 refilled_at TIMESTAMPTZ NOT NULL)
             """,
+        ]),
+        (8, [
+            """
+            CREATE TABLE IF NOT EXISTS rtm_history_handle (handle TEXT PRIMARY KEY, app_id TEXT NOT NULL, query TEXT NOT NULL,
+                expires_at BIGINT NOT NULL)
+            """,
+            "CREATE INDEX IF NOT EXISTS rtm_history_handle_expiry ON rtm_history_handle (expires_at)",
         ]),
     ]
 }

@@ -173,6 +173,38 @@ import Testing
         }
     }
 
+    /// History and event feeds live in PostgreSQL: a query prepared on one node is answered by another
+    /// (once: a third gets 410), and any node's feed holds what every node recorded.
+    @Test func historyAndEventFeedsSpanNodes() async throws {
+        try await TestServer.cluster(nodes: 3) { nodes in
+            let open = TestServer.openAppID
+            let sent = try await nodes[0].post("rtm/users/userA/peer_messages", app: open,
+                                               body: #"{"destination":"userB","payload":"kept","enable_historical_messaging":true}"#)
+            #expect(sent.status == 200)
+            let formatter = ISO8601DateFormatter()
+            let start = formatter.string(from: Date().addingTimeInterval(-60)), end = formatter.string(from: Date().addingTimeInterval(60))
+            let created = try await nodes[1].post("rtm/message/history/query", app: open,
+                                                  body: #"{"filter":{"source":"userA","start_time":"\#(start)","end_time":"\#(end)"}}"#)
+            let handle = try #require((created.json["location"] as? String)?.split(separator: "/").last.map(String.init))
+            let result = try await LivePersistenceTests.get(nodes[2], "rtm/message/history/query/\(handle)", app: open)
+            #expect(result.status == 200 && (result.json["messages"] as? [[String: Any]])?.map { $0["payload"] as? String } == ["kept"])
+            let again = try await LivePersistenceTests.get(nodes[0], "rtm/message/history/query/\(handle)", app: open)
+            #expect(again.status == 410, "single use across nodes")
+
+            let alice = try await Self.client(nodes[0], "alice")
+            await alice.logout()
+            let bob = try await Self.client(nodes[1], "bob")
+            await bob.logout()
+            var seen: [String] = []
+            for _ in 0..<50 where seen.count < 4 {   // each node's recorder flushes on its own; the feed is destructive
+                let page = try await LivePersistenceTests.get(nodes[2], "rtm/vendor/user_events")
+                seen += (page.json["events"] as? [[String: Any]] ?? []).map { "\($0["user_id"] ?? "") \($0["type"] ?? "")" }
+                try await Task.sleep(for: .milliseconds(200))
+            }
+            #expect(Set(seen) == ["alice Login", "alice Logout", "bob Login", "bob Logout"])
+        }
+    }
+
     /// `GET /readyz` for a load balancer: `ready` once the node's bus has synced; 503 once the node
     /// has handed its sessions over (stopping), while `/healthz` still answers.
     @Test func readinessFollowsTheBusAndTheHandover() async throws {

@@ -107,6 +107,22 @@ import Testing
         }
     }
 
+    /// A prepared history query is taken once, by its app only, and not once it expired; expired ones
+    /// go as new ones are kept.
+    @Test(arguments: StoreBackend.allCases)
+    func historyHandlesAreSingleUseAndExpire(_ backend: StoreBackend) async throws {
+        try await backend.withStores { stores in
+            let handles = stores.historyHandles
+            try await handles.keep(#"{"q":1,"é":"\u0000"}"#, handle: "h1", app: Self.appA, expiresAt: 2_000, now: 1_000)
+            try await handles.keep("two", handle: "h2", app: Self.appA, expiresAt: 2_000, now: 1_000)
+            #expect(try await handles.take(handle: "h1", app: Self.appB, now: 1_500) == nil, "another app's")
+            #expect(try await handles.take(handle: "h1", app: Self.appA, now: 1_500) == #"{"q":1,"é":"\u0000"}"#)
+            #expect(try await handles.take(handle: "h1", app: Self.appA, now: 1_500) == nil, "single use")
+            #expect(try await handles.take(handle: "h2", app: Self.appA, now: 2_000) == nil, "expired")
+            #expect(try await handles.take(handle: "nope", app: Self.appA, now: 1_000) == nil)
+        }
+    }
+
     /// Every sample comes back byte for byte: offline texts and raw descriptions, history payloads, and
     /// (in the event log) names made of every character a user id or channel name may hold.
     @Test(arguments: StoreBackend.allCases)
