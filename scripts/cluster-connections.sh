@@ -1,10 +1,10 @@
 #!/usr/bin/env bash
 # Idle logged-in connections held by a cluster (issue 12): NODES `rtm serve` nodes (default 6) on one
 # PostgreSQL and as many rtm-bench generator processes, generator i opening its share of CONNECTIONS
-# (default 100,000) on node i: each logs in and joins the channel "idle", so every node's view holds
-# every other node's users and members. Prints each node's connections, its resident memory before
-# and after, and the bytes per connection it holds (what the node's view of the others' users costs
-# is in that figure: every node holds the whole cluster's registry).
+# (default 100,000) on node i: each logs in (and joins no channel), so every node's view holds every
+# other node's users. Prints each node's connections, its resident memory before and after, and the
+# bytes per connection it holds (what the node's view of the others' users costs is in that figure:
+# every node holds the whole cluster's registry).
 # Why 6 nodes for 100,000: one process may hold 20,000 open files here, and 100,000 / 5 would leave a
 # node no room for its listener, its database connections and its files; so 16,667 per node, and one
 # generator per node for the same reason.
@@ -28,7 +28,7 @@ started=$(date +%s.%N)
 gens=()
 for i in $(seq 1 "$nodes"); do
   # They hold their connections until the figures are read (then the cleanup stops them).
-  "$bin/rtm-bench" connections --url "$(node_url "$i")" --subscribers "$share" --user-prefix "g$i-" --hold 3600 \
+  "$bin/rtm-bench" connections --login-only --url "$(node_url "$i")" --subscribers "$share" --user-prefix "g$i-" --hold 3600 \
     --server-pid "$(node_pid "$i")" --label "node $i" > "$work/gen-$i.json" 2> "$work/gen-$i.err" &
   pids+=($!); gens+=($!)
 done

@@ -36,6 +36,7 @@ struct BenchCommand: AsyncParsableCommand {
     @Option(help: "Messages per second (latency).") var rate = 200
     @Option(help: "Round trips (ack).") var count = 2000
     @Flag(help: "ack: start a round trip every 1/--rate s (several in flight) instead of one after another.") var paced = false
+    @Flag(name: .customLong("login-only"), help: "connections: log in and join no channel.") var loginOnly = false
     @Option(help: "Seconds to keep the connections open after measuring (connections; for profiling the server).") var hold = 0
     @Option(help: "A label for the JSON line.") var label = ""
 
@@ -155,7 +156,7 @@ struct BenchCommand: AsyncParsableCommand {
         let start = nowNanoseconds()
         // Every connection subscribes to (nchan) or logs in and joins (swift-rtm) one channel, "idle".
         crowd.start(count: subscribers, endpoints: try subscribeEndpoints(), channel: "idle", credentials: credentials,
-                    userPrefix: userPrefix ?? "c")
+                    userPrefix: userPrefix ?? "c", loginOnly: loginOnly)
         let ready = await crowd.waitReady(subscribers, limit: .seconds(600))
         let seconds = Double(nowNanoseconds() - start) / 1e9
         report.end(seconds: seconds)

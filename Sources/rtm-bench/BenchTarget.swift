@@ -39,10 +39,11 @@ enum BenchTarget: String, CaseIterable, Sendable {
     }
 
     /// Text frames the subscriber sends after connecting (swift-rtm: login then join).
-    func subscribeHandshake(channel: String, user: String, credentials: BenchCredentials) -> [String] {
+    /// What a subscriber sends after the upgrade: log in and join `channel` (only log in without one).
+    func subscribeHandshake(channel: String?, user: String, credentials: BenchCredentials) -> [String] {
         switch self {
         case .rtm, .trivial:
-            [Self.login(user: user, credentials: credentials), #"{"op":"join","id":2,"channel":"\#(channel)"}"#]
+            [Self.login(user: user, credentials: credentials)] + (channel.map { [#"{"op":"join","id":2,"channel":"\#($0)"}"#] } ?? [])
         case .nchan:
             []
         }

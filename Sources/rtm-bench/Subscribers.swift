@@ -31,7 +31,8 @@ final class Subscribers: Sendable {
 
     /// Opens `count` subscribers of `channel` from 127.0.0.1 (this machine allows 20,000 open files per
     /// process, below what one source address can reach), subscriber `i` to `endpoints[i % n]`.
-    func start(count: Int, endpoints: [Endpoint], channel: String, credentials: BenchCredentials, userPrefix: String) {
+    /// With `loginOnly`, swift-rtm subscribers log in and join nothing.
+    func start(count: Int, endpoints: [Endpoint], channel: String, credentials: BenchCredentials, userPrefix: String, loginOnly: Bool = false) {
         let target = self.target
         let path = target.subscribePath(channel: channel)
         let task = Task {
@@ -40,7 +41,8 @@ final class Subscribers: Sendable {
                     try? await Task.sleep(for: .milliseconds(1))
                     if Task.isCancelled { return }
                 }
-                let handshake = target.subscribeHandshake(channel: channel, user: "\(userPrefix)\(index)", credentials: credentials)
+                let handshake = target.subscribeHandshake(channel: loginOnly ? nil : channel, user: "\(userPrefix)\(index)",
+                                                          credentials: credentials)
                 open(endpoint: endpoints[index % endpoints.count], path: path, handshake: handshake)
             }
         }
@@ -183,7 +185,7 @@ final class SubscriberHandler: ChannelInboundHandler {
         case .text:
             let bytes = frame.unmaskedData
             if !joined {
-                if bytes.readableBytesView.starts(with: Self.joinReply) {
+                if bytes.readableBytesView.starts(with: handshake.count == 1 ? Self.loginReply : Self.joinReply) {
                     joined = true
                     crowd.ready.add(1, ordering: .relaxed)
                 }
@@ -208,7 +210,17 @@ final class SubscriberHandler: ChannelInboundHandler {
         context.close(promise: nil)
     }
 
+    /// Closed before it was ready (the server refused or timed it out): a failure, not a wait.
+    func channelInactive(context: ChannelHandlerContext) {
+        if !joined {
+            joined = true
+            crowd.failed.add(1, ordering: .relaxed)
+        }
+        context.fireChannelInactive()
+    }
+
     private static let joinReply = Array(#"{"reply":2,"#.utf8)
+    private static let loginReply = Array(#"{"reply":1,"code":0"#.utf8)
 
     /// The send time at the start of a payload: digits up to `|`.
     static func stamp(in payload: ByteBufferView.SubSequence) -> UInt64? {

@@ -4,21 +4,27 @@ import RTMProtocol
 import RTMTestSupport
 import Testing
 
-/// A node of a cluster killed with SIGKILL (two `rtm serve` child processes on one throwaway
-/// PostgreSQL, short leases): the other node notices when the lease runs out, its users become
-/// OFFLINE to everyone and leave their channels, a send waiting for their ack is never answered
-/// `message_delivered`, and sends to them are `message_offline` from then on.
+/// A node of a cluster killed with SIGKILL (three `rtm serve` child processes on one throwaway
+/// PostgreSQL, short leases): the others notice when the lease runs out, its users become OFFLINE
+/// to everyone and leave their channels, a send waiting for their ack is never answered
+/// `message_delivered`, and sends to them are `message_offline` from then on, whichever node answers.
 @Suite struct ClusterNodeLossTests {
     static let appID = ProcessCluster.appID
 
-    /// Two `rtm serve` processes on one fresh database with `lease`-second leases, renewed every
-    /// `renewal` seconds. Runs `body` with both nodes and their ports; stops them (SIGKILL) and removes
-    /// their files after.
-    static func withCluster(lease: Int = 2, renewal: Int = 1, _ body: (_ survivor: ServerProcess, _ doomed: ServerProcess, _ survivorPort: Int, _ doomedPort: Int)
-        async throws -> Void) async throws {
-        let cluster = try await ProcessCluster(nodes: 2, lease: lease, renewal: renewal)
+    /// Three `rtm serve` processes on one fresh database with `lease`-second leases, renewed every
+    /// `renewal` seconds. Runs `body` with the survivor and the doomed node and their ports, and the
+    /// cluster (its third node is `nodes[2]`); stops them (SIGKILL) and removes their files after.
+    static func withCluster(lease: Int = 2, renewal: Int = 1,
+                            _ body: (_ survivor: ServerProcess, _ doomed: ServerProcess, _ survivorPort: Int, _ doomedPort: Int,
+                                     _ cluster: ProcessCluster) async throws -> Void) async throws {
+        let cluster = try await ProcessCluster(nodes: 3, lease: lease, renewal: renewal)
         defer { cluster.stop() }
-        try await body(cluster.nodes[0], cluster.nodes[1], cluster.ports[0], cluster.ports[1])
+        try await body(cluster.nodes[0], cluster.nodes[1], cluster.ports[0], cluster.ports[1], cluster)
+    }
+
+    /// Whether a node other than the doomed one (whichever swept its lease) logged its loss.
+    static func lossLogged(_ cluster: ProcessCluster) -> Bool {
+        [cluster.nodes[0], cluster.nodes[2]].contains { $0.text.contains("node node-2 lost") }
     }
 
     /// An SDK client "watcher" logged in through `port` and joined to "room".
@@ -31,7 +37,7 @@ import Testing
     }
 
     @Test func aKilledNodesUsersGoOfflineEverywhere() async throws {
-        try await Self.withCluster { survivor, doomed, survivorPort, doomedPort in
+        try await Self.withCluster { survivor, doomed, survivorPort, doomedPort, cluster in
 
             let (watcher, room) = try await Self.watcherInRoom(port: survivorPort)
             let victim = try await RawSocket.connect("ws://127.0.0.1:\(doomedPort)/v1/ws")
@@ -59,7 +65,10 @@ import Testing
             let answer = try await waiting.value
             #expect(answer.status == 408 && answer.code != "message_delivered", "never delivered for a message nobody acked: \(answer)")
             #expect(try await ProcessCluster.peer(port: survivorPort, to: "victim", payload: "later", query: "?wait_for_ack=true").code == "message_offline")
-            #expect(survivor.text.contains("node node-2 lost"), "the survivor logged the loss")
+            #expect(await waitUntil {
+                (try? await ProcessCluster.peer(port: cluster.ports[2], to: "victim", payload: "later", query: "?wait_for_ack=true").code) == "message_offline"
+            }, "the third node knows it too")
+            #expect(Self.lossLogged(cluster), "a surviving node logged the loss")
             await watcher.logout()
         }
     }
@@ -68,7 +77,7 @@ import Testing
     /// session is taken over from what the cluster knew (its channel, its subscription, its
     /// attributes), its events are numbered on, and messages reach it there.
     @Test func aSessionOfAKilledNodeIsTakenOverByAResumeElsewhere() async throws {
-        try await Self.withCluster { survivor, doomed, survivorPort, doomedPort in
+        try await Self.withCluster { survivor, doomed, survivorPort, doomedPort, cluster in
 
             let (watcher, room) = try await Self.watcherInRoom(port: survivorPort)
 
@@ -107,7 +116,7 @@ import Testing
                 if case .event(_, .peersOnlineStatus(let statuses)) = $0 { statuses.contains { $0.userID == "watcher" && $0.state == 2 } } else { false }
             })
             #expect(watcherOffline != nil, "the subscription was taken over")
-            #expect(survivor.text.contains("node node-2 lost"))
+            #expect(Self.lossLogged(cluster))
         }
     }
 
@@ -115,7 +124,7 @@ import Testing
     /// the session is taken over from the view, and the watcher in its channel sees no `member_left`,
     /// neither then nor when the loss is noticed later (FINE-POINTS, "A node lost").
     @Test func aSessionIsTakenOverBeforeTheLossIsNoticedAndNobodySeesItLeave() async throws {
-        try await Self.withCluster(lease: 10, renewal: 3) { survivor, doomed, survivorPort, doomedPort in
+        try await Self.withCluster(lease: 10, renewal: 3) { survivor, doomed, survivorPort, doomedPort, cluster in
             let (watcher, room) = try await Self.watcherInRoom(port: survivorPort)
             let early = try await RawSocket.connect("ws://127.0.0.1:\(doomedPort)/v1/ws")
             let login = try #require(try await early.call(.login(appID: Self.appID, userID: "early", token: nil), id: 1))
@@ -127,7 +136,7 @@ import Testing
             let back = try await RawSocket.connect("ws://127.0.0.1:\(survivorPort)/v1/ws")
             let resumed = try await back.call(.resume(sessionID: sessionID, token: nil, lastEventSeq: 1_000), id: 1)
             #expect(resumed?.code == 0, "taken over before the loss was noticed: \(String(describing: resumed))")
-            #expect(!survivor.text.contains("node node-2 lost"), "the loss was not noticed yet")
+            #expect(!Self.lossLogged(cluster), "the loss was not noticed yet")
             #expect(try await ProcessCluster.peer(port: survivorPort, to: "early", payload: "still here").code == "message_sent")
             guard case .event(_, .peerMessage(_, "backend", .text("still here"), _, _))? = await back.frame(where: {
                 if case .event(_, .peerMessage) = $0 { true } else { false }
@@ -135,7 +144,7 @@ import Testing
 
             var noticed = false
             for _ in 0..<2 where !noticed {   // up to 20 s (waitUntil waits 10 s at most)
-                noticed = await waitUntil { survivor.text.contains("node node-2 lost") }
+                noticed = await waitUntil { Self.lossLogged(cluster) }
             }
             #expect(noticed, "the loss is noticed (lease 10 s, renewal 3 s)")
             let left = await first(room.events, within: .milliseconds(500), where: { $0 == .memberLeft("early") })

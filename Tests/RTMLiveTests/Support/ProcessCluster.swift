@@ -10,7 +10,7 @@ final class ProcessCluster {
     static let authorization = "Basic " + Data("cluster-customer:cluster-secret-123456".utf8).base64EncodedString()
 
     let directory: URL
-    let ports: [Int]
+    private(set) var ports: [Int]
     private(set) var nodes: [ServerProcess] = []
     private let configPath: String
     private let databaseURL: String
@@ -34,7 +34,18 @@ final class ProcessCluster {
         """.write(toFile: configPath, atomically: true, encoding: .utf8)
         databaseURL = try await StoreBackend.freshPostgresDatabase()
         ports = try (1...count).map { _ in try Self.freePort() }
-        for index in 0..<count { nodes.append(try await start(index)) }
+        for index in 0..<count {
+            // A port picked free may be taken before the node binds it (by another test's connection):
+            // the first start picks again, up to three times; a restart keeps the port.
+            for attempt in 1...3 {
+                do {
+                    nodes.append(try await start(index))
+                    break
+                } catch where attempt < 3 {
+                    ports[index] = try Self.freePort()
+                }
+            }
+        }
     }
 
     deinit { stop() }
