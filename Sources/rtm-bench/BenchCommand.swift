@@ -215,5 +215,6 @@ final class Report: @unchecked Sendable {
         line["generator_cpu_pct"] = selfCPU / seconds * 100
         let data = (try? JSONSerialization.data(withJSONObject: line, options: [.sortedKeys])) ?? Data()
         print(String(decoding: data, as: UTF8.self))
+        fflush(nil)   // every stream: a generator that holds its connections afterwards must not sit on its line
     }
 }
