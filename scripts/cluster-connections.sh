@@ -9,7 +9,8 @@
 # node no room for its listener, its database connections and its files; so 16,667 per node, and one
 # generator per node for the same reason.
 # Usage: scripts/with-postgres.sh scripts/cluster-connections.sh
-#        CONNECTIONS=N NODES=K
+#        CONNECTIONS=N NODES=K OPENING=H (handshakes in flight per generator, default 64: on 2 cores,
+#        more starve the generators past the server's login deadline)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 total=${CONNECTIONS:-100000}; nodes=${NODES:-6}
@@ -28,7 +29,7 @@ started=$(date +%s.%N)
 gens=()
 for i in $(seq 1 "$nodes"); do
   # They hold their connections until the figures are read (then the cleanup stops them).
-  "$bin/rtm-bench" connections --login-only --url "$(node_url "$i")" --subscribers "$share" --user-prefix "g$i-" --hold 3600 \
+  "$bin/rtm-bench" connections --login-only --opening "${OPENING:-64}" --url "$(node_url "$i")" --subscribers "$share" --user-prefix "g$i-" --hold 3600 \
     --server-pid "$(node_pid "$i")" --label "node $i" > "$work/gen-$i.json" 2> "$work/gen-$i.err" &
   pids+=($!); gens+=($!)
 done

@@ -37,6 +37,7 @@ struct BenchCommand: AsyncParsableCommand {
     @Option(help: "Round trips (ack).") var count = 2000
     @Flag(help: "ack: start a round trip every 1/--rate s (several in flight) instead of one after another.") var paced = false
     @Flag(name: .customLong("login-only"), help: "connections: log in and join no channel.") var loginOnly = false
+    @Option(help: "connections: handshakes in flight at once.") var opening = 256
     @Option(help: "Seconds to keep the connections open after measuring (connections; for profiling the server).") var hold = 0
     @Option(help: "A label for the JSON line.") var label = ""
 
@@ -151,7 +152,7 @@ struct BenchCommand: AsyncParsableCommand {
 
     private func connections(credentials: BenchCredentials, report: Report) async throws {
         let before = residentBytes(pid: serverPID)
-        let crowd = Subscribers(target: target, recordLatency: false)
+        let crowd = Subscribers(target: target, recordLatency: false, openingAtOnce: opening)
         report.begin()
         let start = nowNanoseconds()
         // Every connection subscribes to (nchan) or logs in and joins (swift-rtm) one channel, "idle".

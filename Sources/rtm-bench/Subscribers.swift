@@ -18,26 +18,28 @@ final class Subscribers: Sendable {
     private let channels = Mutex<[any Channel]>([])
     private let opener = Mutex<Task<Void, Never>?>(nil)
 
-    /// Connections being opened at once (the rest wait), so a large crowd does not overflow the listen backlog.
-    static let openingAtOnce = 256
+    /// Connections being opened at once (the rest wait), so a large crowd does not overflow the listen
+    /// backlog (or, on a starved machine, the server's login deadline).
+    let openingAtOnce: Int
 
     /// The server kind the subscribers talk to.
     let target: BenchTarget
 
-    init(target: BenchTarget, recordLatency: Bool) {
+    init(target: BenchTarget, recordLatency: Bool, openingAtOnce: Int = 256) {
         self.target = target
         self.recordLatency = recordLatency
+        self.openingAtOnce = max(1, openingAtOnce)
     }
 
     /// Opens `count` subscribers of `channel` from 127.0.0.1 (this machine allows 20,000 open files per
     /// process, below what one source address can reach), subscriber `i` to `endpoints[i % n]`.
     /// With `loginOnly`, swift-rtm subscribers log in and join nothing.
     func start(count: Int, endpoints: [Endpoint], channel: String, credentials: BenchCredentials, userPrefix: String, loginOnly: Bool = false) {
-        let target = self.target
+        let target = self.target, openingAtOnce = self.openingAtOnce
         let path = target.subscribePath(channel: channel)
         let task = Task {
             for index in 0..<count {
-                while index - ready.load(ordering: .relaxed) - failed.load(ordering: .relaxed) >= Self.openingAtOnce {
+                while index - ready.load(ordering: .relaxed) - failed.load(ordering: .relaxed) >= openingAtOnce {
                     try? await Task.sleep(for: .milliseconds(1))
                     if Task.isCancelled { return }
                 }
