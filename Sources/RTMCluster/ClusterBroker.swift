@@ -160,10 +160,14 @@ package final class ClusterBroker: Broker {
     }
 
     private func apply(_ event: ClusterEvent, from origin: String) {
-        if case .login(let app, let user, let session) = event, let app = AppID(app), let user = UserID(user),
-           let taken = router.endForTakeoverElsewhere(app: app, user: user, sessionID: session) {
-            // A session of this node, resumed on `origin` (its client changed node): it moved, nobody is told.
+        if case .login(let app, let user, let session) = event, state.isConfirmed(session), let app = AppID(app),
+           let user = UserID(user), let taken = router.endForTakeoverElsewhere(app: app, user: user, sessionID: session) {
+            // A session of this node, resumed on `origin` (its client changed node), later in bus order than
+            // this node's own login of it: it moved, nobody is told (but watchers who saw it UNREACHABLE
+            // see it ONLINE again). Not confirmed yet, the copy here is the later one: the usual rule below.
+            state.forgetLogin(session)
             state.view.withLock { $0.adopt(taken, on: origin) }
+            if !taken.reachable { router.presenceChangedElsewhere(of: user, in: app, .online) }
             return
         }
         if case .nodeLost(let node) = event, node != nodeID {

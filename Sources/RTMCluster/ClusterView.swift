@@ -71,10 +71,10 @@ package struct ClusterView: Sendable {
             if let previous = holders[key], previous.node == origin, previous.sessionID == session { return [] }   // announced again
             if let previous = holders[key], previous.sessionID == session {
                 // Taken over (from a stopping node, or one not known lost yet): the same session, on
-                // `origin` now; nobody is told.
+                // `origin` now; nobody is told, unless they saw it UNREACHABLE.
                 holders[key] = Holder(node: origin, sessionID: session, reachable: true)
                 moveMemberships(of: key, from: previous.node, to: origin)
-                return []
+                return previous.reachable ? [] : [.presence(key.app, key.user, .online)]
             }
             var changes: [Change] = [.loggedInElsewhere(key.app, key.user, node: origin)]
             if let previous = holders[key] {

@@ -112,7 +112,7 @@ package final class ClusterMessagingLimiter: MessagingLimiter {
     /// Returns what was granted and what the bucket held before.
     private func claimFromBucket(_ app: AppID, batch: Int, perSecond: Double) async throws -> (granted: Int, available: Double) {
         for _ in 0..<2 {   // the second pass only if another node made the bucket between the two statements
-            let claimed = try await store.clusterClient.query("""
+            let claimed = try await store.client.query("""
                 UPDATE rtm_rate_bucket AS bucket SET tokens = refilled.available - refilled.granted, refilled_at = now()
                 FROM (SELECT app_id, available, LEAST(floor(available), \(Double(batch))) AS granted
                       FROM (SELECT app_id, LEAST(\(perSecond), tokens + EXTRACT(EPOCH FROM now() - refilled_at)::float8 * \(perSecond))
@@ -123,7 +123,7 @@ package final class ClusterMessagingLimiter: MessagingLimiter {
                 """, logger: logger)
             for try await (granted, available) in claimed.decode((Double, Double).self) { return (Int(granted), available) }
             let granted = min(Double(batch), perSecond.rounded(.down))
-            let created = try await store.clusterClient.query("""
+            let created = try await store.client.query("""
                 INSERT INTO rtm_rate_bucket (app_id, tokens, refilled_at) VALUES (\(app.rawValue), \(perSecond - granted), now())
                 ON CONFLICT (app_id) DO NOTHING RETURNING app_id
                 """, logger: logger)

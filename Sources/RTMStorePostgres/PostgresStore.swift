@@ -10,9 +10,9 @@ import ServiceLifecycle
 package final class PostgresStore: Sendable {
     /// The pool the stores' queries go through.
     package let client: PostgresClient
-    /// A small pool of its own for a cluster node's bus, lease and messaging limit (connections
-    /// opened on first use): their short statements never wait behind the stores' work, so a node
-    /// under load still renews its lease in time (docs/CLUSTER.md).
+    /// A small pool of its own for a cluster node's bus and lease (connections opened on first use):
+    /// their short statements never wait behind the stores' work (nor the messaging limit's claims),
+    /// so a node under load still renews its lease in time (docs/CLUSTER.md).
     package let clusterClient: PostgresClient
     let logger: Logger
     let url: PostgresURL

@@ -121,6 +121,17 @@ import Testing
             == [.memberLeft(Self.appID, Self.room, Self.bob), .presence(Self.appID, Self.bob, .offline)])
     }
 
+    /// A session watchers saw UNREACHABLE (its socket dropped) and taken over on another node: they see
+    /// it ONLINE again, and nothing else.
+    @Test func aTakeOverOfAnUnreachableSessionIsOnlineAgain() {
+        let view = View()
+        _ = view.apply(.login(app: Self.app, user: "bob", session: "s1"), origin: "b")
+        #expect(view.apply(.reachability(app: Self.app, user: "bob", session: "s1", reachable: false), origin: "b")
+            == [.presence(Self.appID, Self.bob, .unreachable)])
+        #expect(view.apply(.login(app: Self.app, user: "bob", session: "s1"), origin: "c") == [.presence(Self.appID, Self.bob, .online)])
+        #expect(view.view.holder(of: Self.bob, in: Self.appID) == .init(node: "c", sessionID: "s1", reachable: true))
+    }
+
     @Test func eventsWithInvalidIdsAreIgnored() {
         let view = View()
         #expect(view.apply(.login(app: "not an app id!", user: "bob", session: "s"), origin: "b") == [])

@@ -131,7 +131,7 @@ extension Router {
 
     /// Sends `member_left` for each departure and schedules the member count updates.
     func announce(_ departures: [Departure]) {
-        guard !endingAll.load(ordering: .sequentiallyConsistent) else { return }
+        guard endingAll.load(ordering: .sequentiallyConsistent) == 0 else { return }
         for departure in departures {
             if !departure.toAnnounce.isEmpty {
                 let body = encoder.encodeBody(.memberLeft(channel: departure.channel.channel, user: departure.user))

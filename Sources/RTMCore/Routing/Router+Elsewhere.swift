@@ -141,6 +141,8 @@ extension Router {
     ///   holds no such session.
     package func endForTakeoverElsewhere(app: AppID, user: UserID, sessionID: String) -> LocalSessionState? {
         let key = SessionKey(appID: app, userID: user)
+        // Most logins from elsewhere are not of a session held here: one lock answers.
+        guard sessionTable.withLock({ $0.current(key)?.sessionID == sessionID }) else { return nil }
         let ended = withAllTables { sessions, channels, presence, attributes -> (RouterSession, LocalSessionState)? in
             guard let session = sessions.current(key), session.sessionID == sessionID else { return nil }
             let state = localState(of: session, channels, presence, attributes)

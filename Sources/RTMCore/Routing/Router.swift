@@ -33,7 +33,7 @@ package final class Router: Sendable {
     let metrics = RouterMetrics()
     /// ``terminateAll(_:)`` is ending every session: none is told of the others leaving or going
     /// offline (their clients are told the server is going; in a cluster the user did not leave).
-    let endingAll = Atomic<Bool>(false)
+    let endingAll = Atomic<Int>(0)
 
     package init(clock: any RTMClock, encoder: any EventEncoder, limits: RouterLimits = RouterLimits(),
                 graceLimits: SessionGraceLimits = SessionGraceLimits(), attributeLimits: AttributeLimits = AttributeLimits(),
@@ -121,8 +121,8 @@ package final class Router: Sendable {
     /// the ones ended before it left (its own termination comes next).
     package func terminateAll(_ reason: SessionTermination) {
         let sessions = sessionTable.withLock { Array($0.sessions.values) }
-        endingAll.store(true, ordering: .sequentiallyConsistent)
-        defer { endingAll.store(false, ordering: .sequentiallyConsistent) }
+        endingAll.add(1, ordering: .sequentiallyConsistent)   // a count: two at once (a lost lease, a SIGTERM) both stay quiet
+        defer { endingAll.subtract(1, ordering: .sequentiallyConsistent) }
         for session in sessions { session.sink.terminate(reason) }
     }
 
@@ -133,7 +133,7 @@ package final class Router: Sendable {
         _ = sessions.remove(session)
         presence.sessionRemoved(session.key)
         attributes.sessionRemoved(session.key)
-        if !replaced, !endingAll.load(ordering: .sequentiallyConsistent), presenceElsewhere(of: session.key) == nil {
+        if !replaced, endingAll.load(ordering: .sequentiallyConsistent) == 0, presenceElsewhere(of: session.key) == nil {
             notifyWatchers(of: session.key, .offline, sessions, presence)
         }
         record(.logout, session.userID, in: session.appID)
