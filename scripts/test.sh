@@ -14,7 +14,9 @@ stage() { # name, command...
 stage build swift build
 stage "tests and durability" scripts/with-postgres.sh bash -c '
   set -euo pipefail
-  swift test 2>&1 | tee .build/test-output.log
+  # At most this many tests at once (Swift Testing runs all at once otherwise): cluster tests start
+  # three servers or processes each, and on a 2-core machine the rest starved past their deadlines.
+  SWT_EXPERIMENTAL_MAXIMUM_PARALLELIZATION_WIDTH=${RTM_TEST_PARALLELISM:-6} swift test 2>&1 | tee .build/test-output.log
   bash scripts/durability-test.sh sqlite
   bash scripts/durability-test.sh postgres
 '

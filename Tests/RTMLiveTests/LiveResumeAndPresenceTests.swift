@@ -215,6 +215,7 @@ import Testing
             #expect(try await Self.request(bob, #"{"op":"join","id":6,"channel":"board"}"#, id: 6)?.0 == 0)
             #expect(try await Self.request(alice, #"{"op":"set_channel_attributes","id":9,"channel":"board","notify":true,"attributes":[{"key":"topic","value":"news"}]}"#, id: 9)?.0 == 0)
             #expect(try await Self.request(alice, #"{"op":"add_or_update_channel_attributes","id":10,"channel":"board","notify":true,"attributes":[{"key":"owner","value":"alice"}]}"#, id: 10)?.0 == 0)
+            try await nodes.settle()   // bob's node has both writes (and queued both notifications) before it answers his read
             var bobEvents: [ServerEvent] = []
             let bobRead = await {
                 try? await bob.send(#"{"op":"get_channel_attributes","id":7,"channel":"board"}"#)
