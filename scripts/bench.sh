@@ -24,7 +24,7 @@ ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
 pids=()
 cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; sleep 0.5; rm -rf "$work"; }
 trap cleanup EXIT
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
+. scripts/lib.sh   # free_port
 pin_server="taskset -c 0"; pin_load="taskset -c 1"
 [ "$(nproc)" -ge 2 ] || { pin_server=""; pin_load=""; }
 # rtm serve and rtm-bench size their event loops from their CPU masks: one each when pinned.

@@ -45,7 +45,8 @@ for i in $(seq 1 "$nodes"); do
   conns=$(python3 -c "import json,sys; print(json.load(open('$work/gen-$i.json'))['connections'])" 2>/dev/null || echo 0)
   failed=$(python3 -c "import json,sys; print(json.load(open('$work/gen-$i.json'))['failed'])" 2>/dev/null || echo "?")
   open=$(curl -s "$(node_url "$i")/metrics" | awk '/^rtm_connections_open/ {print $2; exit}')
+  files=$(ls "/proc/$pid/fd" | wc -l)   # FINE-POINTS: each node's open files beside its memory
   total_ready=$((total_ready + conns))
-  echo "{\"node\": $i, \"connections\": $conns, \"failed\": $failed, \"rtm_connections_open\": ${open:-0}, \"rss_before_mb\": $((before / 1024)), \"rss_after_mb\": $((after / 1024)), \"bytes_per_connection\": $(( conns > 0 ? (after - before) * 1024 / conns : 0 ))}"
+  echo "{\"node\": $i, \"connections\": $conns, \"failed\": $failed, \"rtm_connections_open\": ${open:-0}, \"open_files\": $files, \"rss_before_mb\": $((before / 1024)), \"rss_after_mb\": $((after / 1024)), \"bytes_per_connection\": $(( conns > 0 ? (after - before) * 1024 / conns : 0 ))}"
 done
 echo "{\"connections\": $total_ready, \"nodes\": $nodes, \"seconds_to_ready\": $ready_seconds, \"postgres_rss_mb\": $(ps -C postgres -o rss= | awk '{s+=$1} END {print int(s/1024)}')}"

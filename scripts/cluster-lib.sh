@@ -4,14 +4,8 @@
 # Needs: bin (the directory of release rtm and rtm-bench), work (a temp dir), pids=() in the caller.
 [ -n "${RTM_TEST_POSTGRES_URL:-}" ] || { echo "run it under scripts/with-postgres.sh" >&2; exit 2; }
 [ -x "$bin/rtm" ] && [ -x "$bin/rtm-bench" ] || { echo "no release rtm and rtm-bench in $bin (swift build -c release)" >&2; exit 2; }
-cluster_cleanup() { # SIGTERM, up to 10 s, then SIGKILL: nothing outlives the run
-  for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
-  for p in "${pids[@]}"; do
-    for _ in $(seq 1 50); do kill -0 "$p" 2>/dev/null || break; sleep 0.2; done
-    kill -9 "$p" 2>/dev/null || true
-  done
-  rm -rf "$work"
-}
+. scripts/lib.sh
+cluster_cleanup() { stop_pids; rm -rf "$work"; }
 trap cluster_cleanup EXIT
 ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
 cluster_db="rtm_cluster_bench_$$"

@@ -7,15 +7,9 @@ bin="${RTM_BIN:-.build/debug/rtm}"
 work=$(mktemp -d)
 passed=0; failed=0
 pids=()
-cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null; done; rm -rf "$work"; }
+. "$(dirname "$0")/lib.sh"
+cleanup() { stop_pids; rm -rf "$work"; }
 trap cleanup EXIT
-check() { # name, condition-command...
-  local name=$1; shift
-  if "$@"; then echo "PASS $name"; passed=$((passed+1)); else echo "FAIL $name"; failed=$((failed+1)); fi
-}
-wait_for() { # file pattern seconds
-  for _ in $(seq 1 $(( $3 * 10 ))); do grep -q "$2" "$1" 2>/dev/null && return 0; sleep 0.1; done; return 1
-}
 command -v curl >/dev/null || { apt-get update -qq && apt-get install -y -qq curl >/dev/null; }
 
 "$bin" serve --port 0 --data-dir "$work/data" > "$work/serve1.log" 2>&1 & pids+=($!)

@@ -16,11 +16,7 @@ struct HistoryQuery: Sendable, Equatable {
 struct HistoryQueryHandles: Sendable {
     /// The query as the store keeps it (the app is kept beside it).
     private struct Kept: Codable {
-        var source: String?
-        var destination: String?
-        var start: Int64
-        var end: Int64
-        var participant: String?
+        var filter: HistoryFilter
         var ascending: Bool
         var offset: Int
         var limit: Int
@@ -34,9 +30,7 @@ struct HistoryQueryHandles: Sendable {
     func make(_ query: HistoryQuery) async throws -> String {
         let bytes = (0..<18).map { _ in UInt8.random(in: 0...255) }
         let handle = Data(bytes).base64EncodedString().replacingOccurrences(of: "+", with: "-").replacingOccurrences(of: "/", with: "_")
-        let filter = query.filter
-        let kept = Kept(source: filter.source, destination: filter.destination, start: filter.start, end: filter.end,
-                        participant: filter.participant, ascending: query.ascending, offset: query.offset, limit: query.limit)
+        let kept = Kept(filter: query.filter, ascending: query.ascending, offset: query.offset, limit: query.limit)
         let now = clock.nowMilliseconds()
         try await store.keep(String(decoding: try JSONEncoder().encode(kept), as: UTF8.self), handle: handle, app: query.appID,
                              expiresAt: now + lifetime.milliseconds, now: now)
@@ -47,8 +41,6 @@ struct HistoryQueryHandles: Sendable {
     func take(_ handle: String, for app: AppID) async throws -> HistoryQuery? {
         guard let text = try await store.take(handle: handle, app: app, now: clock.nowMilliseconds()),
               let kept = try? JSONDecoder().decode(Kept.self, from: Data(text.utf8)) else { return nil }
-        return HistoryQuery(appID: app, filter: HistoryFilter(source: kept.source, destination: kept.destination, start: kept.start,
-                                                              end: kept.end, participant: kept.participant),
-                            ascending: kept.ascending, offset: kept.offset, limit: kept.limit)
+        return HistoryQuery(appID: app, filter: kept.filter, ascending: kept.ascending, offset: kept.offset, limit: kept.limit)
     }
 }

@@ -29,7 +29,7 @@ package struct HistoryRecord: Sendable, Equatable {
 /// receiving user or channel (matched exactly); at least one of them is given. Times are inclusive.
 /// With `participant`, only records of that user's own traffic match as well: those it sent, and the
 /// peer messages sent to it (a channel named like the user does not count).
-package struct HistoryFilter: Sendable, Equatable {
+package struct HistoryFilter: Sendable, Equatable, Codable {
     package var source: String?
     package var destination: String?
     package var start: Int64
